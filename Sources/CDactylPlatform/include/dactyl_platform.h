@@ -1,0 +1,49 @@
+// The one place where Dactyl touches the operating system and OpenBLAS. Swift (including
+// Embedded Swift, which cannot import Glibc) calls these small, non-variadic functions.
+#ifndef DACTYL_PLATFORM_H
+#define DACTYL_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// Maps a whole file read-only. Returns NULL and sets *error_number (errno) on failure;
+// an empty file maps to a non-NULL dummy pointer with *size == 0.
+const void *dactyl_map_file(const char *path, size_t *size, int *error_number);
+void dactyl_unmap_file(const void *address, size_t size);
+// strerror for an errno value; static storage.
+const char *dactyl_error_text(int error_number);
+
+// Writes all bytes (retrying short writes); returns 0 or an errno value.
+int dactyl_write_all(int fd, const void *bytes, size_t count);
+
+// Aligned, zeroed memory for the arena; NULL on failure.
+void *dactyl_alloc_aligned(size_t size, size_t alignment);
+void dactyl_free(void *pointer);
+
+uint64_t dactyl_monotonic_ns(void);
+_Noreturn void dactyl_exit(int status);
+const char *dactyl_getenv(const char *name);
+// The running executable's path into buffer (NUL-terminated); returns its length or -1.
+long dactyl_executable_path(char *buffer, size_t capacity);
+// 1 if path names a readable regular file.
+int dactyl_is_readable_file(const char *path);
+
+float dactyl_expf(float x);
+float dactyl_tanhf(float x);
+float dactyl_logf(float x);
+
+// C = alpha * op(A) * op(B) + beta * C, row-major (cblas_sgemm).
+void dactyl_sgemm(int transpose_a, int transpose_b, int m, int n, int k, float alpha,
+                  const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+// y = alpha * A * x + beta * y, row-major, A is m x n (cblas_sgemv).
+void dactyl_sgemv(int m, int n, float alpha, const float *a, int lda, const float *x,
+                  float beta, float *y);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,102 @@
+import CDactylPlatform
+
+/// A validated model file (docs/model-format.md), mapped read-only. Everything is checked
+/// when it is loaded; after that, the runtime trusts it.
+public final class Model {
+    public static let magic: StaticString = "DACTYLMD"
+    public static let versionMajor = 1
+    public static let versionMinor = 0
+    public static let headerSize = 64
+    public static let sectionEntrySize = 32
+    public static let alignment = 64
+    public static let metaSize = 128
+    public static let inputLUTBytes = 3 * 256
+
+    public let path: String
+    public let versionMinor: Int
+    public let inputHeight: Int
+    public let inputWidth: Int
+    public let inputChannels: Int
+    public let numClasses: Int
+    public let blankIndex: Int
+    public let defaultWindow: Int
+    public let defaultCrop: CropThousandths
+    public let mean: [Float]
+    public let std: [Float]
+    /// int8 [3][256]: the input quantisation of an 8-bit R, G or B value.
+    public let inputLUT: UnsafePointer<Int8>
+    public let featureTensor: Int
+    /// Symbol of class i + 1 (class 0 is the CTC blank), UTF-8.
+    public let alphabet: [String]
+    public let info: String
+    public let tensors: [TensorInfo]
+    public let encoderOps: [EncoderOp]
+    public let headOps: [HeadOp]
+    /// Size of the whole file.
+    public let fileBytes: Int
+
+    private let mapping: UnsafeRawPointer
+    private let ownsMapping: Bool
+
+    /// Maps and validates the file at `path`.
+    public static func load(path: String) throws(ModelError) -> Model {
+        var size = 0
+        var errorNumber: Int32 = 0
+        guard let address = dactyl_map_file(path, &size, &errorNumber) else {
+            let reason = String(cString: dactyl_error_text(errorNumber))
+            throw ModelError(.cannotOpen, path: path, offset: 0, "cannot open model file: \(reason)")
+        }
+        do {
+            return try Model(bytes: UnsafeRawBufferPointer(start: address, count: size), path: path, ownsMapping: true)
+        } catch {
+            dactyl_unmap_file(address, size)
+            throw error
+        }
+    }
+
+    /// Validates a model that lives in memory the caller keeps alive (e.g. one built into the
+    /// binary); `path` names it in errors.
+    public static func borrowing(bytes: UnsafeRawBufferPointer, path: String) throws(ModelError) -> Model {
+        try Model(bytes: bytes, path: path, ownsMapping: false)
+    }
+
+    deinit {
+        if ownsMapping { dactyl_unmap_file(mapping, fileBytes) }
+    }
+
+    private init(bytes: UnsafeRawBufferPointer, path: String, ownsMapping: Bool) throws(ModelError) {
+        let parsed = try ModelParser(bytes: bytes, path: path).parse()
+        self.path = path
+        self.mapping = bytes.baseAddress ?? UnsafeRawPointer(bitPattern: Model.alignment)!
+        self.ownsMapping = ownsMapping
+        self.fileBytes = bytes.count
+        self.versionMinor = parsed.versionMinor
+        self.inputHeight = parsed.inputHeight
+        self.inputWidth = parsed.inputWidth
+        self.inputChannels = parsed.inputChannels
+        self.numClasses = parsed.numClasses
+        self.blankIndex = parsed.blankIndex
+        self.defaultWindow = parsed.defaultWindow
+        self.defaultCrop = parsed.defaultCrop
+        self.mean = parsed.mean
+        self.std = parsed.std
+        self.inputLUT = parsed.inputLUT
+        self.featureTensor = parsed.featureTensor
+        self.alphabet = parsed.alphabet
+        self.info = parsed.info
+        self.tensors = parsed.tensors
+        self.encoderOps = parsed.encoderOps
+        self.headOps = parsed.headOps
+    }
+
+    /// Length of the per-frame feature vector.
+    public var featureSize: Int { tensors[featureTensor].channels }
+
+    /// Every encoder tensor's shape for an input of `inputHeight` x `inputWidth`; errors if
+    /// the ops cannot run at that size (e.g. a feature map shrinks below 1x1).
+    public func encoderShapes(inputHeight: Int, inputWidth: Int) throws(ModelError) -> [TensorShape] {
+        try ShapeInference.encoderShapes(
+            tensors: tensors, ops: encoderOps, inputHeight: inputHeight, inputWidth: inputWidth,
+            featureTensor: featureTensor, path: path)
+    }
+}

@@ -1,0 +1,74 @@
+/// Shape inference over the encoder ops (docs/model-format.md, "Shapes"). Run at load time
+/// with the model's own input size and again whenever the runtime chooses another.
+enum ShapeInference {
+    static func encoderShapes(
+        tensors: [TensorInfo], ops: [EncoderOp], inputHeight: Int, inputWidth: Int,
+        featureTensor: Int, path: String
+    ) throws(ModelError) -> [TensorShape] {
+        func shapeError(_ detail: String) -> ModelError {
+            ModelError(.impossibleShape, path: path, offset: 0, detail)
+        }
+        guard inputHeight >= 1, inputWidth >= 1 else {
+            throw shapeError("input size \(inputHeight)x\(inputWidth) must be at least 1x1")
+        }
+        var shapes = [TensorShape?](repeating: nil, count: tensors.count)
+        shapes[0] = TensorShape(height: inputHeight, width: inputWidth, channels: tensors[0].channels)
+
+        func outputSize(_ size: Int, kernel: Int, stride: Int, pad: Int, op index: Int, axis: String) throws(ModelError) -> Int {
+            let span = size + 2 * pad - kernel
+            guard span >= 0 else {
+                throw shapeError("op \(index): \(axis) \(size) with padding \(pad) is smaller than the kernel \(kernel)")
+            }
+            return span / stride + 1
+        }
+
+        for (index, op) in ops.enumerated() {
+            // The loader guarantees every input was written before it is read.
+            let input = shapes[op.input]!
+            let outputChannels = tensors[op.output].channels
+            let output: TensorShape
+            switch op {
+            case .conv2d(let conv):
+                guard conv.inChannels == input.channels else {
+                    throw shapeError("op \(index) (conv2d_q8): weights expect \(conv.inChannels) input channels, tensor \(op.input) has \(input.channels)")
+                }
+                output = TensorShape(
+                    height: try outputSize(input.height, kernel: conv.kernelHeight, stride: conv.strideHeight, pad: conv.padHeight, op: index, axis: "height"),
+                    width: try outputSize(input.width, kernel: conv.kernelWidth, stride: conv.strideWidth, pad: conv.padWidth, op: index, axis: "width"),
+                    channels: conv.outChannels)
+                guard outputChannels == conv.outChannels else {
+                    throw shapeError("op \(index) (conv2d_q8): weights give \(conv.outChannels) output channels, tensor \(op.output) has \(outputChannels)")
+                }
+                if let residual = conv.residual, shapes[residual]! != output {
+                    throw shapeError("op \(index) (conv2d_q8): residual tensor \(residual) is \(shapes[residual]!), the output is \(output)")
+                }
+            case .maxPool2d(let pool):
+                output = TensorShape(
+                    height: try outputSize(input.height, kernel: pool.kernelHeight, stride: pool.strideHeight, pad: pool.padHeight, op: index, axis: "height"),
+                    width: try outputSize(input.width, kernel: pool.kernelWidth, stride: pool.strideWidth, pad: pool.padWidth, op: index, axis: "width"),
+                    channels: input.channels)
+                guard outputChannels == input.channels else {
+                    throw shapeError("op \(index) (maxpool2d_q8): output tensor \(op.output) has \(outputChannels) channels, the input \(input.channels)")
+                }
+            case .globalAvgPool:
+                output = TensorShape(height: 1, width: 1, channels: input.channels)
+                guard outputChannels == input.channels else {
+                    throw shapeError("op \(index) (global_avgpool_q8): output tensor \(op.output) has \(outputChannels) channels, the input \(input.channels)")
+                }
+            }
+            shapes[op.output] = output
+        }
+
+        var result: [TensorShape] = []
+        result.reserveCapacity(shapes.count)
+        for (id, shape) in shapes.enumerated() {
+            guard let shape else { throw shapeError("tensor \(id) is never written by an op") }
+            result.append(shape)
+        }
+        let feature = result[featureTensor]
+        guard feature.height == 1, feature.width == 1 else {
+            throw shapeError("feature tensor \(featureTensor) is \(feature), expected 1x1xC")
+        }
+        return result
+    }
+}

@@ -1,0 +1,82 @@
+import DactylKernels
+import DactylModel
+
+/// Runs the int8 encoder on one frame's input tensor, every op on arena memory resolved once
+/// at start-up; `encode()` does no allocation and no lookups.
+public struct FrameEncoder {
+    /// An encoder op with its tensors and geometry resolved.
+    enum Step {
+        case conv2d(window: Window2D, inputChannels: Int, outputChannels: Int, input: UnsafePointer<Int8>,
+                    inputZeroPoint: Int32, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>,
+                    outputStage: Conv2DQ8OutputStage, output: UnsafeMutablePointer<Int8>)
+        case maxPool2d(window: Window2D, channels: Int, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>)
+        case globalAvgPool(pixels: Int, channels: Int, input: UnsafePointer<Int8>, inputZeroPoint: Int32,
+                           multiplier: Int32, shift: Int32, outputZeroPoint: Int32, output: UnsafeMutablePointer<Int8>)
+    }
+
+    let steps: [Step]
+    /// Where preprocessing writes the quantised frame (tensor 0).
+    public let input: UnsafeMutablePointer<Int8>
+    /// The per-frame feature (the feature tensor), valid after `encode()`.
+    public let feature: UnsafePointer<Int8>
+
+    /// `tensorMemory(id)` gives each tensor's buffer, sized for `shapes[id]`.
+    public init(model: Model, shapes: [TensorShape], tensorMemory: (Int) -> UnsafeMutablePointer<Int8>) {
+        func window(_ input: TensorShape, _ output: TensorShape, kernel: (Int, Int), stride: (Int, Int), pad: (Int, Int)) -> Window2D {
+            Window2D(inputHeight: input.height, inputWidth: input.width, outputHeight: output.height,
+                     outputWidth: output.width, kernelHeight: kernel.0, kernelWidth: kernel.1,
+                     strideHeight: stride.0, strideWidth: stride.1, padHeight: pad.0, padWidth: pad.1)
+        }
+        var steps: [Step] = []
+        for op in model.encoderOps {
+            let input = UnsafePointer(tensorMemory(op.input))
+            let output = tensorMemory(op.output)
+            let inputShape = shapes[op.input], outputShape = shapes[op.output]
+            let inputInfo = model.tensors[op.input], outputInfo = model.tensors[op.output]
+            switch op {
+            case .conv2d(let conv):
+                let stage = Conv2DQ8OutputStage(
+                    multipliers: conv.multipliers, shifts: conv.shifts, outputZeroPoint: outputInfo.zeroPoint,
+                    relu: conv.relu, residual: conv.residual.map { UnsafePointer(tensorMemory($0)) },
+                    residualZeroPoint: conv.residual.map { model.tensors[$0].zeroPoint } ?? 0,
+                    residualMultiplier: conv.residualMultiplier, residualShift: conv.residualShift)
+                steps.append(.conv2d(
+                    window: window(inputShape, outputShape, kernel: (conv.kernelHeight, conv.kernelWidth),
+                                   stride: (conv.strideHeight, conv.strideWidth), pad: (conv.padHeight, conv.padWidth)),
+                    inputChannels: conv.inChannels, outputChannels: conv.outChannels, input: input,
+                    inputZeroPoint: inputInfo.zeroPoint, weights: conv.weights, bias: conv.bias,
+                    outputStage: stage, output: output))
+            case .maxPool2d(let pool):
+                steps.append(.maxPool2d(
+                    window: window(inputShape, outputShape, kernel: (pool.kernelHeight, pool.kernelWidth),
+                                   stride: (pool.strideHeight, pool.strideWidth), pad: (pool.padHeight, pool.padWidth)),
+                    channels: inputShape.channels, input: input, output: output))
+            case .globalAvgPool(let pool):
+                steps.append(.globalAvgPool(
+                    pixels: inputShape.height * inputShape.width, channels: inputShape.channels, input: input,
+                    inputZeroPoint: inputInfo.zeroPoint, multiplier: pool.multiplier, shift: pool.shift,
+                    outputZeroPoint: outputInfo.zeroPoint, output: output))
+            }
+        }
+        self.steps = steps
+        self.input = tensorMemory(0)
+        self.feature = UnsafePointer(tensorMemory(model.featureTensor))
+    }
+
+    /// Runs every op on the frame in `input`; the result is in `feature`.
+    public func encode() {
+        for step in steps {
+            switch step {
+            case let .conv2d(window, inputChannels, outputChannels, input, inputZeroPoint, weights, bias, outputStage, output):
+                conv2dQ8Reference(window: window, inputChannels: inputChannels, outputChannels: outputChannels,
+                                  input: input, inputZeroPoint: inputZeroPoint, weights: weights, bias: bias,
+                                  outputStage: outputStage, output: output)
+            case let .maxPool2d(window, channels, input, output):
+                maxPool2dQ8Reference(window: window, channels: channels, input: input, output: output)
+            case let .globalAvgPool(pixels, channels, input, inputZeroPoint, multiplier, shift, outputZeroPoint, output):
+                globalAvgPoolQ8Reference(pixels: pixels, channels: channels, input: input, inputZeroPoint: inputZeroPoint,
+                                         multiplier: multiplier, shift: shift, outputZeroPoint: outputZeroPoint, output: output)
+            }
+        }
+    }
+}
