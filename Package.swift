@@ -6,10 +6,33 @@
 import PackageDescription
 import Foundation
 
-let embedded = ProcessInfo.processInfo.environment["EMBEDDED"] != nil
+let environment = ProcessInfo.processInfo.environment
+let embedded = environment["EMBEDDED"] != nil
 let boardSwift: [SwiftSetting] = embedded
     ? [.enableExperimentalFeature("Embedded"), .unsafeFlags(["-wmo"])]
     : []
+
+/// Embedded Swift's String comparison needs the Unicode normalisation tables, a static library
+/// in the toolchain's embedded/<triple> folder. EMBEDDED_TRIPLE names the target
+/// (default: this machine's Linux triple); the toolchain is the one whose `swiftc` is on PATH.
+func embeddedUnicodeTables() -> [LinkerSetting] {
+    guard embedded else { return [] }
+    #if arch(aarch64) || arch(arm64)
+    let hostTriple = "aarch64-unknown-linux-gnu"
+    #else
+    let hostTriple = "x86_64-unknown-linux-gnu"
+    #endif
+    let triple = environment["EMBEDDED_TRIPLE"] ?? hostTriple
+    for folder in (environment["PATH"] ?? "").split(separator: ":") {
+        let compiler = URL(fileURLWithPath: String(folder)).appendingPathComponent("swiftc").resolvingSymlinksInPath()
+        let library = compiler.deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("lib/swift/embedded/\(triple)/libswiftUnicodeDataTables.a").path
+        if FileManager.default.fileExists(atPath: library) {
+            return [.unsafeFlags([library])]
+        }
+    }
+    return []
+}
 
 var products: [Product] = [.executable(name: "dactyl", targets: ["dactyl"])]
 var targets: [Target] = [
@@ -21,7 +44,8 @@ var targets: [Target] = [
     .target(name: "DactylPipeline",
             dependencies: ["DactylModel", "DactylArena", "DactylKernels", "CDactylPlatform"],
             swiftSettings: boardSwift),
-    .executableTarget(name: "dactyl", dependencies: ["DactylPipeline"], swiftSettings: boardSwift),
+    .executableTarget(name: "dactyl", dependencies: ["DactylPipeline"], swiftSettings: boardSwift,
+                      linkerSettings: embeddedUnicodeTables()),
 ]
 if !embedded {
     targets += [

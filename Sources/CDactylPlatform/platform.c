@@ -57,6 +57,20 @@ void *dactyl_alloc_aligned(size_t size, size_t alignment) {
 
 void dactyl_free(void *pointer) { free(pointer); }
 
+static int saved_argc;
+static char **saved_argv;
+
+// glibc passes (argc, argv, envp) to .init_array functions, so the arguments are known before
+// Swift's top-level code runs, without a C main.
+__attribute__((constructor)) static void capture_arguments(int argc, char **argv, char **envp) {
+    (void)envp;
+    saved_argc = argc;
+    saved_argv = argv;
+}
+
+int dactyl_argument_count(void) { return saved_argc; }
+const char *dactyl_argument(int index) { return index >= 0 && index < saved_argc ? saved_argv[index] : ""; }
+
 uint64_t dactyl_monotonic_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -35,5 +35,7 @@ public struct ModelError: Error, Equatable, CustomStringConvertible {
         self.detail = detail
     }
 
-    public var description: String { "\(path): offset \(offset): \(detail)" }
+    public var description: String {
+        kind == .cannotOpen ? "\(path): \(detail)" : "\(path): offset \(offset): \(detail)"
+    }
 }

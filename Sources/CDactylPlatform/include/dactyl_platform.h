@@ -24,6 +24,10 @@ int dactyl_write_all(int fd, const void *bytes, size_t count);
 void *dactyl_alloc_aligned(size_t size, size_t alignment);
 void dactyl_free(void *pointer);
 
+// The process's command-line arguments (Embedded Swift has no CommandLine), captured at start-up.
+int dactyl_argument_count(void);
+const char *dactyl_argument(int index);
+
 uint64_t dactyl_monotonic_ns(void);
 _Noreturn void dactyl_exit(int status);
 const char *dactyl_getenv(const char *name);

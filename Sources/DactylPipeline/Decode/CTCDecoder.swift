@@ -1,0 +1,61 @@
+/// The decoding stage: greedy or prefix beam search, then the letter spans, on one workspace
+/// planned in the arena (`workspaceBytes`), so decoding allocates nothing.
+public struct CTCDecoder {
+    public enum Method: Equatable, Sendable {
+        case greedy
+        case beam(width: Int)
+    }
+
+    /// The decoded class indices and one span per letter, valid until the next `decode`.
+    public struct Result {
+        public let labels: UnsafeBufferPointer<Int32>
+        /// Empty if no alignment has a non-zero probability (log-probabilities of −∞ everywhere).
+        public let spans: UnsafeBufferPointer<CTCLetterSpan>
+    }
+
+    public let method: Method
+    public let maximumFrames: Int
+    public let classes: Int
+    private let labels: UnsafeMutablePointer<Int32>
+    private let spans: UnsafeMutablePointer<CTCLetterSpan>
+    private let searchWorkspace: UnsafeMutableRawPointer
+
+    private static func labelBytes(_ frames: Int) -> Int { aligned(frames * MemoryLayout<Int32>.stride) }
+    private static func spanBytes(_ frames: Int) -> Int { aligned(frames * MemoryLayout<CTCLetterSpan>.stride) }
+    private static func aligned(_ bytes: Int) -> Int { (bytes + 63) / 64 * 64 }
+
+    /// Workspace for decoding up to `frames` frames of `classes` classes.
+    public static func workspaceBytes(frames: Int, classes: Int, method: Method) -> Int {
+        var search = CTCAlignment.workspaceBytes(frames: frames, labels: frames)
+        if case .beam(let width) = method {
+            search = max(search, CTCPrefixBeam.workspaceBytes(frames: frames, classes: classes, beamWidth: width))
+        }
+        return labelBytes(frames) + spanBytes(frames) + search
+    }
+
+    /// `workspace` must be 64-byte aligned and `workspaceBytes(frames:classes:method:)` long.
+    public init(workspace: UnsafeMutableRawPointer, frames: Int, classes: Int, method: Method) {
+        self.method = method
+        self.maximumFrames = frames
+        self.classes = classes
+        labels = workspace.bindMemory(to: Int32.self, capacity: frames)
+        spans = (workspace + CTCDecoder.labelBytes(frames)).bindMemory(to: CTCLetterSpan.self, capacity: frames)
+        searchWorkspace = workspace + CTCDecoder.labelBytes(frames) + CTCDecoder.spanBytes(frames)
+    }
+
+    public func decode(logProbs: UnsafePointer<Float>, frames: Int) -> Result {
+        precondition(frames <= maximumFrames, "more frames than the decoder was planned for")
+        let count: Int
+        switch method {
+        case .greedy:
+            count = CTCGreedy.decode(logProbs: logProbs, frames: frames, classes: classes, into: labels)
+        case .beam(let width):
+            count = CTCPrefixBeam.decode(logProbs: logProbs, frames: frames, classes: classes, beamWidth: width,
+                                         workspace: searchWorkspace, into: labels)
+        }
+        let aligned = CTCAlignment.letterSpans(logProbs: logProbs, frames: frames, classes: classes, labels: labels,
+                                               labelCount: count, workspace: searchWorkspace, into: spans)
+        return Result(labels: UnsafeBufferPointer(start: labels, count: count),
+                      spans: UnsafeBufferPointer(start: spans, count: aligned ? count : 0))
+    }
+}

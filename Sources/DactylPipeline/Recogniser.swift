@@ -1,0 +1,100 @@
+import DactylArena
+import DactylModel
+
+/// Why the pipeline cannot be set up; the CLI prints `description`.
+public enum PipelineError: Error, CustomStringConvertible {
+    case model(ModelError)
+    case preprocess(PreprocessError)
+    case outOfMemory(bytes: Int)
+    case windowFull(frames: Int)
+
+    public var description: String {
+        switch self {
+        case .model(let error): error.description
+        case .preprocess(let error): error.description
+        case .outOfMemory(let bytes): "cannot allocate the \(bytes)-byte arena"
+        case .windowFull(let frames): "the temporal window of \(frames) frames is full"
+        }
+    }
+}
+
+/// The recogniser from frame to log-probabilities: preprocessing, the int8 encoder, the feature
+/// ring and the fp32 head, all on one arena planned and allocated here, once. After `init`,
+/// `add(frame:)` and `runHead()` allocate nothing.
+public final class Recogniser {
+    public let model: Model
+    public let layout: PipelineLayout
+    public let arena: Arena
+    public let preprocessor: FrameToInput
+    let encoder: FrameEncoder
+    let head: TemporalHead
+    let featureRing: UnsafeMutablePointer<Int8>
+    /// Frames in the window so far.
+    public private(set) var frames = 0
+
+    /// Plans and allocates the arena for `configuration`, with frames of `frameWidth` x
+    /// `frameHeight` cropped to `crop`; `decoderWorkspaceBytes` is reserved for CTC decoding.
+    public init(model: Model, configuration: PipelineConfiguration, crop: CropRect,
+                frameWidth: Int, frameHeight: Int, decoderWorkspaceBytes: Int) throws(PipelineError) {
+        let layout: PipelineLayout
+        do {
+            layout = try PipelineLayout(
+                model: model, configuration: configuration,
+                preprocessWorkspaceBytes: FrameToInput.workspaceBytes(outputHeight: configuration.inputHeight, outputWidth: configuration.inputWidth),
+                decoderWorkspaceBytes: decoderWorkspaceBytes)
+        } catch {
+            throw .model(error)
+        }
+        guard let arena = Arena(plan: layout.plan) else { throw .outOfMemory(bytes: layout.plan.arenaBytes) }
+        do {
+            preprocessor = try FrameToInput(
+                crop: crop, frameWidth: frameWidth, frameHeight: frameHeight,
+                outputHeight: configuration.inputHeight, outputWidth: configuration.inputWidth,
+                workspace: arena.base + layout.plan.offsets[layout.preprocessWorkspace])
+        } catch {
+            throw .preprocess(error)
+        }
+        self.model = model
+        self.layout = layout
+        self.arena = arena
+        encoder = FrameEncoder(model: model, shapes: layout.shapes) { arena.buffer(layout.tensorBuffers[$0], as: Int8.self) }
+        head = TemporalHead(model: model, buffers: layout.headBuffers.map { buffers in
+            TemporalHead.OpBuffers(input: arena.buffer(buffers.input, as: Float.self),
+                                   output: arena.buffer(buffers.output, as: Float.self),
+                                   scratch: buffers.scratch.map { arena.buffer($0, as: Float.self) })
+        })
+        featureRing = arena.buffer(layout.featureRing, as: Int8.self)
+    }
+
+    public var window: Int { layout.configuration.window }
+    public var featureSize: Int { model.featureSize }
+    public var classes: Int { model.numClasses }
+
+    /// Preprocesses and encodes one frame and appends its feature to the window.
+    public func add(frame: YUVFrame) throws(PipelineError) {
+        guard frames < window else { throw .windowFull(frames: window) }
+        preprocessor.write(frame, inputLUT: model.inputLUT, into: encoder.input)
+        encoder.encode()
+        (featureRing + frames * featureSize).update(from: encoder.feature, count: featureSize)
+        frames += 1
+    }
+
+    /// The int8 feature of frame `index` in the window.
+    public func feature(_ index: Int) -> UnsafePointer<Int8> {
+        UnsafePointer(featureRing + index * featureSize)
+    }
+
+    /// Runs the temporal head over the window; returns log-probabilities [frames][classes].
+    public func runHead() -> UnsafePointer<Float> {
+        head.run(features: featureRing, frames: frames)
+        return head.logProbabilities
+    }
+
+    /// The arena memory reserved for the CTC decoder.
+    public var decoderWorkspace: UnsafeMutableRawPointer {
+        arena.base + layout.plan.offsets[layout.decoderWorkspace]
+    }
+
+    /// Empties the window (the next frame starts a new utterance).
+    public func reset() { frames = 0 }
+}

@@ -1,0 +1,84 @@
+/// A small command-line parser that Embedded Swift can compile (swift-argument-parser needs
+/// reflection): options with a value (`--beam 8` or `--beam=8`), flags, and positionals.
+struct Arguments {
+    struct UsageError: Error {
+        let message: String
+    }
+
+    private(set) var positionals: [String] = []
+    private var options: [(name: String, value: String)] = []
+    private var flags: [String] = []
+
+    /// `valueOptions` take a value; `flagOptions` do not. Anything else starting with `-` is an error.
+    init(_ words: ArraySlice<String>, valueOptions: [String], flagOptions: [String]) throws(UsageError) {
+        var index = words.startIndex
+        while index < words.endIndex {
+            let word = words[index]
+            index += 1
+            guard word.hasPrefix("-"), word != "-" else {
+                positionals.append(word)
+                continue
+            }
+            var name = word
+            var inlineValue: String? = nil
+            if let equals = word.firstIndex(of: "=") {
+                name = String(word[..<equals])
+                inlineValue = String(word[word.index(after: equals)...])
+            }
+            if flagOptions.contains(name) {
+                guard inlineValue == nil else { throw UsageError(message: "option '\(name)' takes no value") }
+                flags.append(name)
+            } else if valueOptions.contains(name) {
+                if let inlineValue {
+                    options.append((name, inlineValue))
+                } else {
+                    guard index < words.endIndex else { throw UsageError(message: "option '\(name)' needs a value") }
+                    options.append((name, words[index]))
+                    index += 1
+                }
+            } else {
+                throw UsageError(message: "unknown option '\(name)'")
+            }
+        }
+    }
+
+    func has(_ flag: String) -> Bool { flags.contains(flag) }
+
+    /// The last value given for `name`, if any.
+    func value(_ name: String) -> String? {
+        options.last { $0.name == name }?.value
+    }
+
+    func integer(_ name: String, default defaultValue: Int, range: ClosedRange<Int>) throws(UsageError) -> Int {
+        guard let text = value(name) else { return defaultValue }
+        guard let number = Int(text), range.contains(number) else {
+            throw UsageError(message: "option '\(name)' expects a whole number from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
+        }
+        return number
+    }
+
+    /// Comma- or x-separated whole numbers, e.g. `112x112` or `10,20,100,100`.
+    func integers(_ name: String, count: Int, separator: Character, example: String) throws(UsageError) -> [Int]? {
+        guard let text = value(name) else { return nil }
+        let parts = text.split(separator: separator, omittingEmptySubsequences: false)
+        var numbers: [Int] = []
+        for part in parts {
+            guard let number = Int(part), number >= 0 else { numbers = []; break }
+            numbers.append(number)
+        }
+        guard numbers.count == count else {
+            throw UsageError(message: "option '\(name)' expects \(example), got '\(text)'")
+        }
+        return numbers
+    }
+
+    func choice(_ name: String, from choices: [String], default defaultValue: String) throws(UsageError) -> String {
+        guard let text = value(name) else { return defaultValue }
+        guard choices.contains(text) else {
+            var list = ""
+            for (index, choice) in choices.enumerated() { list += (index == 0 ? "" : ", ") + choice }
+            throw UsageError(message: "option '\(name)' expects one of \(list), got '\(text)'")
+        }
+        return text
+    }
+}

@@ -1,0 +1,39 @@
+import CDactylPlatform
+
+/// Where `dactyl` looks for its model when `--model` is not given, in order:
+/// $DACTYL_MODEL; `share/dactyl/default.dmdl` beside the installed binary's `bin/`;
+/// `models/default.dmdl` in a folder above the binary (a build inside the repository);
+/// `models/default.dmdl` in the current folder.
+enum DefaultModel {
+    static let relativePath = "models/default.dmdl"
+
+    static func path() -> String? {
+        if let variable = dactyl_getenv("DACTYL_MODEL") {
+            return String(cString: variable)
+        }
+        var candidates: [String] = []
+        if let executable = executablePath() {
+            var folder = parent(executable)
+            candidates.append(parent(folder) + "/share/dactyl/default.dmdl")
+            while !folder.isEmpty {
+                candidates.append(folder + "/" + relativePath)
+                folder = parent(folder)
+            }
+        }
+        candidates.append(relativePath)
+        return candidates.first { dactyl_is_readable_file($0) != 0 }
+    }
+
+    private static func executablePath() -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let length = buffer.withUnsafeMutableBufferPointer { dactyl_executable_path($0.baseAddress, $0.count) }
+        guard length > 0 else { return nil }
+        return String(cString: buffer)
+    }
+
+    /// "/a/b/c" -> "/a/b"; "/a" -> "".
+    private static func parent(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        return String(path[..<slash])
+    }
+}

@@ -1,0 +1,82 @@
+import CDactylPlatform
+
+/// dactyl: live fingerspelling recognition on a Raspberry Pi-class board.
+let version = "0.1.0"
+
+let help = """
+    dactyl \(version): recognises fingerspelled letters in video, on the board.
+
+    usage: dactyl COMMAND [ARGUMENTS]
+
+    commands:
+      decode CLIP      the letters fingerspelled in a .y4m clip
+      inspect [MODEL]  the model's ops, shapes, MACs and memory plan
+      help [COMMAND]   this help, or a command's
+      version          the version
+
+    Without --model, dactyl uses $DACTYL_MODEL, else share/dactyl/default.dmdl beside its
+    bin/ folder, else models/default.dmdl in a folder above the binary or the current folder.
+
+    Exit status: 0 success, 1 failure (the message names the file and what was wrong),
+    2 usage error.
+    """
+
+func commandUsage(_ command: String) -> String? {
+    switch command {
+    case "decode": DecodeCommand.usage
+    case "inspect": InspectCommand.usage
+    default: nil
+    }
+}
+
+func runCommand(_ words: [String]) -> Int32 {
+    guard let command = words.first else {
+        printError("no command given\n\n" + help)
+        return 2
+    }
+    let rest = words.dropFirst()
+    if let usage = commandUsage(command), rest.contains("--help") || rest.contains("-h") {
+        var out = OutputText()
+        out.line(usage)
+        out.write()
+        return 0
+    }
+    do throws(CommandError) {
+        switch command {
+        case "decode":
+            try DecodeCommand.run(rest).write()
+        case "inspect":
+            try InspectCommand.run(rest).write()
+        case "help", "--help", "-h":
+            var out = OutputText()
+            out.line(rest.first.flatMap(commandUsage) ?? help)
+            out.write()
+        case "version", "--version":
+            var out = OutputText()
+            out.line("dactyl \(version)")
+            out.write()
+        default:
+            throw .usage("unknown command '\(command)'; commands: decode, inspect, help, version")
+        }
+        return 0
+    } catch {
+        switch error {
+        case .usage(let message):
+            printError("\(command): \(message)\n(see `dactyl help \(command)`)")
+            return 2
+        case .failed(let message):
+            printError(message)
+            return 1
+        }
+    }
+}
+
+func commandLineWords() -> [String] {
+    var words: [String] = []
+    for index in 1..<max(1, Int(dactyl_argument_count())) {
+        words.append(String(cString: dactyl_argument(Int32(index))))
+    }
+    return words
+}
+
+dactyl_exit(runCommand(commandLineWords()))
