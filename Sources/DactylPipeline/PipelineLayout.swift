@@ -77,7 +77,8 @@ public struct PipelineLayout {
         tensorBuffers = shapes.indices.map { id in
             request("tensor \(id) \(shapes[id])", shapes[id].elementCount, writtenAt[id], max(lastRead[id], writtenAt[id]))
         }
-        preprocessWorkspace = request("preprocess tables", preprocessWorkspaceBytes, 0, 0)
+        // Filled once at start-up and read for every frame, so live throughout.
+        preprocessWorkspace = request("preprocess tables", preprocessWorkspaceBytes, 0, decodeStep)
         featureRing = request("feature ring \(window)x\(model.featureSize)", window * model.featureSize, 0, decodeStep)
 
         // Head: op i reads what op i-1 wrote (op 0 reads the dequantised ring); log-softmax

@@ -94,7 +94,7 @@ enum InspectCommand {
 
         let window = configuration.window
         out.line("temporal head, fp32, per window of \(window) frames")
-        out.line("  #   op                 channels      MACs")
+        out.line("  #   op                 channels              MACs")
         var headMACs = 0
         for (index, op) in model.headOps.enumerated() {
             let macs = model.multiplyAccumulates(headOp: index, frames: window)
@@ -105,7 +105,7 @@ enum InspectCommand {
             case .biGRU(let gru): detail = "\(gru.inputSize) -> 2x\(gru.hiddenSize)"
             default: break
             }
-            out.line("  " + padRight("\(index)", 4) + padRight(op.name, 19) + padRight(detail, 14) + grouped(macs))
+            out.line("  " + padRight("\(index)", 4) + padRight(op.name, 19) + padRight(detail, 22) + grouped(macs))
         }
         out.line("  total \(grouped(headMACs)) MACs per window (\(grouped(headMACs / window)) per frame)")
         out.line("  all together \(grouped(encoderMACs + headMACs / window)) MACs per frame")

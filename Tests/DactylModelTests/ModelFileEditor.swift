@@ -1,0 +1,118 @@
+import Foundation
+
+/// Reads a model file's sections and writes them back with fresh checksums, sizes and
+/// alignment, so a test can damage one field and reach the validation behind the checksums.
+struct ModelFileEditor {
+    var header: Data
+    var sections: [(tag: String, bytes: Data)]
+
+    init(_ file: Data) {
+        header = file.prefix(64)
+        let count = Int(file.u32(at: 24))
+        sections = (0..<count).map { index in
+            let entry = 64 + index * 32
+            let tag = String(decoding: file[entry..<entry + 4], as: UTF8.self)
+            let offset = Int(file.u64(at: entry + 8)), size = Int(file.u64(at: entry + 16))
+            return (tag, Data(file[offset..<offset + size]))
+        }
+    }
+
+    func section(_ tag: String) -> Data { sections.first { $0.tag == tag }!.bytes }
+
+    mutating func setSection(_ tag: String, _ bytes: Data) {
+        let index = sections.firstIndex { $0.tag == tag }!
+        sections[index].bytes = bytes
+    }
+
+    mutating func setU32(_ tag: String, at offset: Int, _ value: UInt32) {
+        var bytes = section(tag)
+        bytes.setU32(at: offset, value)
+        setSection(tag, bytes)
+    }
+
+    func u32(_ tag: String, at offset: Int) -> UInt32 { section(tag).u32(at: offset) }
+
+    mutating func renameSection(_ tag: String, to newTag: String) {
+        let index = sections.firstIndex { $0.tag == tag }!
+        sections[index].tag = newTag
+    }
+
+    /// Offsets (within OPS) of each op record: (offset, opcode).
+    func opRecords() -> [(offset: Int, opcode: UInt32)] {
+        let ops = section("OPS ")
+        var cursor = 4
+        var records: [(Int, UInt32)] = []
+        for _ in 0..<Int(ops.u32(at: 0)) {
+            records.append((cursor, ops.u32(at: cursor)))
+            cursor += Int(ops.u32(at: cursor + 4))
+        }
+        return records
+    }
+
+    /// Field `n` (after the 8-byte record header) of the first op with `opcode`, as an OPS offset.
+    func fieldOffset(opcode: UInt32, field n: Int, occurrence: Int = 0) -> Int {
+        opRecords().filter { $0.opcode == opcode }[occurrence].offset + 8 + 4 * n
+    }
+
+    func serialized() -> Data {
+        var file = header
+        let tableEnd = 64 + sections.count * 32
+        var offset = (tableEnd + 63) / 64 * 64
+        var table = Data()
+        var body = Data()
+        for section in sections {
+            var entry = Data(section.tag.utf8)
+            entry.appendU32(0)
+            entry.appendU64(UInt64(offset))
+            entry.appendU64(UInt64(section.bytes.count))
+            entry.appendU32(crc32(section.bytes))
+            entry.appendU32(0)
+            table.append(entry)
+            let start = offset - (tableEnd + 63) / 64 * 64
+            body.append(Data(count: start - body.count))
+            body.append(section.bytes)
+            offset += (section.bytes.count + 63) / 64 * 64
+        }
+        file.setU32(at: 24, UInt32(sections.count))
+        file.setU32(at: 28, crc32(table))
+        file.append(table)
+        file.append(Data(count: (tableEnd + 63) / 64 * 64 - tableEnd))
+        file.append(body)
+        file.setU64(at: 16, UInt64(file.count))
+        return file
+    }
+}
+
+/// zlib's CRC-32, written out bit by bit so it does not share code with the loader.
+func crc32(_ data: Data) -> UInt32 {
+    var crc: UInt32 = 0xFFFF_FFFF
+    for byte in data {
+        crc ^= UInt32(byte)
+        for _ in 0..<8 { crc = (crc & 1) == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+    }
+    return ~crc
+}
+
+extension Data {
+    func u32(at offset: Int) -> UInt32 {
+        (0..<4).reduce(UInt32(0)) { $0 | UInt32(self[self.startIndex + offset + $1]) << (8 * UInt32($1)) }
+    }
+
+    func u64(at offset: Int) -> UInt64 { UInt64(u32(at: offset)) | UInt64(u32(at: offset + 4)) << 32 }
+
+    mutating func setU32(at offset: Int, _ value: UInt32) {
+        for byte in 0..<4 { self[startIndex + offset + byte] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(byte))) }
+    }
+
+    mutating func setU64(at offset: Int, _ value: UInt64) {
+        setU32(at: offset, UInt32(truncatingIfNeeded: value))
+        setU32(at: offset + 4, UInt32(truncatingIfNeeded: value >> 32))
+    }
+
+    mutating func appendU32(_ value: UInt32) { append(contentsOf: (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * UInt32($0))) }) }
+    mutating func appendU64(_ value: UInt64) { appendU32(UInt32(truncatingIfNeeded: value)); appendU32(UInt32(truncatingIfNeeded: value >> 32)) }
+}
+
+/// The repository's Tests/golden folder.
+let goldenFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("golden")

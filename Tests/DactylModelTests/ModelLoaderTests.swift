@@ -1,0 +1,200 @@
+import Foundation
+import XCTest
+@testable import DactylModel
+
+final class ModelLoaderTests: XCTestCase {
+    var original = Data()
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        original = try Data(contentsOf: goldenFolder.appendingPathComponent("tiny.dmdl"))
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("dactyl-model-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: scratch)
+    }
+
+    /// Writes `data` to a file and loads it; returns the error, or nil if it loaded.
+    func loadError(_ data: Data, file: StaticString = #filePath, line: UInt = #line) -> ModelError? {
+        let url = scratch.appendingPathComponent("model-\(UUID().uuidString).dmdl")
+        try! data.write(to: url)
+        do {
+            _ = try Model.load(path: url.path)
+            return nil
+        } catch {
+            XCTAssertTrue(error.description.hasPrefix(url.path + ": offset "), "error must name the file and offset: \(error)", file: file, line: line)
+            return error
+        }
+    }
+
+    func assertRejected(_ data: Data, _ kind: ModelError.Kind, mentioning text: String? = nil,
+                        file: StaticString = #filePath, line: UInt = #line) {
+        guard let error = loadError(data, file: file, line: line) else {
+            return XCTFail("model was accepted, expected \(kind)", file: file, line: line)
+        }
+        XCTAssertEqual(error.kind, kind, "\(error)", file: file, line: line)
+        if let text { XCTAssertTrue(error.detail.contains(text), "\(error) should mention \(text)", file: file, line: line) }
+    }
+
+    func testGoldenModelLoads() throws {
+        let model = try Model.load(path: goldenFolder.appendingPathComponent("tiny.dmdl").path)
+        XCTAssertEqual(model.alphabet.count, 31)
+        XCTAssertEqual(model.numClasses, 32)
+        XCTAssertEqual(model.alphabet.prefix(3), ["a", "b", "c"])
+        XCTAssertEqual(model.alphabet.suffix(5), [" ", "'", "&", ".", "@"])
+        XCTAssertEqual(model.inputChannels, 3)
+        XCTAssertTrue(model.info.contains("untrained"))
+        guard case .globalAvgPool = model.encoderOps.last! else { return XCTFail("last encoder op must be the pool") }
+        guard case .logSoftmax = model.headOps.last! else { return XCTFail("head must end in log-softmax") }
+        let shapes = try model.encoderShapes(inputHeight: model.inputHeight, inputWidth: model.inputWidth)
+        XCTAssertEqual(shapes[model.featureTensor], TensorShape(height: 1, width: 1, channels: model.featureSize))
+        // The editor used by the other tests writes a file the loader accepts unchanged.
+        XCTAssertNil(loadError(ModelFileEditor(original).serialized()))
+    }
+
+    func testTruncatedFilesAreRejectedAtEveryLength() {
+        for length in stride(from: 0, to: original.count, by: max(1, original.count / 97)) {
+            XCTAssertEqual(loadError(original.prefix(length))?.kind, .truncated, "length \(length)")
+        }
+    }
+
+    func testHeaderDamage() {
+        var data = original
+        data[0] = UInt8(ascii: "X")
+        assertRejected(data, .badMagic)
+
+        data = original
+        data[8] = 2
+        assertRejected(data, .unsupportedVersion, mentioning: "2.0")
+
+        data = original
+        data[10] = 7  // a later minor version only adds sections: accepted
+        XCTAssertNil(loadError(data))
+
+        data = original
+        data.append(0)
+        assertRejected(data, .fileSizeMismatch)
+
+        data = original
+        data.setU32(at: 12, 65)
+        assertRejected(data, .badHeader)
+    }
+
+    func testChecksumsCatchFlippedBytes() {
+        var data = original
+        data[64 + 9] ^= 0x01  // inside the section table
+        assertRejected(data, .checksumMismatch, mentioning: "section table")
+
+        let editor = ModelFileEditor(original)
+        let dataSection = editor.sections.firstIndex { $0.tag == "DATA" }!
+        let start = Int(original.u64(at: 64 + dataSection * 32 + 8))
+        data = original
+        data[start + 100] ^= 0x40
+        assertRejected(data, .checksumMismatch, mentioning: "'DATA'")
+    }
+
+    func testMissingAndDuplicateSections() {
+        var editor = ModelFileEditor(original)
+        editor.renameSection("OPS ", to: "OPSX")
+        assertRejected(editor.serialized(), .missingSection, mentioning: "OPS ")
+
+        editor = ModelFileEditor(original)
+        editor.renameSection("ALPH", to: "META")
+        assertRejected(editor.serialized(), .badSectionTable, mentioning: "twice")
+    }
+
+    func testOpRecordDamage() {
+        let conv: UInt32 = 1, pool: UInt32 = 3, logSoftmax: UInt32 = 19
+        func edited(_ change: (inout ModelFileEditor) -> Void) -> Data {
+            var editor = ModelFileEditor(original)
+            change(&editor)
+            return editor.serialized()
+        }
+        assertRejected(edited { e in e.setU32("OPS ", at: e.opRecords()[0].offset, 99) }, .unknownOpcode, mentioning: "99")
+        assertRejected(edited { e in e.setU32("OPS ", at: e.opRecords()[0].offset + 4, 100) }, .badRecord)
+        // kernel_h of the first conv
+        assertRejected(edited { e in e.setU32("OPS ", at: e.fieldOffset(opcode: conv, field: 3), 0) }, .impossibleShape, mentioning: "kernel_h")
+        // the first conv reads its own output: read before write
+        assertRejected(edited { e in
+            let output = e.u32("OPS ", at: e.fieldOffset(opcode: conv, field: 1))
+            e.setU32("OPS ", at: e.fieldOffset(opcode: conv, field: 0), output)
+        }, .badTensorReference, mentioning: "before")
+        assertRejected(edited { e in e.setU32("OPS ", at: e.fieldOffset(opcode: conv, field: 0), 5000) }, .badTensorReference)
+        // weights misaligned, then outside DATA
+        assertRejected(edited { e in
+            let offset = e.fieldOffset(opcode: conv, field: 10)
+            e.setU32("OPS ", at: offset, e.u32("OPS ", at: offset) + 4)
+        }, .badArray, mentioning: "aligned")
+        assertRejected(edited { e in e.setU32("OPS ", at: e.fieldOffset(opcode: conv, field: 10), 1 << 30) }, .badArray, mentioning: "outside")
+        // a shift of 63 in the pool, and a shift of 0 in the first conv's per-channel shifts
+        assertRejected(edited { e in e.setU32("OPS ", at: e.fieldOffset(opcode: pool, field: 3), 63) }, .badQuantization)
+        assertRejected(edited { e in
+            let shifts = Int(e.u32("OPS ", at: e.fieldOffset(opcode: conv, field: 13)))
+            e.setU32("DATA", at: shifts, 0)
+        }, .badQuantization, mentioning: "channel 0")
+        // the head no longer ends in num_classes
+        assertRejected(edited { e in e.setU32("OPS ", at: e.fieldOffset(opcode: logSoftmax, field: 0), 7) }, .impossibleShape)
+        // padding as large as the kernel
+        assertRejected(edited { e in e.setU32("OPS ", at: e.fieldOffset(opcode: conv, field: 7), 7) }, .impossibleShape, mentioning: "padding")
+    }
+
+    func testTensorMetaAndAlphabetDamage() {
+        func edited(_ change: (inout ModelFileEditor) -> Void) -> Data {
+            var editor = ModelFileEditor(original)
+            change(&editor)
+            return editor.serialized()
+        }
+        let scaleOfTensor1 = 4 + 16 + 4, zeroPointOfTensor1 = 4 + 16 + 8
+        assertRejected(edited { $0.setU32("TENS", at: scaleOfTensor1, 0) }, .badQuantization, mentioning: "scale")
+        assertRejected(edited { $0.setU32("TENS", at: scaleOfTensor1, Float.nan.bitPattern) }, .badQuantization, mentioning: "scale")
+        assertRejected(edited { $0.setU32("TENS", at: zeroPointOfTensor1, 300) }, .badQuantization, mentioning: "zero point")
+        assertRejected(edited { $0.setU32("TENS", at: 4, 4) }, .badTensor, mentioning: "tensor 0")
+        assertRejected(edited { $0.setU32("META", at: 8, 1) }, .badMeta, mentioning: "input_channels")
+        assertRejected(edited { $0.setU32("META", at: 24, 900) }, .badMeta, mentioning: "default_crop")
+        assertRejected(edited { $0.setU32("META", at: 68, 9999) }, .badMeta, mentioning: "feature tensor")
+        assertRejected(edited { $0.setU32("ALPH", at: 0, 30) }, .badAlphabet, mentioning: "30 symbols")
+        assertRejected(edited { e in
+            var alphabet = e.section("ALPH")
+            alphabet[4 + 2 + 1] = UInt8(ascii: "a")  // the second symbol "b" becomes "a"
+            e.setSection("ALPH", alphabet)
+        }, .badAlphabet, mentioning: "twice")
+        assertRejected(edited { e in
+            var alphabet = e.section("ALPH")
+            alphabet[4 + 1] = 0xFF  // not UTF-8
+            e.setSection("ALPH", alphabet)
+        }, .badAlphabet, mentioning: "UTF-8")
+    }
+
+    func testInputSizesTheEncoderCannotTake() throws {
+        let model = try Model.load(path: goldenFolder.appendingPathComponent("tiny.dmdl").path)
+        XCTAssertThrowsError(try model.encoderShapes(inputHeight: 0, inputWidth: 32))
+        let larger = try model.encoderShapes(inputHeight: 2 * model.inputHeight, inputWidth: model.inputWidth)
+        XCTAssertEqual(larger[model.featureTensor].channels, model.featureSize)
+    }
+
+    /// Random damage behind valid checksums: the loader must answer with a model or an error,
+    /// and never crash (a crash ends the test run).
+    func testRandomFieldDamageNeverCrashes() {
+        var random = UInt64(12345)
+        func next() -> Int {
+            random = random &* 6364136223846793005 &+ 1442695040888963407
+            return Int(random >> 33)
+        }
+        let editor = ModelFileEditor(original)
+        var rejected = 0
+        for _ in 0..<300 {
+            var damaged = editor
+            let index = next() % damaged.sections.count
+            guard damaged.sections[index].tag != "DATA" || next() % 4 == 0 else { continue }
+            var bytes = damaged.sections[index].bytes
+            guard !bytes.isEmpty else { continue }
+            let position = next() % min(bytes.count, 4096)
+            bytes[position] = UInt8(truncatingIfNeeded: next())
+            damaged.sections[index].bytes = bytes
+            if loadError(damaged.serialized()) != nil { rejected += 1 }
+        }
+        XCTAssertGreaterThan(rejected, 50)
+    }
+}

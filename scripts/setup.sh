@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what Dactyl needs on Debian bookworm (run as root, or it uses sudo) and builds the
+# `dactyl` binary (release) at .build/release/dactyl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+packages=(libopenblas-dev pkg-config)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# The Python side (training, export, the numpy reference); torch is the CPU build.
+python3 -m pip install -q --disable-pip-version-check -r quantization/requirements.txt 2>&1 \
+    | grep -v "Running pip as the 'root' user" || true
+
+swift build -c release --product dactyl 2>&1 | tail -n 1
