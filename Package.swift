@@ -52,7 +52,9 @@ if !embedded {
         .testTarget(name: "DactylModelTests", dependencies: ["DactylModel"]),
         .testTarget(name: "DactylArenaTests", dependencies: ["DactylArena"]),
         .testTarget(name: "DactylKernelsTests", dependencies: ["DactylKernels"]),
-        .testTarget(name: "DactylPipelineTests", dependencies: ["DactylPipeline"]),
+        // Interposes malloc in the test executable to prove the frame loop allocates nothing.
+        .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
+        .testTarget(name: "DactylPipelineTests", dependencies: ["DactylPipeline", "AllocationCounter"]),
         .testTarget(name: "dactylTests", dependencies: ["dactyl"]),
     ]
 }

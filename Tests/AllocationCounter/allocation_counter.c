@@ -1,0 +1,27 @@
+#include "allocation_counter.h"
+
+#include <stddef.h>
+
+// glibc's own entry points, which its malloc, calloc and realloc are aliases of.
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t count, size_t size);
+extern void *__libc_realloc(void *pointer, size_t size);
+extern void *__libc_memalign(size_t alignment, size_t size);
+
+static _Thread_local int counting;
+static _Thread_local uint64_t allocations;
+
+void allocation_counter_start(void) { allocations = 0; counting = 1; }
+uint64_t allocation_counter_stop(void) { counting = 0; return allocations; }
+
+void *malloc(size_t size) { if (counting) allocations++; return __libc_malloc(size); }
+void *calloc(size_t count, size_t size) { if (counting) allocations++; return __libc_calloc(count, size); }
+void *realloc(void *pointer, size_t size) { if (counting) allocations++; return __libc_realloc(pointer, size); }
+int posix_memalign(void **result, size_t alignment, size_t size) {
+    if (counting) allocations++;
+    void *pointer = __libc_memalign(alignment, size);
+    if (pointer == NULL) return 12;  // ENOMEM
+    *result = pointer;
+    return 0;
+}
+void *aligned_alloc(size_t alignment, size_t size) { if (counting) allocations++; return __libc_memalign(alignment, size); }
