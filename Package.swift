@@ -34,17 +34,29 @@ func embeddedUnicodeTables() -> [LinkerSetting] {
     return []
 }
 
+func builtInData() -> [CSetting] {
+    var settings: [CSetting] = [.define("DACTYL_GOLDEN_DIR", to: "\"\(Context.packageDirectory)/Tests/golden\"")]
+    if let model = environment["DACTYL_EMBED_MODEL"], !model.isEmpty {
+        let path = model.hasPrefix("/") ? model : Context.packageDirectory + "/" + model
+        settings.append(.define("DACTYL_DEFAULT_MODEL_FILE", to: "\"\(path)\""))
+    }
+    return settings
+}
+
 var products: [Product] = [.executable(name: "dactyl", targets: ["dactyl"])]
 var targets: [Target] = [
     // Platform calls (mmap, read/write, clocks) and OpenBLAS behind one C target.
     .target(name: "CDactylPlatform", linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("m")]),
+    // Data built into the binary: the golden vectors for `dactyl selftest`, and the model
+    // named by DACTYL_EMBED_MODEL (a path) for a self-contained board binary.
+    .target(name: "CDactylBuiltIn", cSettings: builtInData()),
     .target(name: "DactylModel", dependencies: ["CDactylPlatform"], swiftSettings: boardSwift),
     .target(name: "DactylArena", dependencies: ["CDactylPlatform"], swiftSettings: boardSwift),
     .target(name: "DactylKernels", dependencies: ["CDactylPlatform"], swiftSettings: boardSwift),
     .target(name: "DactylPipeline",
             dependencies: ["DactylModel", "DactylArena", "DactylKernels", "CDactylPlatform"],
             swiftSettings: boardSwift),
-    .executableTarget(name: "dactyl", dependencies: ["DactylPipeline"], swiftSettings: boardSwift,
+    .executableTarget(name: "dactyl", dependencies: ["DactylPipeline", "DactylKernels", "CDactylBuiltIn"], swiftSettings: boardSwift,
                       linkerSettings: embeddedUnicodeTables()),
 ]
 if !embedded {

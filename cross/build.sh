@@ -8,6 +8,8 @@
 #   --cpu CPU   compile the whole binary for CPU (outputs dactyl-aarch64-CPU[-static]); it may not run elsewhere
 #   --out DIR   where the binaries go (default cross/out)
 #   --no-strip  keep symbols and debug info in the copies in --out (the build folders keep them anyway)
+#   --embed-model FILE  build FILE into the binaries as their default model (outputs get -with-model):
+#               one file to copy to a board, nothing else to install (with --static)
 #
 # How it works: Swift code is compiled as Embedded Swift for aarch64-none-none-elf (Package.swift
 # switches on EMBEDDED / EMBEDDED_TRIPLE), while the C target and the final link use the Linux
@@ -41,8 +43,9 @@ OUT="$CROSS_DIR/out"
 CPU=""
 STATIC=0
 STRIP=1
+EMBED_MODEL=""
 
-usage() { sed -n '5,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '5,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
     case "$1" in
         --cpu) CPU="${2:?--cpu needs a CPU name, e.g. cortex-a72 or cortex-a76}"; shift 2 ;;
@@ -51,6 +54,8 @@ while (($#)); do
         --out) OUT="${2:?--out needs a folder}"; shift 2 ;;
         --out=*) OUT="${1#--out=}"; shift ;;
         --no-strip) STRIP=0; shift ;;
+        --embed-model) EMBED_MODEL="${2:?--embed-model needs a model file}"; shift 2 ;;
+        --embed-model=*) EMBED_MODEL="${1#--embed-model=}"; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "build.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
     esac
@@ -61,6 +66,11 @@ case "$CPU" in
 esac
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
+if [[ -n "$EMBED_MODEL" ]]; then
+    [[ -f "$EMBED_MODEL" ]] || { echo "build.sh: no model file '$EMBED_MODEL'" >&2; exit 2; }
+    # Package.swift builds the file named by DACTYL_EMBED_MODEL into the binary.
+    export DACTYL_EMBED_MODEL="$(cd "$(dirname "$EMBED_MODEL")" && pwd)/$(basename "$EMBED_MODEL")"
+fi
 
 "$CROSS_DIR/sysroot.sh"
 
@@ -108,7 +118,7 @@ else
 fi
 COMMON+=(-Xlinker "$FIX_OBJ")
 
-SUFFIX="${CPU:+-$CPU}"
+SUFFIX="${CPU:+-$CPU}${EMBED_MODEL:+-with-model}"
 build() {  # build KIND(dynamic|static)
     local kind="$1" scratch name extra=()
     scratch="$ROOT/.build-aarch64$SUFFIX"

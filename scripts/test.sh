@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the Swift package's (host build), the no-allocation test on the release
-# build, the Embedded Swift build of the board code, and the Python side's. Expects
-# scripts/setup.sh to have run. Ends with one summary line.
+# build, the Embedded Swift build of the board code, the aarch64 cross build under qemu
+# (cortex-a72 and cortex-a76), and the Python side's. Expects scripts/setup.sh to have run.
+# Ends with one summary line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 logs=$(mktemp -d)
@@ -23,13 +24,18 @@ swift test "${release[@]}" --skip-build --filter FrameLoopAllocationTests 2>&1 |
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 grep -q "skipped" "$logs/swift-release.log" && { echo "the allocation test was skipped on the release build"; status=1; }
 
-step "Embedded Swift build of the board code"
+step "Embedded Swift build of the board code (host), dactyl selftest"
 if EMBEDDED=1 swift build --scratch-path .build-embedded 2>&1 | tee "$logs/embedded.log" | tail -n 1; then
-    .build-embedded/debug/dactyl version || status=1
+    .build-embedded/debug/dactyl selftest | tail -n 1
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 else
     grep -E "error" "$logs/embedded.log" | head -n 20
     status=1
 fi
+
+step "aarch64 cross build, run under qemu (cross/test.sh)"
+bash cross/test.sh 2>&1 | tee "$logs/cross.log" | grep -E "^(PASS|FAIL|  FAIL)|cross/test.sh|took"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 step "python -m pytest quantization"
 (cd quantization && python3 -m pytest -q -p no:cacheprovider 2>&1) | tee "$logs/python.log" | tail -n 15
@@ -50,10 +56,13 @@ done
 python_line=$(tail -n 1 "$logs/python.log")
 python_passed=$(echo "$python_line" | grep -oE "[0-9]+ passed" | grep -oE "[0-9]+"); python_passed=${python_passed:-0}
 python_failed=$(echo "$python_line" | grep -oE "[0-9]+ (failed|errors?)" | awk '{s+=$1} END {print s+0}')
-[ "$swift_passed" -gt 0 ] && [ "$python_passed" -gt 0 ] || status=1
-failed=$((swift_failed + python_failed))
+# cross/test.sh: "PASS  BINARY @ CPU  (N checks)" or "FAIL  BINARY @ CPU  (F of N checks failed)"
+cross_passed=$(grep -E "^PASS " "$logs/cross.log" | grep -oE "\([0-9]+ checks\)" | grep -oE "[0-9]+" | awk '{s+=$1} END {print s+0}')
+cross_failed=$(grep -E "^FAIL " "$logs/cross.log" | grep -oE "\([0-9]+ of" | grep -oE "[0-9]+" | awk '{s+=$1} END {print s+0}')
+[ "$swift_passed" -gt 0 ] && [ "$python_passed" -gt 0 ] && [ "$cross_passed" -gt 0 ] || status=1
+failed=$((swift_failed + python_failed + cross_failed))
 [ "$status" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
 echo
-echo "tests: $((swift_passed + python_passed)) passed, $failed failed"
+echo "tests: $((swift_passed + cross_passed + python_passed)) passed, $failed failed"
 rm -rf "$logs"
 exit $status

@@ -11,6 +11,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
 
 static const char empty_mapping[1];
 
@@ -92,6 +95,23 @@ long dactyl_executable_path(char *buffer, size_t capacity) {
 int dactyl_is_readable_file(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, R_OK) == 0;
+}
+
+uint32_t dactyl_cpu_features(void) {
+    uint32_t features = 0;
+#if defined(__aarch64__)
+    // Bit numbers from the kernel's uapi asm/hwcap.h, spelled out so an old sysroot still builds.
+    unsigned long hwcap = getauxval(AT_HWCAP), hwcap2 = getauxval(AT_HWCAP2);
+    if (hwcap & (1ul << 1)) features |= DACTYL_CPU_NEON;        // HWCAP_ASIMD
+    if (hwcap & (1ul << 20)) features |= DACTYL_CPU_NEON_DOT;   // HWCAP_ASIMDDP
+    if (hwcap2 & (1ul << 13)) features |= DACTYL_CPU_NEON_I8MM; // HWCAP2_I8MM
+#elif defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) features |= DACTYL_CPU_AVX2;
+    if (__builtin_cpu_supports("avx512vnni")) features |= DACTYL_CPU_AVX512_VNNI;
+    if (__builtin_cpu_supports("avxvnni")) features |= DACTYL_CPU_AVX_VNNI;
+#endif
+    return features;
 }
 
 float dactyl_expf(float x) { return expf(x); }

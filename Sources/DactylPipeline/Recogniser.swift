@@ -1,4 +1,5 @@
 import DactylArena
+import DactylKernels
 import DactylModel
 
 /// Why the pipeline cannot be set up; the CLI prints `description`.
@@ -34,8 +35,10 @@ public final class Recogniser {
 
     /// Plans and allocates the arena for `configuration`, with frames of `frameWidth` x
     /// `frameHeight` cropped to `crop`; `decoderWorkspaceBytes` is reserved for CTC decoding.
+    /// `kernelPath` nil picks the fastest path this CPU runs.
     public init(model: Model, configuration: PipelineConfiguration, crop: CropRect,
-                frameWidth: Int, frameHeight: Int, decoderWorkspaceBytes: Int) throws(PipelineError) {
+                frameWidth: Int, frameHeight: Int, decoderWorkspaceBytes: Int,
+                kernelPath: KernelPath? = nil) throws(PipelineError) {
         let layout: PipelineLayout
         do {
             layout = try PipelineLayout(
@@ -57,7 +60,9 @@ public final class Recogniser {
         self.model = model
         self.layout = layout
         self.arena = arena
-        encoder = FrameEncoder(model: model, shapes: layout.shapes) { arena.buffer(layout.tensorBuffers[$0], as: Int8.self) }
+        encoder = FrameEncoder(model: model, shapes: layout.shapes, kernelPath: kernelPath ?? .best(on: .detect())) {
+            arena.buffer(layout.tensorBuffers[$0], as: Int8.self)
+        }
         head = TemporalHead(model: model, buffers: layout.headBuffers.map { buffers in
             TemporalHead.OpBuffers(input: arena.buffer(buffers.input, as: Float.self),
                                    output: arena.buffer(buffers.output, as: Float.self),
@@ -67,6 +72,7 @@ public final class Recogniser {
     }
 
     public var window: Int { layout.configuration.window }
+    public var kernelPath: KernelPath { encoder.kernelPath }
     public var featureSize: Int { model.featureSize }
     public var classes: Int { model.numClasses }
 
@@ -97,4 +103,30 @@ public final class Recogniser {
 
     /// Empties the window (the next frame starts a new utterance).
     public func reset() { frames = 0 }
+}
+
+extension Recogniser {
+    /// A recogniser whose window holds all of `clip`, with the decoder's workspace planned for `method`.
+    public convenience init(model: Model, clip: Y4MClip, crop: CropRect, method: CTCDecoder.Method,
+                            kernelPath: KernelPath? = nil, strategy: PlanningStrategy = .greedyBySize) throws(PipelineError) {
+        var configuration = PipelineConfiguration.modelDefaults(model)
+        configuration.window = clip.frameCount
+        configuration.strategy = strategy
+        if case .beam(let width) = method { configuration.beamWidth = width }
+        try self.init(
+            model: model, configuration: configuration, crop: crop, frameWidth: clip.width, frameHeight: clip.height,
+            decoderWorkspaceBytes: CTCDecoder.workspaceBytes(frames: clip.frameCount, classes: model.numClasses, method: method),
+            kernelPath: kernelPath)
+    }
+
+    /// Encodes every frame of `clip` into the window.
+    public func add(clip: Y4MClip) throws(PipelineError) {
+        var cursor = clip.makeFrameCursor()
+        while let frame = cursor.next() { try add(frame: frame) }
+    }
+
+    /// A decoder on this recogniser's planned workspace.
+    public func makeDecoder(_ method: CTCDecoder.Method) -> CTCDecoder {
+        CTCDecoder(workspace: decoderWorkspace, frames: window, classes: classes, method: method)
+    }
 }

@@ -1,3 +1,4 @@
+import CDactylBuiltIn
 import DactylModel
 
 /// How a command fails: a usage error (exit 2, with a hint to the help) or a failure of the
@@ -17,6 +18,13 @@ enum CommandError: Error {
 
 /// The model at `path`, or the default model.
 func loadModel(_ path: String?) throws(CommandError) -> Model {
+    if path == nil, let builtIn = DefaultModel.builtIn() {
+        do {
+            return try Model.borrowing(bytes: builtIn, path: DefaultModel.builtInName)
+        } catch {
+            throw .failed(error.description)
+        }
+    }
     guard let path = path ?? DefaultModel.path() else {
         throw .failed("no model given and no default model found (looked for $DACTYL_MODEL and \(DefaultModel.relativePath)); use --model FILE")
     }

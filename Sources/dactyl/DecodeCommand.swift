@@ -45,33 +45,23 @@ enum DecodeCommand {
         let crop = cropNumbers.map { CropRect(x: $0[0], y: $0[1], width: $0[2], height: $0[3]) }
             ?? CropRect.fromThousandths(x: model.defaultCrop.x, y: model.defaultCrop.y, width: model.defaultCrop.width,
                                         height: model.defaultCrop.height, frameWidth: clip.width, frameHeight: clip.height)
-        var configuration = PipelineConfiguration.modelDefaults(model)
-        configuration.window = clip.frameCount
-        configuration.beamWidth = beamWidth
         let method: CTCDecoder.Method = beamWidth > 0 ? .beam(width: beamWidth) : .greedy
 
         let started = dactyl_monotonic_ns()
         let recogniser: Recogniser
         do {
-            recogniser = try Recogniser(
-                model: model, configuration: configuration, crop: crop, frameWidth: clip.width, frameHeight: clip.height,
-                decoderWorkspaceBytes: CTCDecoder.workspaceBytes(frames: clip.frameCount, classes: model.numClasses, method: method))
+            recogniser = try Recogniser(model: model, clip: clip, crop: crop, method: method)
         } catch {
             throw .failed("\(clip.path): \(error.description)")
         }
-        let decoder = CTCDecoder(workspace: recogniser.decoderWorkspace, frames: clip.frameCount,
-                                 classes: model.numClasses, method: method)
         let encodingStarted = dactyl_monotonic_ns()
-        var cursor = clip.makeFrameCursor()
-        while let frame = cursor.next() {
-            do {
-                try recogniser.add(frame: frame)
-            } catch {
-                throw .failed("\(clip.path): frame \(recogniser.frames): \(error.description)")
-            }
+        do {
+            try recogniser.add(clip: clip)
+        } catch {
+            throw .failed("\(clip.path): frame \(recogniser.frames): \(error.description)")
         }
         let encodingFinished = dactyl_monotonic_ns()
-        let result = decoder.decode(logProbs: recogniser.runHead(), frames: recogniser.frames)
+        let result = recogniser.makeDecoder(method).decode(logProbs: recogniser.runHead(), frames: recogniser.frames)
         let finished = dactyl_monotonic_ns()
 
         if arguments.has("--timing") {

@@ -1,11 +1,22 @@
+import CDactylBuiltIn
 import CDactylPlatform
 
 /// Where `dactyl` looks for its model when `--model` is not given, in order:
-/// $DACTYL_MODEL; `share/dactyl/default.dmdl` beside the installed binary's `bin/`;
-/// `models/default.dmdl` in a folder above the binary (a build inside the repository);
-/// `models/default.dmdl` in the current folder.
+/// $DACTYL_MODEL; the model built into the binary (builds with DACTYL_EMBED_MODEL);
+/// `share/dactyl/default.dmdl` beside the installed binary's `bin/`; `models/default.dmdl` in a
+/// folder above the binary (a build inside the repository); `models/default.dmdl` in the current folder.
 enum DefaultModel {
     static let relativePath = "models/default.dmdl"
+    static let builtInName = "built-in default model"
+
+    /// The built-in model's bytes, unless $DACTYL_MODEL overrides it or the build has none.
+    static func builtIn() -> UnsafeRawBufferPointer? {
+        let blob = dactyl_builtin_default_model()
+        guard dactyl_getenv("DACTYL_MODEL") == nil, blob.count > 0 else { return nil }
+        return UnsafeRawBufferPointer(start: blob.bytes, count: blob.count)
+    }
+
+    static var isAvailable: Bool { builtIn() != nil || path() != nil }
 
     static func path() -> String? {
         if let variable = dactyl_getenv("DACTYL_MODEL") {
@@ -28,7 +39,7 @@ enum DefaultModel {
         var buffer = [CChar](repeating: 0, count: 4096)
         let length = buffer.withUnsafeMutableBufferPointer { dactyl_executable_path($0.baseAddress, $0.count) }
         guard length > 0 else { return nil }
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// "/a/b/c" -> "/a/b"; "/a" -> "".

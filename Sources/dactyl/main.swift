@@ -11,11 +11,13 @@ let help = """
     commands:
       decode CLIP      the letters fingerspelled in a .y4m clip
       inspect [MODEL]  the model's ops, shapes, MACs and memory plan
+      selftest         checks this binary on this CPU against built-in golden vectors
       help [COMMAND]   this help, or a command's
       version          the version
 
-    Without --model, dactyl uses $DACTYL_MODEL, else share/dactyl/default.dmdl beside its
-    bin/ folder, else models/default.dmdl in a folder above the binary or the current folder.
+    Without --model, dactyl uses $DACTYL_MODEL, else the model built into the binary (if it
+    was built with one), else share/dactyl/default.dmdl beside its bin/ folder, else
+    models/default.dmdl in a folder above the binary or the current folder.
 
     Exit status: 0 success, 1 failure (the message names the file and what was wrong),
     2 usage error.
@@ -25,6 +27,7 @@ func commandUsage(_ command: String) -> String? {
     switch command {
     case "decode": DecodeCommand.usage
     case "inspect": InspectCommand.usage
+    case "selftest": SelfTestCommand.usage
     default: nil
     }
 }
@@ -47,6 +50,8 @@ func runCommand(_ words: [String]) -> Int32 {
             try DecodeCommand.run(rest).write()
         case "inspect":
             try InspectCommand.run(rest).write()
+        case "selftest":
+            try SelfTestCommand.run(rest).write()
         case "help", "--help", "-h":
             var out = OutputText()
             out.line(rest.first.flatMap(commandUsage) ?? help)
@@ -56,7 +61,7 @@ func runCommand(_ words: [String]) -> Int32 {
             out.line("dactyl \(version)")
             out.write()
         default:
-            throw .usage("unknown command '\(command)'; commands: decode, inspect, help, version")
+            throw .usage("unknown command '\(command)'; commands: decode, inspect, selftest, help, version")
         }
         return 0
     } catch {

@@ -163,6 +163,28 @@ final class CommandLineTests: XCTestCase {
         try assertFails(["decode", clip("clip420.y4m"), "--model", tinyModel, "--crop", "60,0,16,16"], status: 1, mentioning: ["crop"])
     }
 
+    func testSelftestPassesWithBuiltInGoldenVectorsAndFailsOnWrongOnes() throws {
+        let builtIn = try dactyl(["selftest", "--model", tinyModel])
+        XCTAssertEqual(builtIn.status, 0, builtIn.stdout + builtIn.stderr)
+        XCTAssertTrue(builtIn.stdout.contains("PASS  kernel path scalar: encoder outputs bit-exact, 256 of 256"), builtIn.stdout)
+        XCTAssertEqual(builtIn.lastLine, "selftest: PASS")
+
+        // A copy of the golden folder with one feature value changed must fail, naming the path.
+        let golden = scratch.appendingPathComponent("golden")
+        try FileManager.default.copyItem(at: Self.golden, to: golden)
+        let featuresFile = golden.appendingPathComponent("clip420.features.bin")
+        var features = try Data(contentsOf: featuresFile)
+        features[37] = features[37] &+ 1
+        try features.write(to: featuresFile)
+        let wrong = try dactyl(["selftest", "--golden", golden.path, "--model", tinyModel])
+        XCTAssertEqual(wrong.status, 1)
+        XCTAssertTrue(wrong.stdout.contains("FAIL  kernel path scalar: encoder outputs bit-exact, 255 of 256"), wrong.stdout)
+        XCTAssertTrue(wrong.stdout.contains("PASS  kernel path scalar: greedy letters"), "letters do not depend on the expected file")
+        XCTAssertEqual(wrong.lastLine, "selftest: FAIL (1 of 5 checks failed)")
+
+        try assertFails(["selftest", "--golden", scratch.appendingPathComponent("nowhere").path], status: 1, mentioning: ["nowhere", "No such file"])
+    }
+
     func testUsageErrors() throws {
         try assertFails(["decode", clip("clip420.y4m"), "--beam", "zero"], status: 2, mentioning: ["--beam"])
         try assertFails(["decode", clip("clip420.y4m"), "--format", "xml"], status: 2, mentioning: ["text, jsonl"])

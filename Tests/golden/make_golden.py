@@ -121,6 +121,9 @@ def clip_outputs(model: Model, spec: ClipSpec, frames: np.ndarray) -> tuple[Crop
     return crop, input_tensor(model, frames[0], crop), features, log_probs
 
 
+SELFTEST_FILE = "selftest.txt"
+
+
 def generate(out_dir: Path, seed: int) -> tuple[dict, list[str]]:
     """Write every golden file into out_dir; returns expected.json's content and any ambiguities."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -178,7 +181,18 @@ def generate(out_dir: Path, seed: int) -> tuple[dict, list[str]]:
         "clips": entries,
     }
     (out_dir / "expected.json").write_text(json.dumps(expected, indent=2, ensure_ascii=False) + "\n")
+    (out_dir / SELFTEST_FILE).write_text(selftest_text(entries[0]))
     return expected, problems
+
+
+def selftest_text(entry: dict) -> str:
+    """What `dactyl selftest` checks the first clip against, in lines it can parse without JSON."""
+    crop = entry["crop"]
+    return (f"clip {entry['file']}\n"
+            f"features {entry['features']['file']}\n"
+            f"crop {crop['x']} {crop['y']} {crop['width']} {crop['height']}\n"
+            f"greedy {entry['greedy']}\n"
+            f"beam {BEAM_WIDTH} {entry['beam']}\n")
 
 
 def find_seed(first: int, count: int) -> int | None:

@@ -36,6 +36,18 @@ long dactyl_executable_path(char *buffer, size_t capacity);
 // 1 if path names a readable regular file.
 int dactyl_is_readable_file(const char *path);
 
+// CPU features that pick kernel paths at start-up (bits of dactyl_cpu_features()).
+enum {
+    DACTYL_CPU_NEON = 1u << 0,         // aarch64 Advanced SIMD (every ARMv8-A board)
+    DACTYL_CPU_NEON_DOT = 1u << 1,     // aarch64 sdot/udot (ARMv8.2 dotprod: Pi 5's Cortex-A76)
+    DACTYL_CPU_NEON_I8MM = 1u << 2,    // aarch64 smmla (ARMv8.6 int8 matrix multiply)
+    DACTYL_CPU_AVX2 = 1u << 8,         // x86_64 AVX2
+    DACTYL_CPU_AVX512_VNNI = 1u << 9,  // x86_64 AVX-512 VNNI (vpdpbusd)
+    DACTYL_CPU_AVX_VNNI = 1u << 10,    // x86_64 AVX-VNNI (256-bit vpdpbusd)
+};
+// The features of this CPU, from getauxval(AT_HWCAP) on aarch64 and cpuid on x86_64.
+uint32_t dactyl_cpu_features(void);
+
 float dactyl_expf(float x);
 float dactyl_tanhf(float x);
 float dactyl_logf(float x);

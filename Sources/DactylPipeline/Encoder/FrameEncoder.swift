@@ -15,13 +15,15 @@ public struct FrameEncoder {
     }
 
     let steps: [Step]
+    public let kernelPath: KernelPath
     /// Where preprocessing writes the quantised frame (tensor 0).
     public let input: UnsafeMutablePointer<Int8>
     /// The per-frame feature (the feature tensor), valid after `encode()`.
     public let feature: UnsafePointer<Int8>
 
     /// `tensorMemory(id)` gives each tensor's buffer, sized for `shapes[id]`.
-    public init(model: Model, shapes: [TensorShape], tensorMemory: (Int) -> UnsafeMutablePointer<Int8>) {
+    public init(model: Model, shapes: [TensorShape], kernelPath: KernelPath,
+                tensorMemory: (Int) -> UnsafeMutablePointer<Int8>) {
         func window(_ input: TensorShape, _ output: TensorShape, kernel: (Int, Int), stride: (Int, Int), pad: (Int, Int)) -> Window2D {
             Window2D(inputHeight: input.height, inputWidth: input.width, outputHeight: output.height,
                      outputWidth: output.width, kernelHeight: kernel.0, kernelWidth: kernel.1,
@@ -59,6 +61,7 @@ public struct FrameEncoder {
             }
         }
         self.steps = steps
+        self.kernelPath = kernelPath
         self.input = tensorMemory(0)
         self.feature = UnsafePointer(tensorMemory(model.featureTensor))
     }
@@ -68,9 +71,12 @@ public struct FrameEncoder {
         for step in steps {
             switch step {
             case let .conv2d(window, inputChannels, outputChannels, input, inputZeroPoint, weights, bias, outputStage, output):
-                conv2dQ8Reference(window: window, inputChannels: inputChannels, outputChannels: outputChannels,
+                switch kernelPath {
+                case .scalar:
+                    conv2dQ8Reference(window: window, inputChannels: inputChannels, outputChannels: outputChannels,
                                   input: input, inputZeroPoint: inputZeroPoint, weights: weights, bias: bias,
                                   outputStage: outputStage, output: output)
+                }
             case let .maxPool2d(window, channels, input, output):
                 maxPool2dQ8Reference(window: window, channels: channels, input: input, output: output)
             case let .globalAvgPool(pixels, channels, input, inputZeroPoint, multiplier, shift, outputZeroPoint, output):

@@ -86,8 +86,18 @@ public final class Y4MClip {
     /// from it can come near overflow.
     public static let maximumDimension = 16384
 
-    public init(path: String) throws(ClipError) {
-        let mapping = try ReadOnlyMapping(path: path)
+    /// Maps and checks the clip at `path`.
+    public convenience init(path: String) throws(ClipError) {
+        try self.init(mapping: try ReadOnlyMapping(path: path), path: path)
+    }
+
+    /// Checks a clip that lives in memory the caller keeps alive (e.g. one built into the
+    /// binary); `name` names it in errors.
+    public convenience init(borrowing bytes: UnsafeRawBufferPointer, name: String) throws(ClipError) {
+        try self.init(mapping: ReadOnlyMapping(borrowing: bytes), path: name)
+    }
+
+    private init(mapping: consuming ReadOnlyMapping, path: String) throws(ClipError) {
         let bytes = mapping.bytes
         let header = try StreamHeader(parsing: bytes, path: path)
         let chromaWidth = header.chroma.chromaWidth(forWidth: header.width)
@@ -202,6 +212,8 @@ public struct Y4MFrameCursor: IteratorProtocol {
 /// A whole file mapped read-only, unmapped when this value ends.
 private struct ReadOnlyMapping: ~Copyable {
     let bytes: UnsafeRawBufferPointer
+    /// False for memory the caller owns.
+    let mapped: Bool
 
     init(path: String) throws(ClipError) {
         var size = 0
@@ -210,10 +222,16 @@ private struct ReadOnlyMapping: ~Copyable {
             throw .cannotOpen(path: path, reason: String(cString: dactyl_error_text(errorNumber)))
         }
         bytes = UnsafeRawBufferPointer(start: address, count: size)
+        mapped = true
+    }
+
+    init(borrowing bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+        mapped = false
     }
 
     deinit {
-        if let address = bytes.baseAddress { dactyl_unmap_file(address, bytes.count) }
+        if mapped, let address = bytes.baseAddress { dactyl_unmap_file(address, bytes.count) }
     }
 }
 
