@@ -1,3 +1,4 @@
+import DactylTestSupport
 import XCTest
 @testable import DactylArena
 
@@ -90,18 +91,5 @@ final class MemoryPlanTests: XCTestCase {
         for index in 0..<10 { x[index] = 5 }
         for index in 0..<10 { y[index] = 1.5 }
         XCTAssertEqual(x[9], 5, "writing y must not touch x")
-    }
-}
-
-/// A small deterministic generator, so failures reproduce.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

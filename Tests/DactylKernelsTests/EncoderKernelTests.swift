@@ -1,3 +1,4 @@
+import DactylTestSupport
 import XCTest
 @testable import DactylKernels
 
@@ -16,7 +17,7 @@ final class EncoderKernelTests: XCTestCase {
     /// independently with real-valued index arithmetic, on shapes with padding, strides,
     /// remainders, ReLU and the residual add.
     func testConv2DMatchesTheDocumentedFormula() {
-        var random = SeededRandom(seed: 11)
+        var random = SplitMix64(seed: 11)
         let cases: [(h: Int, w: Int, cin: Int, cout: Int, k: Int, s: Int, p: Int, relu: Bool, residual: Bool)] = [
             (5, 7, 3, 4, 3, 1, 1, false, false),
             (9, 6, 2, 5, 3, 2, 1, true, false),
@@ -116,18 +117,4 @@ func documentedRndnu(_ x: Int64, _ s: Int) -> Int64 {
     let divisor = Int64(1) << Int64(s)
     let numerator = x + divisor / 2
     return numerator >= 0 ? numerator / divisor : -((-numerator + divisor - 1) / divisor)
-}
-
-struct SeededRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func int8() -> Int8 { Int8(truncatingIfNeeded: next()) }
-    mutating func float() -> Float { Float(next() % 2_000_001) / 1_000_000 - 1 }
 }

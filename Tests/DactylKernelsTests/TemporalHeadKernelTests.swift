@@ -1,3 +1,4 @@
+import DactylTestSupport
 import XCTest
 import Foundation
 @testable import DactylKernels
@@ -5,7 +6,7 @@ import Foundation
 /// The fp32 head kernels against straightforward double-precision implementations of
 /// PyTorch's definitions (conv1d with zero padding, torch.nn.GRU, linear, log_softmax).
 final class TemporalHeadKernelTests: XCTestCase {
-    var random = SeededRandom(seed: 3)
+    var random = SplitMix64(seed: 3)
 
     func randomFloats(_ count: Int) -> [Float] { (0..<count).map { _ in random.float() } }
 

@@ -1,4 +1,5 @@
 import Foundation
+import DactylTestSupport
 import XCTest
 
 @testable import DactylPipeline

@@ -1,3 +1,4 @@
+import DactylTestSupport
 import XCTest
 
 @testable import DactylPipeline
@@ -294,20 +295,5 @@ final class FrameToInputTests: XCTestCase {
         // 101 · 333 / 1000 = 33.633 → 33.
         XCTAssertEqual(CropRect.fromThousandths(x: 333, y: 333, width: 333, height: 333, frameWidth: 101, frameHeight: 7),
                        CropRect(x: 33, y: 2, width: 33, height: 2))
-    }
-}
-
-/// A small seeded generator so that random tests repeat exactly.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
