@@ -1,0 +1,79 @@
+"""Command line: `python -m dactyl_quant.synth generate ...` writes a corpus, `... sheet` a contact sheet."""
+
+import argparse
+import sys
+import time
+
+from .clip import SynthSettings
+from .corpus import DEFAULT_WORDS, read_words, write_corpus
+from .scene import SPLITS
+from .sequence import FPS
+from .sheet import make_sheet
+
+
+def _frame_size(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT, e.g. 128x128")
+    return int(width), int(height)
+
+
+def _generate(args: argparse.Namespace) -> None:
+    words = read_words(args.words or DEFAULT_WORDS[args.split])
+    width, height = args.size
+    settings = SynthSettings(args.split, width, height, args.fps)
+    started = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 50 == 0:
+            print(f"\r{args.split}: {done}/{total} clips", end="\n" if done == total else "", file=sys.stderr,
+                  flush=True)
+
+    rows = write_corpus(words, args.out, args.seed, settings, args.clips, args.y4m, args.workers, progress)
+    frames = sum(row["number_of_frames"] for row in rows)
+    elapsed = time.perf_counter() - started
+    print(f"{args.out}: {len(rows)} {args.split} clips, {frames} frames of {width}x{height} at {args.fps} frames/s "
+          f"({frames / elapsed:.0f} frames/s with {args.workers} worker{'s' if args.workers > 1 else ''})")
+
+
+def _sheet(args: argparse.Namespace) -> None:
+    make_sheet(args.out, args.size, args.seed)
+    print(args.out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dactyl_quant.synth",
+                                     description="Synthetic fingerspelling clips in the ChicagoFSWild layout.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="render a split of a synthetic corpus into a folder")
+    generate.add_argument("--words", metavar="FILE",
+                          help="word list, one per line (default: the committed list of the split, "
+                               "dactyl_quant/synth/words/SPLIT.txt)")
+    generate.add_argument("--out", required=True, metavar="DIR")
+    generate.add_argument("--seed", type=int, required=True, help="the same seed gives the same corpus")
+    generate.add_argument("--split", choices=SPLITS, default="train",
+                          help="partition to write; test uses the held-out skin tones, viewpoints and "
+                               "backgrounds (default: train)")
+    generate.add_argument("--clips", type=int, metavar="N", help="number of clips (default: one per word)")
+    generate.add_argument("--size", type=_frame_size, default=(128, 128), metavar="WxH",
+                          help="frame size (default: 128x128)")
+    generate.add_argument("--fps", type=int, default=FPS, help=f"frame rate (default: {FPS})")
+    generate.add_argument("--y4m", action="store_true", help="also write .y4m clips (always done for test)")
+    generate.add_argument("--workers", type=int, default=1, metavar="N", help="processes to render with")
+    generate.set_defaults(run=_generate)
+
+    sheet = commands.add_parser("sheet", help="draw every letter and frames of two words into a PNG")
+    sheet.add_argument("--out", required=True, metavar="FILE.png")
+    sheet.add_argument("--size", type=int, default=128, help="tile size in pixels (default: 128)")
+    sheet.add_argument("--seed", type=int, default=0, help="seed of the word clips (default: 0)")
+    sheet.set_defaults(run=_sheet)
+
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
