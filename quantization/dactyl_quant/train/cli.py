@@ -1,0 +1,197 @@
+"""`python -m dactyl_quant.train COMMAND`: fit, evaluate, evaluate-dactyl, report, cache, configs.
+
+    fit              KD + CTC training (torchrun for several GPUs) → RUN/best.pt, last.pt, log.csv, *.png
+    evaluate         fp32 letter accuracy of a checkpoint on a split (greedy or beam)
+    evaluate-dactyl  int8 letter accuracy of a .dmdl through the Swift `dactyl decode` (or the numpy reference)
+    report           markdown table of evaluation results (JSON files from the two above)
+    cache            decode + crop + resize clips into the cache only (e.g. where Pillow is installed)
+    configs          the student configs with their MACs per frame
+"""
+
+import argparse
+import os
+import sys
+
+from .corpus import DataError
+
+TEACHER_HELP = "teacher features under DATA/teachers/NAME/ (synthpose, mediapipe, hamer), or none"
+
+
+def _data_options(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", required=required, metavar="DIR|CSV",
+                       help="ChicagoFSWild-layout folder (ChicagoFSWild.csv or ChicagoFSWildPlus.csv), or a CSV of "
+                            "clip,letters[,partition]")
+    group.add_argument("--dataset", choices=("auto", "chicagofswild", "csv"),
+                       help="corpus layout (default: auto, from --data)")
+    group.add_argument("--csv", metavar="NAME", help="which CSV in --data (default: the one there)")
+    group.add_argument("--frames", choices=("auto", "jpg", "y4m"),
+                       help="ChicagoFSWild layout: JPEG frames (needs Pillow) or DATA/y4m/<filename>.y4m "
+                            "(default: auto, JPEG if its folder exists)")
+    group.add_argument("--crop-policy", choices=("fixed", "bbox"),
+                       help="fixed: the config's default_crop, as the board (default; required for synthetic "
+                            "data); bbox: a fixed crop per clip around the signing hand's BBox boxes")
+    group.add_argument("--bbox-margin", type=float, metavar="F", help="bbox crop side / hand box side (1.6)")
+    group.add_argument("--cache", metavar="DIR", help="clip cache (default: DATA/cache)")
+    group.add_argument("--cache-workers", type=int, metavar="N", help="processes building the cache (default: cores)")
+    group.add_argument("--skip-bad", action="store_true",
+                       help="skip and count bad rows (unknown letter, missing or unreadable clip, teacher mismatch) "
+                            "instead of stopping at the first")
+
+
+def _fit(args) -> None:
+    from .loop import fit
+    fit(args)
+
+
+def _evaluate(args) -> None:
+    from .loop import evaluate
+    evaluate(args)
+
+
+def _evaluate_dactyl(args) -> None:
+    from .evaluate_dactyl import evaluate_model_file
+    evaluate_model_file(args)
+
+
+def _report(args) -> None:
+    from .report import write_report
+    text = write_report(args.results, args.out, args.title)
+    if not args.out:
+        print(text, end="")
+    else:
+        print(f"{args.out}: {len(args.results)} rows")
+
+
+def _cache(args) -> None:
+    from ..student import CONFIGS
+    from .cache import CacheSpec, ClipCache, default_workers
+    from .corpus import read_corpus
+    config = CONFIGS[args.config]
+    corpus = read_corpus(args.data, args.dataset or "auto", args.frames or "auto", partitions=tuple(args.splits),
+                         skip_bad=args.skip_bad, csv_name=args.csv)
+    spec = CacheSpec(config.input_height, config.input_width, config.default_crop, args.crop_policy or "fixed",
+                     args.bbox_margin or 1.6)
+    cache = ClipCache(args.cache or os.path.join(corpus.root, "cache"), spec)
+    workers = args.cache_workers if args.cache_workers is not None else default_workers()
+    samples, entries = cache.ensure(corpus.samples, corpus.skipped, workers)
+    frames = sum(entry.frames for entry in entries.values())
+    print(f"{cache.dir}: {len(entries)} clips, {frames} frames; {corpus.skipped.summary()}")
+
+
+def _configs(args) -> None:
+    from ..student import CONFIGS
+    from .model import macs_per_frame
+    print("| config | input | blocks | width | feature | temporal | GRU | encoder MACs/frame | head MACs/frame "
+          "| crop | window |")
+    print("|---|---|---|---:|---:|---|---:|---:|---:|---|---:|")
+    for name, c in CONFIGS.items():
+        encoder, head = macs_per_frame(c)
+        print(f"| {name} | {c.input_width}x{c.input_height} | {c.blocks} | {c.width} | {c.feature_dim} | "
+              f"{c.temporal} | {c.gru_hidden} | {encoder:,} | {head:,} | {c.default_crop} | {c.default_window} |")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m dactyl_quant.train",
+                                     description="Train and evaluate the Dactyl student (KD + CTC).")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    fit = commands.add_parser("fit", help="train a student (KD + CTC)",
+                              description="Train a student. Options left out of a --resume take the run's values.")
+    _data_options(fit)
+    model = fit.add_argument_group("model and losses")
+    model.add_argument("--config", help="student config (default: pi; see `configs`)")
+    model.add_argument("--teacher", metavar="NAME", help=TEACHER_HELP + " (default: none)")
+    model.add_argument("--teachers-dir", metavar="DIR", help="folder holding the teacher folders (default: DATA/teachers)")
+    model.add_argument("--kd-weight", type=float, metavar="W",
+                       help="weight of the KD loss next to CTC (default: 1 with a teacher, 0 without: the no-KD ablation)")
+    model.add_argument("--kd-loss", choices=("mse", "cosine", "l1", "smooth-l1"),
+                       help="KD distance to the standardised teacher embedding (default: mse)")
+    model.add_argument("--kd-hidden", type=int, metavar="N", help="hidden units of the KD projection head (256)")
+    model.add_argument("--kd-all-frames", dest="kd_mask", action="store_const", const=False,
+                       help="distil every frame, ignoring the teacher's <filename>.detected.npy (default: only the "
+                            "frames where the teacher saw a hand, when that file exists)")
+    optimisation = fit.add_argument_group("optimisation")
+    optimisation.add_argument("--epochs", type=int, help="epochs (default 30)")
+    optimisation.add_argument("--batch", type=int, help="clips per batch and process (default 32)")
+    optimisation.add_argument("--lr", type=float, help="peak learning rate of AdamW (default 1e-3)")
+    optimisation.add_argument("--weight-decay", type=float, help="AdamW weight decay on weights (default 0.01)")
+    optimisation.add_argument("--warmup", type=float, metavar="FRACTION",
+                              help="linear warmup, fraction of all steps (default 0.05); cosine decay after")
+    optimisation.add_argument("--clip-grad", type=float, metavar="NORM", help="gradient norm clip (default 1; 0: off)")
+    optimisation.add_argument("--seed", type=int, help="seed of weights, data order, augmentation (default 0)")
+    optimisation.add_argument("--no-augment", action="store_const", const=True,
+                              help="no brightness/contrast/colour/shift/speed augmentation")
+    optimisation.add_argument("--train-split", help="partition to train on (default train)")
+    optimisation.add_argument("--dev-split", help="partition evaluated every epoch, choosing best.pt (default dev)")
+    run = fit.add_argument_group("run")
+    run.add_argument("--out", required=True, metavar="RUN_DIR", help="checkpoints, log.csv, plots")
+    run.add_argument("--resume", action="store_true", help="continue RUN_DIR/last.pt")
+    run.add_argument("--time-budget", type=float, metavar="MINUTES",
+                     help="stop cleanly (evaluated and saved) within this many minutes of the start; a fresh run "
+                          "also fits its learning-rate schedule into them")
+    run.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
+    run.add_argument("--amp", choices=("auto", "off"), help="bf16 autocast on CUDA (auto) or fp32 (off)")
+    run.add_argument("--workers", type=int, metavar="N", help="DataLoader worker processes per training process")
+    run.add_argument("--eval-batch", type=int, metavar="N", help="clips per evaluation batch (default 2x --batch)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    fit.set_defaults(run=_fit)
+
+    evaluate = commands.add_parser("evaluate", help="fp32 letter accuracy of a checkpoint on a split")
+    _data_options(evaluate)
+    evaluate.add_argument("--checkpoint", required=True, help="RUN/best.pt or RUN/last.pt (or a bare state_dict)")
+    evaluate.add_argument("--config", help="student config (default: the checkpoint's)")
+    evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--beam", type=int, default=0, metavar="N", help="prefix beam search width (0: greedy)")
+    evaluate.add_argument("--batch", type=int, default=16)
+    evaluate.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
+    evaluate.add_argument("--workers", type=int, metavar="N")
+    evaluate.add_argument("--json", metavar="FILE", help="write the result (for `report`)")
+    evaluate.add_argument("--predictions", metavar="FILE.csv", help="write key, reference, hypothesis per clip")
+    evaluate.add_argument("--label", help="row label for `report`")
+    evaluate.set_defaults(run=_evaluate)
+
+    dactyl = commands.add_parser("evaluate-dactyl", help="int8 letter accuracy of a .dmdl model file on a split")
+    _data_options(dactyl, required=True)
+    dactyl.add_argument("--model", required=True, metavar="M.dmdl")
+    dactyl.add_argument("--dactyl", metavar="PATH", help="the dactyl binary (default: $DACTYL, "
+                                                         ".build/release/dactyl, or dactyl on PATH)")
+    dactyl.add_argument("--engine", choices=("dactyl", "reference"), default="dactyl",
+                        help="the Swift binary, or the numpy int8 reference (bit-exact encoder, slower)")
+    dactyl.add_argument("--split", default="test")
+    dactyl.add_argument("--beam", type=int, default=0, metavar="N")
+    dactyl.add_argument("--jobs", type=int, metavar="N", help="clips decoded at once (default: cores)")
+    dactyl.add_argument("--json", metavar="FILE")
+    dactyl.add_argument("--predictions", metavar="FILE.csv")
+    dactyl.add_argument("--label")
+    dactyl.add_argument("--quiet", action="store_true")
+    dactyl.set_defaults(run=_evaluate_dactyl, crop_policy=None, bbox_margin=None)
+
+    report = commands.add_parser("report", help="markdown table of evaluation results")
+    report.add_argument("results", nargs="+", metavar="[LABEL=]RESULT.json")
+    report.add_argument("--out", metavar="FILE.md", help="write here (default: print)")
+    report.add_argument("--title", default="Letter accuracy")
+    report.set_defaults(run=_report)
+
+    cache = commands.add_parser("cache", help="build the clip cache only")
+    _data_options(cache, required=True)
+    cache.add_argument("--config", default="pi", help="student config: its input size and default crop")
+    cache.add_argument("--splits", nargs="+", default=["train", "dev", "test"])
+    cache.set_defaults(run=_cache)
+
+    configs = commands.add_parser("configs", help="the student configs and their MACs per frame")
+    configs.set_defaults(run=_configs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "evaluate-dactyl":
+        args.crop_policy = args.crop_policy or "fixed"
+        args.bbox_margin = args.bbox_margin or 1.6
+    try:
+        args.run(args)
+    except (DataError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0

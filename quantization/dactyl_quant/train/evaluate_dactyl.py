@@ -1,0 +1,158 @@
+"""Letter accuracy of an int8 model file on a split, as the board computes it.
+
+Engine `dactyl` (default): runs the Swift `dactyl decode CLIP.y4m --model M.dmdl --format jsonl`
+on every .y4m clip of the split, in parallel, and scores its letters. Engine `reference`: the
+numpy int8 reference (`dactyl_quant.reference`), bit-exact with the Swift encoder, for machines
+without the Swift build (slower).
+
+Clips: ChicagoFSWild layout → DIR/y4m/<filename>.y4m; CSV corpora → the `clip` column's .y4m.
+With `--crop-policy bbox` each clip gets the same signing-hand crop as in training (`--crop`).
+"""
+
+import json
+import multiprocessing
+import os
+import shutil
+import subprocess
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+
+from .. import ctc
+from ..alphabet import CHICAGO
+from ..export import read_model
+from ..preprocess import Crop
+from ..y4m import Y4MReader
+from .cache import CacheSpec, choose_crop
+from .corpus import DataError, Sample, read_corpus
+from .metrics import LetterCount
+from .progress import Progress
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def single_threaded(workers: int) -> None:
+    """One BLAS thread per process when running several: N processes × N BLAS threads each made the
+    reference engine ~50x slower on a 16-core machine. Child processes inherit the environment."""
+    if workers > 1:
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(name, "1")
+
+
+def find_dactyl(explicit: str | None) -> str:
+    candidates = [explicit] if explicit else [os.environ.get("DACTYL"), str(REPO / ".build" / "release" / "dactyl"),
+                                              shutil.which("dactyl")]
+    for candidate in candidates:
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    raise DataError(f"dactyl binary {explicit!r} not found" if explicit else
+                    "no dactyl binary: build it (swift build -c release --product dactyl) or give --dactyl PATH")
+
+
+def clip_crop(sample: Sample, spec: CacheSpec | None) -> Crop | None:
+    """The training crop for `bbox` (None: the model's default crop, as in training with `fixed`)."""
+    if spec is None or spec.crop_policy != "bbox" or not sample.bbox_dir:
+        return None
+    fmt = Y4MReader(sample.source).format
+    frames = sample.frames or sum(1 for _ in Y4MReader(sample.source))
+    return choose_crop(spec, sample.bbox_dir, frames, fmt.width, fmt.height)
+
+
+def _run_dactyl(job: tuple) -> tuple[str | None, str | None]:
+    """(letters, error)."""
+    dactyl, model, clip, beam, crop = job
+    command = [dactyl, "decode", clip, "--model", model, "--format", "jsonl"]
+    if beam:
+        command += ["--beam", str(beam)]
+    if crop is not None:
+        command += ["--crop", f"{crop.x},{crop.y},{crop.width},{crop.height}"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=3600)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return None, f"{' '.join(command)}: {error}"
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    if done.returncode != 0 or not lines:
+        return None, f"{' '.join(command)}: exit status {done.returncode}: {done.stderr.strip()}"
+    try:
+        return json.loads(lines[-1])["letters"], None
+    except (ValueError, KeyError) as error:
+        return None, f"{' '.join(command)}: unexpected output {lines[-1]!r}: {error}"
+
+
+def _run_reference(job: tuple) -> tuple[str | None, str | None]:
+    from ..reference import run_clip  # numpy only, but heavy: imported in the worker
+
+    model_path, clip, beam, crop = job
+    try:
+        model = read_model(model_path)
+        _, log_probs = run_clip(model, clip, crop)
+        labels = ctc.beam_search(log_probs, beam) if beam else ctc.greedy(log_probs)
+        return model.alphabet.decode(labels), None
+    except (ValueError, OSError) as error:
+        return None, f"{clip}: {error}"
+
+
+def evaluate_model_file(args) -> dict:
+    model = read_model(args.model)  # fails early on a bad file
+    if model.alphabet != CHICAGO:
+        raise DataError(f"{args.model}: its alphabet {model.alphabet} is not ChicagoFSWild's")
+    corpus = read_corpus(args.data, args.dataset or "auto", "y4m", partitions=(args.split,), skip_bad=args.skip_bad,
+                         csv_name=args.csv)
+    skipped = corpus.skipped
+    spec = None
+    if args.crop_policy == "bbox":
+        spec = CacheSpec(model.input_height, model.input_width, tuple(model.default_crop), "bbox", args.bbox_margin)
+    engine = args.engine
+    dactyl = find_dactyl(args.dactyl) if engine == "dactyl" else None
+    jobs, samples = [], []
+    for sample in corpus.split(args.split):
+        if not sample.source.lower().endswith(".y4m") or not os.path.isfile(sample.source):
+            skipped.bad("missing clip", f"{sample.where}: {sample.source} is not an existing .y4m clip")
+            continue
+        crop = clip_crop(sample, spec)
+        jobs.append((dactyl, str(args.model), sample.source, args.beam, crop) if engine == "dactyl"
+                    else (str(args.model), sample.source, args.beam, crop))
+        samples.append(sample)
+    if not jobs:
+        raise DataError(f"no .y4m clips in the {args.split!r} split")
+    workers = args.jobs or os.cpu_count() or 1
+    single_threaded(workers)
+    pool = (ThreadPoolExecutor(workers) if engine == "dactyl"
+            else ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")))
+    count = LetterCount()
+    predictions = []
+    progress = Progress(len(jobs), f"{engine} {args.split}", enabled=not args.quiet)
+    with pool:
+        for sample, (letters, error) in zip(samples, pool.map(_run_dactyl if engine == "dactyl" else _run_reference,
+                                                              jobs)):
+            progress.update()
+            if error is not None:
+                skipped.bad("decode failed", f"{sample.where}: {error}")
+                continue
+            count.add(CHICAGO.encode(letters), sample.labels)
+            predictions.append((sample.key, sample.letters, letters))
+    progress.close()
+    decoder = f"beam {args.beam}" if args.beam else "greedy"
+    precision = "int8 (dactyl)" if engine == "dactyl" else "int8 (numpy reference)"
+    result = {"label": args.label or f"{Path(args.model).stem}, {precision}", "precision": precision,
+              "split": args.split, "decoder": decoder, "model": str(args.model), "info": model.info,
+              "letter_accuracy": count.accuracy, "edits": count.edits, "letters": count.letters,
+              "clips": count.clips, "skipped": dict(skipped.counts)}
+    print(f"{args.split}: letter accuracy {count.accuracy:.4f} ({count.edits} edits / {count.letters} letters, "
+          f"{count.clips} clips, {decoder}, {precision}); {skipped.summary()}", flush=True)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as stream:
+            json.dump(result, stream, indent=1)
+    if args.predictions:
+        import csv
+        with open(args.predictions, "w", newline="", encoding="utf-8") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(["key", "reference", "hypothesis"])
+            writer.writerows(sorted(predictions))
+    return result
+
+
+if __name__ == "__main__":  # python -m dactyl_quant.train.evaluate_dactyl ... == ... train evaluate-dactyl ...
+    import sys
+
+    from .cli import main
+    sys.exit(main(["evaluate-dactyl"] + sys.argv[1:]))
