@@ -100,10 +100,14 @@ final class CommandLineTests: XCTestCase {
     }
 
     func testDefaultModelIsFoundFromAnyFolderAndByEnvironment() throws {
+        // The README's first command prints what samples/sample.txt records (and the numpy
+        // reference reads, test_golden.py), from any folder.
         let sample = Self.repository.appendingPathComponent("samples/sample.y4m").path
+        let expectations = try String(contentsOf: Self.repository.appendingPathComponent("samples/sample.txt"), encoding: .utf8)
+        let decoded = try XCTUnwrap(expectations.split(separator: "\n").first { $0.hasPrefix("decoded ") }).dropFirst("decoded ".count)
         let fromElsewhere = try dactyl(["decode", sample], in: scratch)
         XCTAssertEqual(fromElsewhere.status, 0, fromElsewhere.stderr)
-        XCTAssertEqual(fromElsewhere.stdout.split(separator: "\n").count, 1)
+        XCTAssertEqual(fromElsewhere.stdout, decoded + "\n")
 
         let byVariable = try dactyl(["decode", clip("clip420.y4m")], environment: ["DACTYL_MODEL": tinyModel], in: scratch)
         XCTAssertEqual(byVariable.lastLine, try expectedClip(0)["greedy"] as? String)
