@@ -1,9 +1,9 @@
 """Command line: `python -m dactyl_quant export ...` and `python -m dactyl_quant decode MODEL CLIP`."""
 
 import argparse
-import sys
 
 from . import ctc
+from .commands import run_command
 from .build import build
 from .export import read_model, write_model
 from .preprocess import Crop
@@ -56,10 +56,4 @@ def main(argv: list[str] | None = None) -> int:
     decode.add_argument("--spans", action="store_true", help="also print each letter's frame span and score")
     decode.set_defaults(run=_decode)
 
-    args = parser.parse_args(argv)
-    try:
-        args.run(args)
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(parser.parse_args(argv))

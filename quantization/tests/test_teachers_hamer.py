@@ -18,7 +18,7 @@ def test_missing_hamer_is_a_clear_error(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "hamer", None)  # makes `import hamer` fail
     with pytest.raises(hamer.HamerNotInstalled, match="HaMeR is not installed: see https://github.com/geopavlakos/hamer"):
         hamer.import_hamer()
-    assert main(["hamer", "--data", str(tmp_path), "--hamer-checkpoint", "x.ckpt"]) == 2
+    assert main(["hamer", "--data", str(tmp_path), "--hamer-checkpoint", "x.ckpt"]) == 1
     assert "HaMeR is not installed" in capsys.readouterr().err
 
 

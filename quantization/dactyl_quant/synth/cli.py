@@ -4,6 +4,7 @@ import argparse
 import sys
 import time
 
+from ..commands import run_command
 from .clip import SynthSettings
 from .corpus import DEFAULT_WORDS, read_words, write_corpus
 from .scene import SPLITS
@@ -69,11 +70,5 @@ def main(argv: list[str] | None = None) -> int:
     sheet.add_argument("--seed", type=int, default=0, help="seed of the word clips (default: 0)")
     sheet.set_defaults(run=_sheet)
 
-    args = parser.parse_args(argv)
-    try:
-        args.run(args)
-    except (ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(parser.parse_args(argv))
 

@@ -5,6 +5,7 @@ import json
 import sys
 from dataclasses import asdict
 
+from ..commands import run_command
 from .corpus import read_corpus
 
 
@@ -142,8 +143,4 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from .hamer import HamerNotInstalled
     from .mediapipe_models import ModelsUnavailable
-    try:
-        return args.run(args)
-    except (HamerNotInstalled, ModelsUnavailable, FileNotFoundError, ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return run_command(args, (HamerNotInstalled, ModelsUnavailable, FileNotFoundError, ValueError, RuntimeError))

@@ -10,8 +10,8 @@
 
 import argparse
 import os
-import sys
 
+from ..commands import run_command
 from .corpus import DataError
 
 TEACHER_HELP = "teacher features under DATA/teachers/NAME/ (synthpose, mediapipe, hamer), or none"
@@ -189,9 +189,4 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "evaluate-dactyl":
         args.crop_policy = args.crop_policy or "fixed"
         args.bbox_margin = args.bbox_margin or 1.6
-    try:
-        args.run(args)
-    except (DataError, ValueError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_command(args, (DataError, ValueError, OSError))
