@@ -20,6 +20,9 @@ public struct PipelineConfiguration: Sendable {
         self.strategy = strategy
     }
 
+    /// The decoding the plan reserves workspace for.
+    public var decodingMethod: CTCDecoder.Method { beamWidth > 0 ? .beam(width: beamWidth) : .greedy }
+
     public static func modelDefaults(_ model: Model) -> PipelineConfiguration {
         PipelineConfiguration(inputHeight: model.inputHeight, inputWidth: model.inputWidth,
                               window: model.defaultWindow, beamWidth: 0)
@@ -44,8 +47,7 @@ public struct PipelineLayout {
     /// A readable name per step, for `dactyl inspect`.
     public let stepNames: [String]
 
-    public init(model: Model, configuration: PipelineConfiguration,
-                preprocessWorkspaceBytes: Int, decoderWorkspaceBytes: Int) throws(ModelError) {
+    public init(model: Model, configuration: PipelineConfiguration) throws(ModelError) {
         guard configuration.window >= 1 else {
             throw ModelError(.impossibleShape, path: model.path, offset: 0, "temporal window of \(configuration.window) frames, expected at least 1")
         }
@@ -78,7 +80,10 @@ public struct PipelineLayout {
             request("tensor \(id) \(shapes[id])", shapes[id].elementCount, writtenAt[id], max(lastRead[id], writtenAt[id]))
         }
         // Filled once at start-up and read for every frame, so live throughout.
-        preprocessWorkspace = request("preprocess tables", preprocessWorkspaceBytes, 0, decodeStep)
+        preprocessWorkspace = request(
+            "preprocess tables",
+            FrameToInput.workspaceBytes(outputHeight: configuration.inputHeight, outputWidth: configuration.inputWidth),
+            0, decodeStep)
         featureRing = request("feature ring \(window)x\(model.featureSize)", window * model.featureSize, 0, decodeStep)
 
         // Head: op i reads what op i-1 wrote (op 0 reads the dequantised ring); log-softmax
@@ -102,7 +107,10 @@ public struct PipelineLayout {
         // The log-probabilities stay live through decoding.
         requests[current] = BufferRequest(name: requests[current].name, bytes: requests[current].bytes,
                                           firstStep: requests[current].firstStep, lastStep: decodeStep)
-        decoderWorkspace = request("CTC decoder workspace", decoderWorkspaceBytes, decodeStep, decodeStep)
+        decoderWorkspace = request(
+            "CTC decoder workspace",
+            CTCDecoder.workspaceBytes(frames: window, classes: model.numClasses, method: configuration.decodingMethod),
+            decodeStep, decodeStep)
 
         var stepNames = ["preprocess"]
         for (index, op) in ops.enumerated() { stepNames.append("encoder op \(index) \(op.name)") }

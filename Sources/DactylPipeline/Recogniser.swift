@@ -34,17 +34,12 @@ public final class Recogniser {
     public private(set) var frames = 0
 
     /// Plans and allocates the arena for `configuration`, with frames of `frameWidth` x
-    /// `frameHeight` cropped to `crop`; `decoderWorkspaceBytes` is reserved for CTC decoding.
-    /// `kernelPath` nil picks the fastest path this CPU runs.
+    /// `frameHeight` cropped to `crop`. `kernelPath` nil picks the fastest path this CPU runs.
     public init(model: Model, configuration: PipelineConfiguration, crop: CropRect,
-                frameWidth: Int, frameHeight: Int, decoderWorkspaceBytes: Int,
-                kernelPath: KernelPath? = nil) throws(PipelineError) {
+                frameWidth: Int, frameHeight: Int, kernelPath: KernelPath? = nil) throws(PipelineError) {
         let layout: PipelineLayout
         do {
-            layout = try PipelineLayout(
-                model: model, configuration: configuration,
-                preprocessWorkspaceBytes: FrameToInput.workspaceBytes(outputHeight: configuration.inputHeight, outputWidth: configuration.inputWidth),
-                decoderWorkspaceBytes: decoderWorkspaceBytes)
+            layout = try PipelineLayout(model: model, configuration: configuration)
         } catch {
             throw .model(error)
         }
@@ -115,7 +110,6 @@ extension Recogniser {
         if case .beam(let width) = method { configuration.beamWidth = width }
         try self.init(
             model: model, configuration: configuration, crop: crop, frameWidth: clip.width, frameHeight: clip.height,
-            decoderWorkspaceBytes: CTCDecoder.workspaceBytes(frames: clip.frameCount, classes: model.numClasses, method: method),
             kernelPath: kernelPath)
     }
 

@@ -37,13 +37,9 @@ enum InspectCommand {
         } catch {
             throw .usage(error.message)
         }
-        let method: CTCDecoder.Method = configuration.beamWidth > 0 ? .beam(width: configuration.beamWidth) : .greedy
         let layout: PipelineLayout
         do {
-            layout = try PipelineLayout(
-                model: model, configuration: configuration,
-                preprocessWorkspaceBytes: FrameToInput.workspaceBytes(outputHeight: configuration.inputHeight, outputWidth: configuration.inputWidth),
-                decoderWorkspaceBytes: CTCDecoder.workspaceBytes(frames: configuration.window, classes: model.numClasses, method: method))
+            layout = try PipelineLayout(model: model, configuration: configuration)
         } catch {
             throw .failed(error.description)
         }

@@ -22,12 +22,11 @@ final class FrameLoopAllocationTests: XCTestCase {
         let clip = try Y4MClip(path: folder.appendingPathComponent("clip420.y4m").path)
         var configuration = PipelineConfiguration.modelDefaults(model)
         configuration.window = clip.frameCount
-        let method = CTCDecoder.Method.beam(width: 4)
+        configuration.beamWidth = 4
         let recogniser = try Recogniser(
             model: model, configuration: configuration, crop: CropRect(x: 8, y: 0, width: 48, height: 48),
-            frameWidth: clip.width, frameHeight: clip.height,
-            decoderWorkspaceBytes: CTCDecoder.workspaceBytes(frames: clip.frameCount, classes: model.numClasses, method: method))
-        let decoder = CTCDecoder(workspace: recogniser.decoderWorkspace, frames: clip.frameCount, classes: model.numClasses, method: method)
+            frameWidth: clip.width, frameHeight: clip.height)
+        let decoder = recogniser.makeDecoder(configuration.decodingMethod)
 
         // The counter itself works: an Array allocates.
         allocation_counter_start()

@@ -44,12 +44,11 @@ final class GoldenVectorTests: XCTestCase {
         var configuration = PipelineConfiguration.modelDefaults(model)
         configuration.window = source.frameCount
         configuration.strategy = strategy
-        let method: CTCDecoder.Method = beamWidth > 0 ? .beam(width: beamWidth) : .greedy
+        configuration.beamWidth = beamWidth
         let recogniser = try Recogniser(
             model: model, configuration: configuration,
             crop: CropRect(x: clip.crop.x, y: clip.crop.y, width: clip.crop.width, height: clip.crop.height),
-            frameWidth: source.width, frameHeight: source.height,
-            decoderWorkspaceBytes: CTCDecoder.workspaceBytes(frames: source.frameCount, classes: model.numClasses, method: method))
+            frameWidth: source.width, frameHeight: source.height)
         var cursor = source.makeFrameCursor()
         while let frame = cursor.next() { try recogniser.add(frame: frame) }
         var features: [Int8] = []
@@ -118,7 +117,7 @@ final class GoldenVectorTests: XCTestCase {
         configuration.window = 2
         let recogniser = try Recogniser(model: model, configuration: configuration,
                                         crop: CropRect(x: 0, y: 0, width: source.width, height: source.height),
-                                        frameWidth: source.width, frameHeight: source.height, decoderWorkspaceBytes: 0)
+                                        frameWidth: source.width, frameHeight: source.height)
         var cursor = source.makeFrameCursor()
         try recogniser.add(frame: cursor.next()!)
         try recogniser.add(frame: cursor.next()!)
@@ -131,7 +130,7 @@ final class GoldenVectorTests: XCTestCase {
         XCTAssertThrowsError(try Recogniser(
             model: model, configuration: .modelDefaults(model),
             crop: CropRect(x: source.width - 4, y: 0, width: 8, height: 8),
-            frameWidth: source.width, frameHeight: source.height, decoderWorkspaceBytes: 0)) { error in
+            frameWidth: source.width, frameHeight: source.height)) { error in
             XCTAssertTrue("\(error)".contains("crop"), "\(error)")
         }
     }
