@@ -39,6 +39,13 @@ def _data_options(parser: argparse.ArgumentParser, required: bool = False) -> No
                             "instead of stopping at the first")
 
 
+def _result_options(parser: argparse.ArgumentParser) -> None:
+    """Where an evaluation writes its result, for `report`."""
+    parser.add_argument("--json", metavar="FILE", help="write the result (for `report`)")
+    parser.add_argument("--predictions", metavar="FILE.csv", help="write key, reference, hypothesis per clip")
+    parser.add_argument("--label", help="row label for `report`")
+
+
 def _fit(args) -> None:
     from .loop import fit
     fit(args)
@@ -146,9 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--batch", type=int, default=16)
     evaluate.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
     evaluate.add_argument("--workers", type=int, metavar="N")
-    evaluate.add_argument("--json", metavar="FILE", help="write the result (for `report`)")
-    evaluate.add_argument("--predictions", metavar="FILE.csv", help="write key, reference, hypothesis per clip")
-    evaluate.add_argument("--label", help="row label for `report`")
+    _result_options(evaluate)
     evaluate.set_defaults(run=_evaluate)
 
     dactyl = commands.add_parser("evaluate-dactyl", help="int8 letter accuracy of a .dmdl model file on a split")
@@ -161,9 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     dactyl.add_argument("--split", default="test")
     dactyl.add_argument("--beam", type=int, default=0, metavar="N")
     dactyl.add_argument("--jobs", type=int, metavar="N", help="clips decoded at once (default: cores)")
-    dactyl.add_argument("--json", metavar="FILE")
-    dactyl.add_argument("--predictions", metavar="FILE.csv")
-    dactyl.add_argument("--label")
+    _result_options(dactyl)
     dactyl.add_argument("--quiet", action="store_true")
     dactyl.set_defaults(run=_evaluate_dactyl, crop_policy=None, bbox_margin=None)
 

@@ -94,6 +94,15 @@ class Corpus:
         return [s for s in self.samples if s.partition == partition]
 
 
+def _row_labels(alphabet: Alphabet, letters: str, where: str, skipped: Skipped, column: str) -> tuple[int, ...] | None:
+    """A row's class labels, or None when the row is skipped: an empty label (counted as such)
+    or letters outside the alphabet (see `_encode`)."""
+    if not letters.strip():
+        skipped.skip("empty label", f"{where}: empty {column}")
+        return None
+    return _encode(alphabet, letters, where, skipped)
+
+
 def _encode(alphabet: Alphabet, letters: str, where: str, skipped: Skipped) -> tuple[int, ...] | None:
     try:
         return tuple(alphabet.encode(letters))
@@ -164,10 +173,7 @@ def read_chicagofswild(root: str | Path, frames: str = "auto", partitions: tuple
                 skipped.bad("bad row", f"{where}: number_of_frames {count_text!r} is not a positive integer")
                 continue
             letters = row["label_proc"] or ""
-            if not letters.strip():
-                skipped.skip("empty label", f"{where}: empty label_proc")
-                continue
-            labels = _encode(alphabet, letters, where, skipped)
+            labels = _row_labels(alphabet, letters, where, skipped, "label_proc")
             if labels is None:
                 continue
             if kind == "jpg":
@@ -227,10 +233,7 @@ def read_csv_corpus(path: str | Path, partitions: tuple[str, ...] | None = None,
                 skipped.bad("bad row", f"{where}: empty clip path")
                 continue
             letters = row[letter_column] or ""
-            if not letters.strip():
-                skipped.skip("empty label", f"{where}: empty letters")
-                continue
-            labels = _encode(alphabet, letters, where, skipped)
+            labels = _row_labels(alphabet, letters, where, skipped, "letters")
             if labels is None:
                 continue
             source = Path(clip) if Path(clip).is_absolute() else root / clip
