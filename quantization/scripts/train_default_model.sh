@@ -9,6 +9,8 @@
 #     WORK_DIR  corpus, cache, runs, results (default /tmp/dactyl-default-model)
 #     MINUTES   training time of each student (default 27); they train side by side
 #   Environment: CONFIG (pi64; pi on a GPU), DEVICE (cpu|cuda), CACHE (WORK_DIR/cache),
+#   WARMUP (minutes of the KD student's budget spent on its single-frame KD warm-up; MINUTES/3),
+#   SKIP_CORPUS=1 to train on the corpus and cache already in WORK_DIR,
 #   SKIP_TRAINING=1 to evaluate the runs already in WORK_DIR,
 #   SHIPPED_CHECKPOINT=best.pt of models/default.dmdl, for its fp32 row (its config: SHIPPED_CONFIG, pi).
 #   The KD model is written to WORK_DIR/kd.dmdl; copy it to models/default.dmdl to ship it.
@@ -16,6 +18,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 WORK="${1:-/tmp/dactyl-default-model}"
 MINUTES="${2:-27}"
+WARMUP="${WARMUP:-$(python3 -c "print(round($MINUTES / 3, 1))")}"
 CONFIG="${CONFIG:-pi64}"
 DEVICE="${DEVICE:-cpu}"
 DATA="$WORK/synth"
@@ -23,19 +26,34 @@ CACHE="${CACHE:-$WORK/cache}"
 DACTYL="$ROOT/.build/release/dactyl"
 cd "$ROOT/quantization"
 
-if [ "${SKIP_TRAINING:-0}" != 1 ]; then
-    python3 -m dactyl_quant.synth generate --out "$DATA" --seed 11 --split train --clips 1200 --workers 2
-    python3 -m dactyl_quant.synth generate --out "$DATA" --seed 12 --split dev --clips 80 --y4m --workers 2
+if [ "${SKIP_TRAINING:-0}" != 1 ] && [ "${SKIP_CORPUS:-0}" != 1 ]; then
+    python3 -m dactyl_quant.synth generate --out "$DATA" --seed 11 --split train --clips 6000 --signers 48 --workers 2
+    python3 -m dactyl_quant.synth generate --out "$DATA" --seed 12 --split dev --clips 120 --y4m --workers 2
     python3 -m dactyl_quant.synth generate --out "$DATA" --seed 13 --split test --workers 2
-    python3 -m dactyl_quant.train cache --data "$DATA" --config "$CONFIG" --splits train dev --cache "$CACHE"
-    # Identical but for the KD teacher; one thread each, side by side.
-    fit() {  # fit RUN TEACHER
+    python3 -m dactyl_quant.train cache --data "$DATA" --config "$CONFIG" --splits train dev test --cache "$CACHE"
+fi
+if [ "${SKIP_TRAINING:-0}" != 1 ]; then
+    # The same budget each, one thread each, side by side. KD: the warm-up (pretrain: KD on single
+    # frames for WARMUP minutes, then the head on the frozen encoder), then the joint KD + CTC fit
+    # from its weights at a lower peak learning rate; no KD: the joint fit with CTC alone throughout.
+    fit() {  # fit RUN TEACHER MINUTES [fit options]
+        local run="$1" teacher="$2" minutes="$3"
+        shift 3
         OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python3 -m dactyl_quant.train fit --data "$DATA" --cache "$CACHE" \
-            --config "$CONFIG" --teacher "$2" --epochs 200 --lr 3e-3 --batch 16 --time-budget "$MINUTES" \
-            --workers 0 --device "$DEVICE" --seed 0 --quiet --out "$WORK/run-$1" > "$WORK/run-$1.log" 2>&1
+            --config "$CONFIG" --teacher "$teacher" --epochs 200 --lr 3e-3 --batch 16 --time-budget "$minutes" \
+            --workers 0 --device "$DEVICE" --seed 0 --quiet --out "$WORK/run-$run" "$@" >> "$WORK/run-$run.log" 2>&1
     }
-    fit kd synthpose &
-    fit nokd none &
+    kd() {
+        local started=$SECONDS
+        OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python3 -m dactyl_quant.train pretrain --data "$DATA" --cache "$CACHE" \
+            --config "$CONFIG" --teacher synthpose --time-budget "$WARMUP" --device "$DEVICE" --seed 0 --quiet \
+            --out "$WORK/warmup-kd" > "$WORK/run-kd.log" 2>&1
+        # The rest of the same budget (the warm-up's head stage ran past WARMUP).
+        fit kd synthpose "$(python3 -c "print(round($MINUTES - ($SECONDS - $started) / 60, 2))")" --lr 1e-3 \
+            --init "$WORK/warmup-kd/pretrained.pt"
+    }
+    kd &
+    fit nokd none "$MINUTES" &
     wait
 fi
 

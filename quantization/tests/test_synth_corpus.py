@@ -70,6 +70,21 @@ def test_regenerating_a_split_replaces_only_that_split(corpus, tmp_path):
     assert len(list((corpus / "ChicagoFSWild-Frames" / "synth_test").iterdir())) == 1
 
 
+def test_signer_pool_size_is_an_option(tmp_path, capsys):
+    words = tmp_path / "words.txt"
+    words.write_text("ox\n")
+    out = tmp_path / "out"
+    assert main(["generate", "--words", str(words), "--out", str(out), "--seed", "2", "--clips", "12",
+                 "--size", "24x24", "--signers", "40"]) == 0
+    _, rows = read_rows(out)
+    # 12 clips drawn from a pool of 40 signers: more distinct signers than the default pool of 16 could
+    # give only by chance, and every id from the larger pool.
+    signers = {row["signer"] for row in rows}
+    assert all(0 <= int(s.rsplit("-", 1)[1]) < 40 for s in signers) and max(int(s.rsplit("-", 1)[1]) for s in signers) >= 16
+    assert main(["generate", "--words", str(words), "--out", str(out), "--seed", "2", "--signers", "0"]) == 1
+    assert "--signers 0" in capsys.readouterr().err
+
+
 def test_bad_word_lists_are_reported(tmp_path, capsys):
     words = tmp_path / "words.txt"
     words.write_text("ok\nrock'n'roll\n")

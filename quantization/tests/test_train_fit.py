@@ -207,3 +207,50 @@ def test_fit_distils_only_detected_frames(tmp_path):
         np.save(str(path)[:-4] + ".detected.npy", flags)
     assert fit(root, tmp_path / "run", "--teacher", "mediapipe", "--epochs", "1", "--kd-loss", "cosine") == 0
     assert float(log_rows(tmp_path / "run")[0]["train_kd"]) > 0
+
+
+def pretrain(root, out, *extra):
+    return main(["pretrain", "--data", str(root), "--frames", "y4m", "--out", str(out), "--config", "tiny",
+                 "--device", "cpu", "--cache-workers", "0", "--quiet", *extra])
+
+
+def test_kd_warm_up_learns_the_teacher_and_fit_starts_from_it(corpus, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("dactyl_quant.train.pretrain.HEAD_EVAL_STEPS", 20)
+    run = tmp_path / "warm"
+    assert pretrain(corpus, run, "--teacher", "synthpose", "--steps", "40", "--batch", "16", "--lr", "3e-3",
+                    "--eval-minutes", "0", "--head-steps", "60", "--head-batch", "4") == 0
+    warm = torch.load(run / "pretrained.pt", weights_only=True)
+    assert warm["format"] == "dactyl-kd-pretrain-v1" and warm["steps"] == 40 and warm["teacher"] == "synthpose"
+    with open(run / "pretrain.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [(r["stage"], r["step"]) for r in rows] == [("frames", "40"), ("head", "20"), ("head", "40"), ("head", "60")]
+    head_rows, rows = rows[1:], rows[:1]
+    # The head learns CTC on the frozen features: its loss falls from one report to the next.
+    ctc_losses = [float(r["train_ctc"]) for r in head_rows]
+    assert ctc_losses[-1] < ctc_losses[0] and all(r["dev_letter_acc"] != "" for r in head_rows)
+    # Standardised targets: a head that predicts the mean scores ~1; 40 steps on 4 clips' frames do better
+    # (on the dev frames, 4 clips are too few to say anything but that the loss was measured).
+    assert float(rows[-1]["train_kd"]) < 0.9 and 0 < float(rows[-1]["dev_kd"]) < float("inf")
+
+    out = tmp_path / "fit"
+    assert fit(corpus, out, "--teacher", "synthpose", "--epochs", "1", "--init", str(run / "pretrained.pt")) == 0
+    assert "init: " in capsys.readouterr().out
+    last = torch.load(out / "last.pt", weights_only=True)
+    assert last["args"]["init"] == str(run / "pretrained.pt")
+    # The KD head (with its teacher statistics) carried over: fit did not recompute them.
+    assert torch.equal(last["kd_head"]["teacher_std"], warm["kd_head"]["teacher_std"])
+    # One epoch moved the weights away from the warm-up's, but not back to a random start.
+    stem = "encoder.stem.conv.weight"
+    assert not torch.equal(last["model"][stem], warm["model"][stem])
+    assert (last["model"][stem] - warm["model"][stem]).abs().max() < 0.1
+
+
+def test_kd_warm_up_errors(corpus, tmp_path, capsys):
+    assert pretrain(corpus, tmp_path / "a", "--steps", "1") == 1
+    assert "give --teacher" in capsys.readouterr().err
+    assert pretrain(corpus, tmp_path / "b", "--teacher", "synthpose") == 1
+    assert "give --steps or --time-budget" in capsys.readouterr().err
+    not_warm = tmp_path / "not-warm.pt"
+    torch.save({"format": "dactyl-student-v1"}, not_warm)
+    assert fit(corpus, tmp_path / "c", "--teacher", "synthpose", "--epochs", "1", "--init", str(not_warm)) == 1
+    assert "not a pretrain checkpoint" in capsys.readouterr().err

@@ -30,7 +30,7 @@ def _generate(args: argparse.Namespace) -> None:
             print(f"\r{args.split}: {done}/{total} clips", end="\n" if done == total else "", file=sys.stderr,
                   flush=True)
 
-    rows = write_corpus(words, args.out, args.seed, settings, args.clips, args.y4m, args.workers, progress)
+    rows = write_corpus(words, args.out, args.seed, settings, args.clips, args.y4m, args.workers, progress, args.signers)
     frames = sum(row["number_of_frames"] for row in rows)
     elapsed = time.perf_counter() - started
     print(f"{args.out}: {len(rows)} {args.split} clips, {frames} frames of {width}x{height} at {args.fps} frames/s "
@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
                           help="partition to write; test uses the held-out skin tones, viewpoints and "
                                "backgrounds (default: train)")
     generate.add_argument("--clips", type=int, metavar="N", help="number of clips (default: one per word)")
+    generate.add_argument("--signers", type=int, metavar="N",
+                          help="signers (hand proportions; skin tones cycle through the split's) "
+                               "(default: train 16, dev 4, test 6)")
     generate.add_argument("--size", type=_frame_size, default=(128, 128), metavar="WxH",
                           help="frame size (default: 128x128)")
     generate.add_argument("--fps", type=int, default=FPS, help=f"frame rate (default: {FPS})")

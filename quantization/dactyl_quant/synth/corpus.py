@@ -42,7 +42,7 @@ TEACHER_DIR = "teachers/synthpose"
 Y4M_DIR = "y4m"
 MANIFEST = "synth.json"
 JPEG_QUALITY = 90
-SIGNERS = {"train": 16, "dev": 4, "test": 6}
+SIGNERS = {"train": 16, "dev": 4, "test": 6}  # default signer pool of each split
 WORDS_DIR = Path(__file__).parent / "words"
 # Default word lists: dev and test words are disjoint from train's and from each other.
 DEFAULT_WORDS = {"train": WORDS_DIR / "train.txt", "dev": WORDS_DIR / "dev.txt", "test": WORDS_DIR / "test.txt"}
@@ -153,10 +153,11 @@ def _update_manifest(out: Path, split: str, entry: dict) -> None:
 
 def write_corpus(words: Sequence[str], out: str | Path, seed: int, settings: SynthSettings = SynthSettings(),
                  clips: int | None = None, write_y4m: bool = False, workers: int = 1,
-                 progress: Callable[[int, int], None] | None = None) -> list[dict]:
+                 progress: Callable[[int, int], None] | None = None, signers: int | None = None) -> list[dict]:
     """Render and write one split (see the module doc); returns its CSV rows.
 
-    `clips` clips are drawn from shuffled passes over `words` (each word once, in order, when None).
+    `clips` clips are drawn from shuffled passes over `words` (each word once, in order, when None),
+    signed by a pool of `signers` people (default SIGNERS[split]).
     The test split always gets its Y4M clips: `dactyl decode` is evaluated on them.
     """
     out = Path(out)
@@ -165,7 +166,9 @@ def write_corpus(words: Sequence[str], out: str | Path, seed: int, settings: Syn
     if seed < 0:
         raise ValueError(f"seed {seed}: expected a non-negative integer")
     chosen = clip_words(words, clips, _rng(seed, split, _WORD_ORDER_STREAM))
-    signers = make_signers(split, SIGNERS[split], _rng(seed, split, _SIGNER_STREAM))
+    if signers is not None and signers < 1:
+        raise ValueError(f"--signers {signers}: expected a positive number of signers")
+    signers = make_signers(split, signers or SIGNERS[split], _rng(seed, split, _SIGNER_STREAM))
     csv_path = out / CSV_NAME
     kept = _other_splits_rows(csv_path, split)
     for folder in (FRAMES_DIR, BBOX_DIR, TEACHER_DIR, Y4M_DIR):

@@ -1,6 +1,7 @@
-"""`python -m dactyl_quant.train COMMAND`: fit, evaluate, evaluate-dactyl, report, cache, configs.
+"""`python -m dactyl_quant.train COMMAND`: fit, pretrain, evaluate, evaluate-dactyl, report, cache, configs.
 
     fit              KD + CTC training (torchrun for several GPUs) → RUN/best.pt, last.pt, log.csv, *.png
+    pretrain         warm-up: KD on single frames, then the head on frozen features → RUN/pretrained.pt (fit --init)
     evaluate         fp32 letter accuracy of a checkpoint on a split (greedy or beam)
     evaluate-dactyl  int8 letter accuracy of a .dmdl through the Swift `dactyl decode` (or the numpy reference)
     report           markdown table of evaluation results (JSON files from the two above)
@@ -49,6 +50,27 @@ def _result_options(parser: argparse.ArgumentParser) -> None:
 def _fit(args) -> None:
     from .loop import fit
     fit(args)
+
+
+def _pretrain(args) -> None:
+    from .pretrain import pretrain
+    pretrain(args)
+
+
+def _kd_options(parser: argparse.ArgumentParser, teacher_default: str | None) -> argparse._ArgumentGroup:
+    """The student and the KD head: fit's and pretrain's, which must agree for `fit --init`."""
+    group = parser.add_argument_group("model and losses")
+    group.add_argument("--config", help="student config (default: pi; see `configs`)")
+    group.add_argument("--teacher", metavar="NAME",
+                       help=TEACHER_HELP + (f" (default: {teacher_default})" if teacher_default else ""))
+    group.add_argument("--teachers-dir", metavar="DIR", help="folder holding the teacher folders (default: DATA/teachers)")
+    group.add_argument("--kd-loss", choices=("mse", "cosine", "l1", "smooth-l1"),
+                       help="KD distance to the standardised teacher embedding (default: mse)")
+    group.add_argument("--kd-hidden", type=int, metavar="N", help="hidden units of the KD projection head (256)")
+    group.add_argument("--kd-all-frames", dest="kd_mask", action="store_const", const=False,
+                       help="distil every frame, ignoring the teacher's <filename>.detected.npy (default: only the "
+                            "frames where the teacher saw a hand, when that file exists)")
+    return group
 
 
 def _evaluate(args) -> None:
@@ -106,18 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit = commands.add_parser("fit", help="train a student (KD + CTC)",
                               description="Train a student. Options left out of a --resume take the run's values.")
     _data_options(fit)
-    model = fit.add_argument_group("model and losses")
-    model.add_argument("--config", help="student config (default: pi; see `configs`)")
-    model.add_argument("--teacher", metavar="NAME", help=TEACHER_HELP + " (default: none)")
-    model.add_argument("--teachers-dir", metavar="DIR", help="folder holding the teacher folders (default: DATA/teachers)")
+    model = _kd_options(fit, teacher_default="none")
     model.add_argument("--kd-weight", type=float, metavar="W",
                        help="weight of the KD loss next to CTC (default: 1 with a teacher, 0 without: the no-KD ablation)")
-    model.add_argument("--kd-loss", choices=("mse", "cosine", "l1", "smooth-l1"),
-                       help="KD distance to the standardised teacher embedding (default: mse)")
-    model.add_argument("--kd-hidden", type=int, metavar="N", help="hidden units of the KD projection head (256)")
-    model.add_argument("--kd-all-frames", dest="kd_mask", action="store_const", const=False,
-                       help="distil every frame, ignoring the teacher's <filename>.detected.npy (default: only the "
-                            "frames where the teacher saw a hand, when that file exists)")
+    model.add_argument("--init", metavar="PRETRAINED.pt",
+                       help="start from the weights of a KD warm-up (`pretrain`'s RUN/pretrained.pt) instead of random ones")
     optimisation = fit.add_argument_group("optimisation")
     optimisation.add_argument("--epochs", type=int, help="epochs (default 30)")
     optimisation.add_argument("--batch", type=int, help="clips per batch and process (default 32)")
@@ -143,6 +158,42 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--eval-batch", type=int, metavar="N", help="clips per evaluation batch (default 2x --batch)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     fit.set_defaults(run=_fit)
+
+    pretrain = commands.add_parser(
+        "pretrain", help="warm-up: KD on single frames, then the temporal head on the frozen encoder",
+        description="Stage 1: KD on batches of single frames drawn from all training clips (--steps or "
+                    "--time-budget). Stage 2: CTC on the temporal head over the frozen encoder's features "
+                    "(--head-steps). Continue with `fit --init RUN/pretrained.pt`. One process.")
+    _data_options(pretrain)
+    _kd_options(pretrain, teacher_default=None)
+    pretrain.set_defaults(dataset="auto", frames="auto", crop_policy="fixed", bbox_margin=1.6, kd_mask=True,
+                          config="pi", kd_loss="mse", kd_hidden=256)
+    options = pretrain.add_argument_group("optimisation")
+    options.add_argument("--steps", type=int, help="optimiser steps (or give --time-budget)")
+    options.add_argument("--time-budget", type=float, metavar="MINUTES",
+                         help="end stage 1 within this many minutes, its learning-rate schedule fitted into them "
+                              "(stage 2 follows: about a minute per 1,000 head steps on one CPU core)")
+    options.add_argument("--batch", type=int, default=128, help="frames per batch (default 128)")
+    options.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of AdamW (default 2e-3)")
+    options.add_argument("--weight-decay", type=float, default=0.01)
+    options.add_argument("--warmup", type=float, default=0.03, metavar="FRACTION",
+                         help="linear warmup, fraction of the steps (default 0.03)")
+    options.add_argument("--clip-grad", type=float, default=1.0, metavar="NORM")
+    options.add_argument("--seed", type=int, default=0)
+    options.add_argument("--no-augment", action="store_true",
+                         help="no brightness/contrast/colour/shift augmentation")
+    options.add_argument("--train-split", default="train")
+    options.add_argument("--dev-split", default="dev", help="frames whose KD loss is reported ('' for none)")
+    options.add_argument("--eval-minutes", type=float, default=5.0, metavar="M",
+                         help="report the dev KD loss every M minutes (default 5)")
+    head = pretrain.add_argument_group("temporal head on the frozen encoder (stage 2)")
+    head.add_argument("--head-steps", type=int, default=2000, help="CTC steps of the head after the frames (0: none)")
+    head.add_argument("--head-batch", type=int, default=32, help="clips per head step (default 32)")
+    head.add_argument("--head-lr", type=float, default=3e-3, help="peak learning rate of the head (default 3e-3)")
+    options.add_argument("--out", required=True, metavar="RUN_DIR", help="pretrained.pt, pretrain.csv")
+    options.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto")
+    options.add_argument("--quiet", action="store_true", help="no progress bar")
+    pretrain.set_defaults(run=_pretrain)
 
     evaluate = commands.add_parser("evaluate", help="fp32 letter accuracy of a checkpoint on a split")
     _data_options(evaluate)

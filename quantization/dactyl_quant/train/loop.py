@@ -50,7 +50,7 @@ FIT_DEFAULTS = {"data": None, "dataset": "auto", "csv": None, "frames": "auto", 
                 "bbox_margin": 1.6, "cache": None, "config": "pi", "teacher": "none", "teachers_dir": None,
                 "kd_weight": None, "kd_loss": "mse", "kd_hidden": 256, "kd_mask": True, "seed": 0, "batch": 32,
                 "lr": 1e-3, "weight_decay": 0.01, "warmup": 0.05, "epochs": 30, "clip_grad": 1.0,
-                "train_split": "train", "dev_split": "dev", "amp": "auto", "no_augment": False}
+                "train_split": "train", "dev_split": "dev", "amp": "auto", "no_augment": False, "init": None}
 
 
 # ---- processes -----------------------------------------------------------------------------------
@@ -268,7 +268,7 @@ def fit(args) -> dict:
         close_distributed(dist)
 
 
-def _seed_everything(seed: int) -> None:
+def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -335,12 +335,23 @@ def _fit(args, dist: Dist, started: float) -> dict:
         log(dist, f"  skipped: {note}")
 
     # The same initial weights on every rank (DDP also broadcasts rank 0's), then per-rank randomness.
-    _seed_everything(args.seed)
+    seed_everything(args.seed)
     student = Student(config)
     kd_head = None
+    pretrained = None
+    if checkpoint is None and args.init:
+        from .pretrain import load_pretrained  # the KD warm-up's weights (pretrain.py)
+        pretrained = load_pretrained(args.init, config.name, args.teacher if use_kd else None)
+        student.load_state_dict(pretrained["model"])
+        if use_kd and pretrained["kd_hidden"] != args.kd_hidden:
+            raise DataError(f"--init {args.init}: its KD head has {pretrained['kd_hidden']} hidden units, this run "
+                            f"{args.kd_hidden} (--kd-hidden)")
+        log(dist, f"init: {args.init} (KD warm-up of {pretrained['steps']} steps)")
     if use_kd:
         kd_head = KDHead(config.feature_dim, prepared.teacher_dim, args.kd_hidden)
-        if checkpoint is None:
+        if pretrained is not None:
+            kd_head.load_state_dict(pretrained["kd_head"])
+        elif checkpoint is None:
             mean, std = teacher_stats([i.teacher for i in train_items], args.seed,
                                       [i.teacher_mask for i in train_items])
             kd_head.teacher_mean.copy_(torch.from_numpy(mean))
@@ -376,7 +387,7 @@ def _fit(args, dist: Dist, started: float) -> dict:
             state["total_steps"], state["horizon_fixed"] = args.epochs * steps_per_epoch, True
             log(dist, f"resume: the learning-rate schedule now ends at step {state['total_steps']} ({args.epochs} epochs)")
         log(dist, f"resume: {last_path} at epoch {state['epoch'] + 1}, batch {state['batch']}, step {state['step']}")
-    _seed_everything(args.seed + 1000 * dist.rank + 7919 * state["step"])
+    seed_everything(args.seed + 1000 * dist.rank + 7919 * state["step"])
 
     train_model = model
     if dist.enabled:
@@ -493,7 +504,7 @@ def _fit(args, dist: Dist, started: float) -> dict:
                                      steps_per_epoch, dist, final=row["epoch"] == HORIZON_EPOCHS)
         if dist.main:
             save_started = time.monotonic()
-            _write_log(out / "log.csv", state["history"])
+            write_csv_log(out / "log.csv", state["history"], LOG_COLUMNS)
             write_plots(state["history"], out)
             save_atomic({"format": TRAIN_FORMAT, "model": cpu_state(student),
                          "kd_head": cpu_state(kd_head) if kd_head is not None else None,
@@ -567,10 +578,11 @@ def _fit_horizon_within_epoch(state: dict, started: float, budget: float, eval_s
         log(dist, f"fit: about {steps_fit} steps fit in the time budget; the learning-rate schedule now ends there")
 
 
-def _write_log(path: Path, history: list[dict]) -> None:
+def write_csv_log(path: Path, history: list[dict], columns: tuple[str, ...]) -> None:
+    """Rewrite a run's CSV log atomically (a reader never sees half a file)."""
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "w", newline="", encoding="utf-8") as stream:
-        writer = csv.DictWriter(stream, fieldnames=LOG_COLUMNS)
+        writer = csv.DictWriter(stream, fieldnames=columns)
         writer.writeheader()
         for row in history:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
