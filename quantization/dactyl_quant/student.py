@@ -47,7 +47,7 @@ CONFIGS: dict[str, StudentConfig] = {
     # so that the temporal chain is exercised.
     "tiny": StudentConfig(name="tiny", input_height=24, input_width=32, blocks=(1, 1), width=8,
                           temporal=((16, 3), (16, 5)), gru_hidden=16, default_window=16),
-    # The default deployable model. A ResNet-10 (one BasicBlock per stage) of width 32 at 96x96:
+    # The deployable model for a GPU-trained default. A ResNet-10 (one BasicBlock per stage) of width 32 at 96x96:
     # 46.2 M encoder MACs per frame (`python -m dactyl_quant.train configs`), 1/21 of ResNet34 at
     # 112x112. At 30 frames/s that is 1.4 G int8 MACs/s; a Pi 4's four Cortex-A72 cores (1.5 GHz,
     # NEON smull/sadalp: 8 int8 MACs per instruction) peak near 48 G/s, so real time needs only a
@@ -58,10 +58,12 @@ CONFIGS: dict[str, StudentConfig] = {
     # frame. A 96-frame window is ~3 s at 30 frames/s, a fingerspelled word or two.
     "pi": StudentConfig(name="pi", input_height=96, input_width=96, blocks=(1, 1, 1, 1), width=32,
                         temporal=((128, 5),), gru_hidden=128, default_crop=(0, 0, 1000, 1000), default_window=96),
-    # The shipped default model, trained on the 2-core development machine (no GPU was left for
-    # it): `pi` at 64x64 and half the width, 6.3 M encoder MACs per frame, which trains at ~1,000
-    # frames/s on one CPU core (measured), 9x faster than `pi`. 64x64 still shows the fingers of a
-    # hand-framed crop; `pi` is the config to train where a GPU is available.
+    # The shipped default model (models/default.dmdl), trained on one core of the 2-core development
+    # machine: `pi` at 64x64 and half the width, 6.3 M encoder MACs per frame, which trains at
+    # ~1,200 frames/s on one CPU core against `pi`'s ~145 (measured side by side), so a 32-minute
+    # KD warm-up sees each of 312k training frames eight times. 64x64 still shows the fingers of
+    # a hand-framed crop (7x fewer MACs than `pi` also suits the Zero 2 W); `pi` is the config to
+    # train where a GPU is available.
     "pi64": StudentConfig(name="pi64", input_height=64, input_width=64, blocks=(1, 1, 1, 1), width=16,
                           temporal=((96, 5),), gru_hidden=96, default_crop=(0, 0, 1000, 1000), default_window=96),
     "resnet18": StudentConfig(name="resnet18", input_height=112, input_width=112, blocks=(2, 2, 2, 2),

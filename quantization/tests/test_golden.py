@@ -108,3 +108,5 @@ def test_default_model_is_trained_and_the_sample_is_a_held_out_word():
     # The numpy int8 reference reads what the Swift runtime prints (CommandLineTests checks that side).
     _, log_probs = run_clip(model, REPO / "samples" / "sample.y4m")
     assert model.alphabet.decode(ctc.greedy(log_probs)) == expected["decoded"]
+    # The README's first command prints the right word.
+    assert expected["decoded"] == expected["word"]

@@ -126,6 +126,32 @@ def test_time_budget_stops_cleanly_and_resume_finishes_the_epoch(corpus, tmp_pat
     assert json.loads((run / "summary.json").read_text())["stop"] == "done"
 
 
+def test_time_budget_schedule_follows_the_measured_pace():
+    """A slow start (the first 50 steps) must not cut the schedule short for good: the end of an
+    epoch refits it, in steps, at that epoch's pace (a no-KD run once stopped 19 of 70 minutes early)."""
+    import argparse
+    import time as clock
+
+    from dactyl_quant.train.loop import Dist, _fit_horizon_after_epoch, _fit_horizon_within_epoch
+
+    one = Dist(0, 1, 0, torch.device("cpu"), False)
+    now = clock.monotonic()
+    state = {"step": 50, "total_steps": 10_000, "horizon_fixed": False}
+    # 50 slow steps in 10 s of a 110 s budget: the guess is 0.9 x 95 s / 0.2 s a step more.
+    _fit_horizon_within_epoch(state, now - 10, 110, 0.0, 0.0, now - 10, one)
+    assert 50 + 420 <= state["total_steps"] <= 50 + 428 and not state["horizon_fixed"]
+    # The first epoch (100 steps) took 10 s with its evaluation: 0.1 s a step, so the remaining
+    # 93.75 s (a last evaluation and save held back) hold ~937 more steps, beyond the first guess and
+    # not rounded down to whole epochs.
+    state["step"] = 100
+    _fit_horizon_after_epoch(state, argparse.Namespace(epochs=100), now - 10, 110, 9.0, 0.5, 0.5, 100, one,
+                             final=False)
+    assert 100 + 930 <= state["total_steps"] <= 100 + 938 and not state["horizon_fixed"]
+    _fit_horizon_after_epoch(state, argparse.Namespace(epochs=5), now - 10, 110, 9.0, 0.5, 0.5, 100, one,
+                             final=True)
+    assert state["total_steps"] == 500 and state["horizon_fixed"]  # never past --epochs
+
+
 def test_distributed_data_parallel_with_gloo(corpus, tmp_path, monkeypatch):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -553,26 +553,27 @@ def _greedy_path(best: np.ndarray) -> list[int]:
 def _fit_horizon_after_epoch(state: dict, args, started: float, budget: float, train_seconds: float,
                              eval_seconds: float, save_seconds: float, steps_per_epoch: int, dist: Dist,
                              final: bool) -> None:
-    """End the cosine schedule after the epochs that fit in the budget at the last epoch's pace."""
+    """End the cosine schedule at the step the budget allows at the last epoch's pace, its
+    evaluation and saving spread over its steps (the run may then end inside an epoch)."""
     remaining = budget - (time.monotonic() - started) - 1.5 * eval_seconds - save_seconds - 5.0
-    per_epoch = train_seconds + eval_seconds + save_seconds
-    more = int(dist.reduce([max(0, int(remaining // per_epoch))], "min")[0])
-    total = min(args.epochs * steps_per_epoch, state["step"] + more * steps_per_epoch)
+    per_step = (train_seconds + eval_seconds + save_seconds) / steps_per_epoch
+    more = int(dist.reduce([max(0, int(remaining / per_step))], "min")[0])
+    total = min(args.epochs * steps_per_epoch, state["step"] + more)
     state["horizon_fixed"] = final
     if total != state["total_steps"]:
         state["total_steps"] = max(total, state["step"])
-        log(dist, f"fit: {state['total_steps'] // steps_per_epoch} of {args.epochs} epochs fit in the time budget; "
-                  f"the learning-rate schedule now ends at step {state['total_steps']}")
+        log(dist, f"fit: {state['total_steps']} steps ({state['total_steps'] / steps_per_epoch:.1f} of {args.epochs} "
+                  f"epochs) fit in the time budget; the learning-rate schedule now ends there")
 
 
 def _fit_horizon_within_epoch(state: dict, started: float, budget: float, eval_seconds: float, save_seconds: float,
                               epoch_started: float, dist: Dist) -> None:
-    """For epochs too long to measure whole: steps that fit, from the first 50 steps' pace."""
+    """For long epochs, a first guess from the first 50 steps' pace; the epochs' ends refine it
+    (the first steps run while the machine is still busy starting up, or another run's data loads)."""
     pace = (time.monotonic() - epoch_started) / state["step"]
     remaining = budget - (time.monotonic() - started) - 1.5 * eval_seconds - save_seconds - 5.0
     steps_fit = state["step"] + int(0.9 * remaining / pace)
     steps_fit = int(dist.reduce([steps_fit], "min")[0])
-    state["horizon_fixed"] = True
     if steps_fit < state["total_steps"]:
         state["total_steps"] = max(state["step"] + 1, steps_fit)
         log(dist, f"fit: about {steps_fit} steps fit in the time budget; the learning-rate schedule now ends there")

@@ -31,8 +31,8 @@ from .. import ctc
 from ..student import CONFIGS, Student
 from .corpus import DataError
 from .data import Augment, Item, prepare_frames
-from .loop import (Dist, cpu_state, learning_rate, load_checkpoint, prepare_data, save_atomic, seed_everything,
-                   write_csv_log)
+from .loop import (close_distributed, cpu_state, init_distributed, learning_rate, load_checkpoint, prepare_data,
+                   save_atomic, seed_everything, write_csv_log)
 from .metrics import LetterCount
 from .model import KDHead, ctc_loss, head_forward, kd_loss
 from .progress import Progress
@@ -104,8 +104,10 @@ def pretrain(args) -> dict:
     if path.exists():
         raise DataError(f"{path} exists: choose another --out")
     out.mkdir(parents=True, exist_ok=True)
-    dist = Dist(0, 1, 0, torch.device("cpu" if args.device == "cpu" or not torch.cuda.is_available() else "cuda"),
-                False)
+    dist = init_distributed(args.device)
+    if dist.enabled:
+        close_distributed(dist)
+        raise DataError("pretrain runs in one process: start it with python, not torchrun")
     splits = tuple(dict.fromkeys([args.train_split] + ([args.dev_split] if args.dev_split else [])))
     prepared = prepare_data(args, config, splits, args.teacher, dist, teacher_splits=splits)
     train_items = prepared.items[args.train_split]
