@@ -271,11 +271,17 @@ def test_kd_warm_up_learns_the_teacher_and_fit_starts_from_it(corpus, tmp_path, 
     assert (last["model"][stem] - warm["model"][stem]).abs().max() < 0.1
 
 
-def test_kd_warm_up_errors(corpus, tmp_path, capsys):
+def test_kd_warm_up_errors(corpus, tmp_path, capsys, monkeypatch):
     assert pretrain(corpus, tmp_path / "a", "--steps", "1") == 1
     assert "give --teacher" in capsys.readouterr().err
     assert pretrain(corpus, tmp_path / "b", "--teacher", "synthpose") == 1
     assert "give --steps or --time-budget" in capsys.readouterr().err
+    # Every training frame is held in memory: too little memory is an error before any loading.
+    monkeypatch.setattr("dactyl_quant.train.pretrain.available_memory", lambda: 1000)
+    assert pretrain(corpus, tmp_path / "m", "--teacher", "synthpose", "--steps", "1") == 1
+    error = capsys.readouterr().err
+    assert "holds every frame of its split in memory" in error and "GiB are free" in error
+    monkeypatch.undo()
     not_warm = tmp_path / "not-warm.pt"
     torch.save({"format": "dactyl-student-v1"}, not_warm)
     assert fit(corpus, tmp_path / "c", "--teacher", "synthpose", "--epochs", "1", "--init", str(not_warm)) == 1

@@ -52,7 +52,15 @@ class FrameBank:
             raise DataError("no clips with teacher features to warm up on")
         # Filled in place: a concatenate would briefly hold the (gigabytes of) frames twice.
         first = np.load(items[0].clip, mmap_mode="r")
-        self.frames = torch.empty((sum(item.frames for item in items), *first.shape[1:]), dtype=torch.uint8)
+        shape = (sum(item.frames for item in items), *first.shape[1:])
+        needed = int(np.prod(shape))
+        available = available_memory()
+        if available is not None and needed > 0.8 * available:
+            raise DataError(f"the warm-up holds every frame of its split in memory: {shape[0]} frames of "
+                            f"{'x'.join(map(str, shape[1:]))} need {needed / 2**30:.1f} GiB, and "
+                            f"{available / 2**30:.1f} GiB are free; warm up on a smaller partition "
+                            "(--train-split) or train with fit alone")
+        self.frames = torch.empty(shape, dtype=torch.uint8)
         start = 0
         for item in items:
             clip = torch.from_numpy(np.load(item.clip))
@@ -65,6 +73,18 @@ class FrameBank:
 
     def __len__(self) -> int:
         return len(self.frames)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the system can still give (Linux: MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as stream:
+            for line in stream:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def _frame_loss(encoder, kd_head: KDHead, bank: FrameBank, index: torch.Tensor, config, kind: str,
