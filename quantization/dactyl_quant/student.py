@@ -47,8 +47,8 @@ CONFIGS: dict[str, StudentConfig] = {
     # so that the temporal chain is exercised.
     "tiny": StudentConfig(name="tiny", input_height=24, input_width=32, blocks=(1, 1), width=8,
                           temporal=((16, 3), (16, 5)), gru_hidden=16, default_window=16),
-    # The deployable model for a GPU-trained default. A ResNet-10 (one BasicBlock per stage) of width 32 at 96x96:
-    # 46.2 M encoder MACs per frame (`python -m dactyl_quant.train configs`), 1/21 of ResNet34 at
+    # The deployable model for a GPU-trained default. A ResNet-10 (one BasicBlock per stage) of
+    # width 32 at 96x96: 46.2 M encoder MACs per frame (`python -m dactyl_quant.train configs`), 1/21 of ResNet34 at
     # 112x112. At 30 frames/s that is 1.4 G int8 MACs/s; a Pi 4's four Cortex-A72 cores (1.5 GHz,
     # NEON smull/sadalp: 8 int8 MACs per instruction) peak near 48 G/s, so real time needs only a
     # few per cent of peak, leaving room for the crop, the head and the camera. 96x96 keeps finger

@@ -80,7 +80,8 @@ def test_signer_pool_size_is_an_option(tmp_path, capsys):
     # 12 clips drawn from a pool of 40 signers: more distinct signers than the default pool of 16 could
     # give only by chance, and every id from the larger pool.
     signers = {row["signer"] for row in rows}
-    assert all(0 <= int(s.rsplit("-", 1)[1]) < 40 for s in signers) and max(int(s.rsplit("-", 1)[1]) for s in signers) >= 16
+    numbers = [int(s.rsplit("-", 1)[1]) for s in signers]
+    assert all(0 <= n < 40 for n in numbers) and max(numbers) >= 16
     assert main(["generate", "--words", str(words), "--out", str(out), "--seed", "2", "--signers", "0"]) == 1
     assert "--signers 0" in capsys.readouterr().err
 

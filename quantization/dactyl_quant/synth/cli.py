@@ -30,7 +30,8 @@ def _generate(args: argparse.Namespace) -> None:
             print(f"\r{args.split}: {done}/{total} clips", end="\n" if done == total else "", file=sys.stderr,
                   flush=True)
 
-    rows = write_corpus(words, args.out, args.seed, settings, args.clips, args.y4m, args.workers, progress, args.signers)
+    rows = write_corpus(words, args.out, args.seed, settings, args.clips, args.y4m, args.workers, progress,
+                        args.signers)
     frames = sum(row["number_of_frames"] for row in rows)
     elapsed = time.perf_counter() - started
     print(f"{args.out}: {len(rows)} {args.split} clips, {frames} frames of {width}x{height} at {args.fps} frames/s "

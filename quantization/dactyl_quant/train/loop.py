@@ -215,6 +215,24 @@ def learning_rate(step: int, total: int, base: float, warmup_fraction: float, fl
     return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def make_optimizer(parameters, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW with decoupled weight decay on weights only: not on biases, BatchNorm or GRU gains."""
+    parameters = list(parameters)
+    return torch.optim.AdamW([{"params": [p for p in parameters if p.ndim >= 2], "weight_decay": weight_decay},
+                              {"params": [p for p in parameters if p.ndim < 2], "weight_decay": 0.0}], lr=lr)
+
+
+def optimise(optimizer: torch.optim.Optimizer, loss: torch.Tensor, lr: float, clip_grad: float) -> None:
+    """One step at learning rate `lr`: the loss's gradients, their norm clipped to `clip_grad` (0: not)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip_grad > 0:
+        torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]], clip_grad)
+    optimizer.step()
+
+
 # ---- evaluation ----------------------------------------------------------------------------------
 
 @torch.no_grad()
@@ -359,10 +377,7 @@ def _fit(args, dist: Dist, started: float) -> dict:
     model = TrainModel(student, kd_head).to(dist.device)
     if cuda:
         model = model.to(memory_format=torch.channels_last)
-    decay = [p for p in model.parameters() if p.ndim >= 2]
-    no_decay = [p for p in model.parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
+    optimizer = make_optimizer(model.parameters(), args.lr, args.weight_decay)
 
     sampler = EpochBatches(len(train_items), args.batch, dist.rank, dist.world, args.seed, shuffle=True)
     steps_per_epoch = sampler.steps
@@ -427,8 +442,6 @@ def _fit(args, dist: Dist, started: float) -> dict:
             if state["step"] >= state["total_steps"]:
                 break
             lr = learning_rate(state["step"], state["total_steps"], args.lr, args.warmup)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
             lengths = data["lengths"]
             x = prepare_frames(data["frames"].to(dist.device, non_blocking=True), lengths, config.mean, config.std,
                                augment, channels_last=cuda)
@@ -445,11 +458,7 @@ def _fit(args, dist: Dist, started: float) -> dict:
                 loss_kd = kd_loss(args.kd_loss, predicted, target,
                                   data["teacher_mask"].to(dist.device, non_blocking=True))
                 loss = loss + args.kd_weight * loss_kd
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if args.clip_grad > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_grad)
-            optimizer.step()
+            optimise(optimizer, loss, lr, args.clip_grad)
             state["step"] += 1
             state["batch"] += 1
             count = len(lengths)

@@ -20,6 +20,7 @@ train CTC loss and dev letter accuracy), and prints the same. One process (no to
 import math
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +32,8 @@ from .. import ctc
 from ..student import CONFIGS, Student
 from .corpus import DataError
 from .data import Augment, Item, prepare_frames
-from .loop import (close_distributed, cpu_state, init_distributed, learning_rate, load_checkpoint, prepare_data,
-                   save_atomic, seed_everything, write_csv_log)
+from .loop import (close_distributed, cpu_state, init_distributed, learning_rate, load_checkpoint, make_optimizer,
+                   optimise, prepare_data, save_atomic, seed_everything, write_csv_log)
 from .metrics import LetterCount
 from .model import KDHead, ctc_loss, head_forward, kd_loss
 from .progress import Progress
@@ -45,11 +46,13 @@ PACE_STEPS = 20  # steps timed before a time budget fixes the schedule's length
 
 
 class FrameBank:
-    """Every frame of a split in memory (uint8 [N, H, W, 3]) with its teacher row and mask."""
+    """Every frame of a split in memory (uint8 [N, H, W, 3]) with its teacher row and mask; the
+    clips' frames lie one after the other, in the order of `items`."""
 
     def __init__(self, items: list[Item]):
         if not items:
             raise DataError("no clips with teacher features to warm up on")
+        self.items = items
         # Filled in place: a concatenate would briefly hold the (gigabytes of) frames twice.
         first = np.load(items[0].clip, mmap_mode="r")
         shape = (sum(item.frames for item in items), *first.shape[1:])
@@ -73,6 +76,13 @@ class FrameBank:
 
     def __len__(self) -> int:
         return len(self.frames)
+
+    def clips(self) -> Iterator[torch.Tensor]:
+        """Each clip's frames, uint8 [T, H, W, 3] (views, no copies)."""
+        start = 0
+        for item in self.items:
+            yield self.frames[start:start + item.frames]
+            start += item.frames
 
 
 def available_memory() -> int | None:
@@ -146,9 +156,8 @@ def pretrain(args) -> dict:
     kd_head.teacher_std.copy_(torch.from_numpy(std))
     student.to(dist.device)
     kd_head.to(dist.device)
-    parameters = list(student.encoder.parameters()) + list(kd_head.parameters())
-    optimizer = torch.optim.AdamW([{"params": [p for p in parameters if p.ndim >= 2], "weight_decay": args.weight_decay},
-                                   {"params": [p for p in parameters if p.ndim < 2], "weight_decay": 0.0}], lr=args.lr)
+    optimizer = make_optimizer(list(student.encoder.parameters()) + list(kd_head.parameters()), args.lr,
+                               args.weight_decay)
     augment = None if args.no_augment else Augment()
     generator = torch.Generator().manual_seed(args.seed)
     budget = args.time_budget * 60 if args.time_budget else None
@@ -176,15 +185,9 @@ def pretrain(args) -> dict:
     lr = args.lr
     while step < total_steps:
         lr = learning_rate(step, total_steps, args.lr, args.warmup)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
         index = torch.randint(len(bank), (args.batch,), generator=generator)
         loss = _frame_loss(student.encoder, kd_head, bank, index, config, args.kd_loss, augment)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if args.clip_grad > 0:
-            torch.nn.utils.clip_grad_norm_(parameters, args.clip_grad)
-        optimizer.step()
+        optimise(optimizer, loss, lr, args.clip_grad)
         step += 1
         sum_loss += float(loss.detach())
         sum_count += 1
@@ -206,7 +209,7 @@ def pretrain(args) -> dict:
     evaluate_and_log(step)
     head_accuracy = float("nan")
     if args.head_steps:
-        head_accuracy = train_head(student, train_items, dev_items, config, args, history, out, started)
+        head_accuracy = train_head(student, bank, dev_bank, config, args, history, out, started)
     save_atomic({"format": PRETRAIN_FORMAT, "model": cpu_state(student), "kd_head": cpu_state(kd_head),
                  "config": config.name, "teacher": args.teacher, "kd_loss": args.kd_loss, "kd_hidden": args.kd_hidden,
                  "steps": step, "history": history}, path)
@@ -220,13 +223,14 @@ def pretrain(args) -> dict:
 
 
 @torch.no_grad()
-def clip_features(encoder, items: list[Item], config, device: torch.device) -> list[torch.Tensor]:
+def clip_features(encoder, bank: FrameBank | None, config, device: torch.device) -> list[torch.Tensor]:
     """Each clip's per-frame features [T, F] (eval mode, no augmentation: what the board computes)."""
+    if bank is None:
+        return []
     encoder.eval()
     features = []
-    for item in items:
-        frames = torch.from_numpy(np.load(item.clip)).to(device)
-        x = prepare_frames(frames, torch.tensor([len(frames)]), config.mean, config.std)
+    for frames in bank.clips():
+        x = prepare_frames(frames.to(device), torch.tensor([len(frames)]), config.mean, config.std)
         features.append(encoder(x).float())
     encoder.train()
     return features
@@ -254,40 +258,33 @@ def _head_accuracy(head, features: list[torch.Tensor], labels: list[tuple[int, .
     return count.accuracy
 
 
-def train_head(student: Student, train_items: list[Item], dev_items: list[Item], config, args,
+def train_head(student: Student, bank: FrameBank, dev_bank: FrameBank | None, config, args,
                history: list[dict], out: Path, started: float) -> float:
-    """Stage 2: CTC on the temporal head over the frozen encoder's features; dev letter accuracy."""
+    """Stage 2: CTC on the temporal head over the frozen encoder's features of the stage-1 frames
+    (already in memory); dev letter accuracy."""
     device = next(student.parameters()).device
-    train_features = clip_features(student.encoder, train_items, config, device)
-    dev_features = clip_features(student.encoder, dev_items, config, device)
-    train_labels = [item.labels for item in train_items]
-    dev_labels = [item.labels for item in dev_items]
+    train_features = clip_features(student.encoder, bank, config, device)
+    dev_features = clip_features(student.encoder, dev_bank, config, device)
+    train_labels = [item.labels for item in bank.items]
+    dev_labels = [item.labels for item in dev_bank.items] if dev_bank else []
     head = student.head
-    parameters = list(head.parameters())
-    optimizer = torch.optim.AdamW([{"params": [p for p in parameters if p.ndim >= 2], "weight_decay": args.weight_decay},
-                                   {"params": [p for p in parameters if p.ndim < 2], "weight_decay": 0.0}],
-                                  lr=args.head_lr)
+    optimizer = make_optimizer(head.parameters(), args.head_lr, args.weight_decay)
     rng = np.random.default_rng(args.seed)
     sum_loss, sum_count = 0.0, 0
     accuracy = float("nan")
     progress = Progress(args.head_steps, "pretrain head", enabled=not args.quiet)
     for step in range(args.head_steps):
         lr = learning_rate(step, args.head_steps, args.head_lr, args.warmup)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
         index = rng.integers(len(train_features), size=min(args.head_batch, len(train_features))).tolist()
         padded, lengths, targets, target_lengths = _head_batch(train_features, train_labels, index)
         loss = ctc_loss(head_forward(head, padded, lengths), lengths, targets.to(device), target_lengths)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if args.clip_grad > 0:
-            torch.nn.utils.clip_grad_norm_(parameters, args.clip_grad)
-        optimizer.step()
+        optimise(optimizer, loss, lr, args.clip_grad)
         sum_loss += float(loss.detach())
         sum_count += 1
         progress.update(1, ctc=sum_loss / sum_count)
         if (step + 1) % HEAD_EVAL_STEPS == 0 or step + 1 == args.head_steps:
-            accuracy = _head_accuracy(head, dev_features, dev_labels, 2 * args.head_batch) if dev_items else float("nan")
+            accuracy = (_head_accuracy(head, dev_features, dev_labels, 2 * args.head_batch) if dev_features
+                        else float("nan"))
             row = {"stage": "head", "step": step + 1, "seconds": round(time.monotonic() - started, 1), "lr": lr,
                    "train_ctc": sum_loss / sum_count, "dev_letter_acc": accuracy}
             history.append(row)
