@@ -42,16 +42,22 @@ public struct WordView {
     public let segment: Int
     /// A segment longer than the window is committed in pieces: 0, 1, ... within the segment.
     public let piece: Int
+    /// Source frame numbers (counted from the run's first frame, dropped frames included) of
+    /// the segment's first frame and of the last frame this word covers.
+    public let startFrame: Int
+    public let endFrame: Int
     /// CLOCK_MONOTONIC nanoseconds of the segment's first frame and of this word's last frame.
     public let startNanoseconds: UInt64
     public let endNanoseconds: UInt64
 
     public init(text: UnsafeBufferPointer<UInt8>, letters: UnsafeBufferPointer<CTCLetterSpan>, segment: Int, piece: Int,
-                startNanoseconds: UInt64, endNanoseconds: UInt64) {
+                startFrame: Int, endFrame: Int, startNanoseconds: UInt64, endNanoseconds: UInt64) {
         self.text = text
         self.letters = letters
         self.segment = segment
         self.piece = piece
+        self.startFrame = startFrame
+        self.endFrame = endFrame
         self.startNanoseconds = startNanoseconds
         self.endNanoseconds = endNanoseconds
     }
@@ -91,3 +97,11 @@ public protocol BoxSink {
     /// Delivers what is queued, waiting at most until `deadline` (CLOCK_MONOTONIC ns): shutdown.
     mutating func flush(deadline: UInt64)
 }
+
+// The stdout sink's JSON lines (`--format jsonl`), one object per line, for scripts:
+//   {"type":"status","status":"idle","message":"","t_ms":12}
+//   {"type":"partial","segment":0,"text":"dra","t_ms":840}
+//   {"type":"commit","segment":0,"piece":0,"text":"dragon","start_frame":12,"end_frame":80,
+//    "letters":[{"letter":"d","start":14,"end":20,"score":-0.0123},...],"t_ms":2710,"latency_ms":95.2}
+//   {"type":"stats",...}  (once, at exit, with --stats)
+// t_ms: milliseconds since the run started (CLOCK_MONOTONIC); frames as in WordView.
