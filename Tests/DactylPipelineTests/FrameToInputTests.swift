@@ -13,8 +13,8 @@ struct TestFrame {
     var u: [UInt8]
     var v: [UInt8]
 
-    var chromaWidth: Int { chroma == .yuv420 ? (width + 1) / 2 : width }
-    var chromaHeight: Int { chroma == .yuv420 ? (height + 1) / 2 : height }
+    var chromaWidth: Int { chroma.chromaWidth(forWidth: width) }
+    var chromaHeight: Int { chroma.chromaHeight(forHeight: height) }
 
     init(width: Int, height: Int, chroma: ChromaSubsampling, colorRange: ColorRange,
          y: [UInt8], u: [UInt8], v: [UInt8]) {
@@ -295,5 +295,81 @@ final class FrameToInputTests: XCTestCase {
         // 101 · 333 / 1000 = 33.633 → 33.
         XCTAssertEqual(CropRect.fromThousandths(x: 333, y: 333, width: 333, height: 333, frameWidth: 101, frameHeight: 7),
                        CropRect(x: 33, y: 2, width: 33, height: 2))
+    }
+
+    /// The frame in a camera's interleaved layout: YUYV (4:2:2, packed) or NV12 (4:2:0, UV
+    /// interleaved), with padded rows.
+    private func interleavedOutput(_ frame: TestFrame, crop: CropRect, outputHeight: Int, outputWidth: Int) throws -> [Int8] {
+        let packed = frame.chroma == .yuv422
+        let yStride = packed ? frame.width * 2 + 6 : frame.width + 5
+        let uvStride = packed ? yStride : frame.chromaWidth * 2 + 7
+        var luma = [UInt8](repeating: 0xEE, count: yStride * frame.height)
+        var chroma = [UInt8](repeating: 0xEE, count: packed ? 0 : uvStride * frame.chromaHeight)
+        for row in 0..<frame.height {
+            for column in 0..<frame.width {
+                luma[row * yStride + column * (packed ? 2 : 1)] = frame.y[row * frame.width + column]
+            }
+        }
+        for row in 0..<frame.chromaHeight {
+            for column in 0..<frame.chromaWidth {
+                let u = frame.u[row * frame.chromaWidth + column], v = frame.v[row * frame.chromaWidth + column]
+                if packed {
+                    luma[row * yStride + column * 4 + 1] = u
+                    luma[row * yStride + column * 4 + 3] = v
+                } else {
+                    chroma[row * uvStride + column * 2] = u
+                    chroma[row * uvStride + column * 2 + 1] = v
+                }
+            }
+        }
+        let workspace = UnsafeMutableRawPointer.allocate(
+            byteCount: FrameToInput.workspaceBytes(outputHeight: outputHeight, outputWidth: outputWidth),
+            alignment: FrameToInput.workspaceAlignment)
+        defer { workspace.deallocate() }
+        let converter = try FrameToInput(crop: crop, frameWidth: frame.width, frameHeight: frame.height,
+                                         outputHeight: outputHeight, outputWidth: outputWidth, workspace: workspace)
+        var output = [Int8](repeating: 0, count: outputHeight * outputWidth * 3)
+        luma.withUnsafeBufferPointer { yBuffer in
+            chroma.withUnsafeBufferPointer { uvBuffer in
+                let base = yBuffer.baseAddress!
+                let view = packed
+                    ? YUVFrame(width: frame.width, height: frame.height, chroma: .yuv422, colorRange: frame.colorRange,
+                               y: base, yStride: yStride, u: base + 1, v: base + 3, uvStride: uvStride,
+                               ySampleStep: 2, uvSampleStep: 4)
+                    : YUVFrame(width: frame.width, height: frame.height, chroma: .yuv420, colorRange: frame.colorRange,
+                               y: base, yStride: yStride, u: uvBuffer.baseAddress!, v: uvBuffer.baseAddress! + 1,
+                               uvStride: uvStride, ySampleStep: 1, uvSampleStep: 2)
+                channelLUT.withUnsafeBufferPointer { lut in
+                    output.withUnsafeMutableBufferPointer { converter.write(view, inputLUT: lut.baseAddress!, into: $0.baseAddress!) }
+                }
+            }
+        }
+        return output
+    }
+
+    func testYUYVAndNV12CameraLayoutsGiveThePlanarResult() throws {
+        var generator = SplitMix64(seed: 11)
+        for (chroma, width, height) in [(ChromaSubsampling.yuv422, 37, 21), (.yuv422, 64, 48), (.yuv420, 37, 21), (.yuv420, 40, 30)] {
+            let frame = TestFrame(randomWidth: width, height: height, chroma: chroma, colorRange: .limited, using: &generator)
+            let crop = CropRect(x: 3, y: 2, width: width - 7, height: height - 5)
+            XCTAssertEqual(try interleavedOutput(frame, crop: crop, outputHeight: 16, outputWidth: 12),
+                           try preprocess(frame, crop: crop, outputHeight: 16, outputWidth: 12), "\(chroma) \(width)x\(height)")
+        }
+    }
+
+    func test422ChromaIsSharedByPairsOfColumnsOfOneRow() throws {
+        // 4:2:2 is 4:4:4 whose chroma repeats for each pair of columns (nearest neighbour), row by row.
+        var generator = SplitMix64(seed: 12)
+        let frame422 = TestFrame(randomWidth: 9, height: 5, chroma: .yuv422, colorRange: .full, using: &generator)
+        var frame444 = TestFrame(width: 9, height: 5, chroma: .yuv444, colorRange: .full, y: frame422.y, u: [], v: [])
+        for row in 0..<5 {
+            for column in 0..<9 {
+                frame444.u.append(frame422.u[row * frame422.chromaWidth + column / 2])
+                frame444.v.append(frame422.v[row * frame422.chromaWidth + column / 2])
+            }
+        }
+        let crop = CropRect(x: 0, y: 0, width: 9, height: 5)
+        XCTAssertEqual(try preprocess(frame422, crop: crop, outputHeight: 7, outputWidth: 6),
+                       try preprocess(frame444, crop: crop, outputHeight: 7, outputWidth: 6))
     }
 }

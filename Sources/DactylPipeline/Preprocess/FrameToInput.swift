@@ -5,10 +5,12 @@
 public enum ChromaSubsampling: Equatable, Sendable {
     /// One U and one V sample per 2x2 block of luma samples.
     case yuv420
+    /// One U and one V sample per two luma samples of a row (YUYV cameras, Y4M `C422`).
+    case yuv422
     /// One U and one V sample per luma sample.
     case yuv444
 
-    var horizontalShift: Int { self == .yuv420 ? 1 : 0 }
+    var horizontalShift: Int { self == .yuv444 ? 0 : 1 }
     var verticalShift: Int { self == .yuv420 ? 1 : 0 }
 
     /// Chroma samples per row; an odd luma width still gets a sample for its last column.
@@ -22,7 +24,10 @@ public enum ColorRange: Equatable, Sendable {
     case full
 }
 
-/// A planar 8-bit YUV frame in memory someone else owns (a clip's mapping, a camera buffer).
+/// An 8-bit YUV frame in memory someone else owns (a clip's buffer, a camera buffer): planar
+/// (I420, Y4M), semi-planar (NV12: U and V interleaved, `uvSampleStep` 2) or packed (YUYV:
+/// `ySampleStep` 2, `uvSampleStep` 4, all three pointers into one plane). Cameras' native
+/// layouts are read in place, without a conversion pass.
 public struct YUVFrame {
     public let width: Int
     public let height: Int
@@ -35,10 +40,15 @@ public struct YUVFrame {
     public let v: UnsafePointer<UInt8>
     /// Bytes from one chroma row to the next, in both chroma planes.
     public let uvStride: Int
+    /// Bytes from one Y sample to the next in a row (1 planar, 2 YUYV).
+    public let ySampleStep: Int
+    /// Bytes from one U (or V) sample to the next in a row (1 planar, 2 NV12, 4 YUYV).
+    public let uvSampleStep: Int
 
     public init(width: Int, height: Int, chroma: ChromaSubsampling, colorRange: ColorRange,
                 y: UnsafePointer<UInt8>, yStride: Int,
-                u: UnsafePointer<UInt8>, v: UnsafePointer<UInt8>, uvStride: Int) {
+                u: UnsafePointer<UInt8>, v: UnsafePointer<UInt8>, uvStride: Int,
+                ySampleStep: Int = 1, uvSampleStep: Int = 1) {
         self.width = width
         self.height = height
         self.chroma = chroma
@@ -48,6 +58,8 @@ public struct YUVFrame {
         self.u = u
         self.v = v
         self.uvStride = uvStride
+        self.ySampleStep = ySampleStep
+        self.uvSampleStep = uvSampleStep
     }
 }
 
@@ -262,6 +274,8 @@ private struct SourceRow {
     let y: UnsafePointer<UInt8>
     let u: UnsafePointer<UInt8>
     let v: UnsafePointer<UInt8>
+    let ySampleStep: Int
+    let uvSampleStep: Int
 
     @inline(__always)
     init(_ frame: YUVFrame, row: Int32, chromaRowShift: Int32) {
@@ -269,14 +283,16 @@ private struct SourceRow {
         y = frame.y + Int(row) * frame.yStride
         u = frame.u + chromaRow * frame.uvStride
         v = frame.v + chromaRow * frame.uvStride
+        ySampleStep = frame.ySampleStep
+        uvSampleStep = frame.uvSampleStep
     }
 
     /// RGB at `column`, with the chroma of the nearest chroma sample (column >> shift).
     @inline(__always)
     func rgb<Conversion: YUVToRGBConversion>(at column: Int32, chromaColumnShift: Int32,
                                              _: Conversion.Type) -> RGB {
-        let chromaColumn = Int(column >> chromaColumnShift)
-        return Conversion.rgb(y: Int32(y[Int(column)]), u: Int32(u[chromaColumn]), v: Int32(v[chromaColumn]))
+        let chromaOffset = Int(column >> chromaColumnShift) * uvSampleStep
+        return Conversion.rgb(y: Int32(y[Int(column) * ySampleStep]), u: Int32(u[chromaOffset]), v: Int32(v[chromaOffset]))
     }
 }
 
