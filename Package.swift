@@ -45,8 +45,9 @@ func builtInData() -> [CSetting] {
 
 var products: [Product] = [.executable(name: "dactyl", targets: ["dactyl"])]
 var targets: [Target] = [
-    // Platform calls (mmap, read/write, clocks) and OpenBLAS behind one C target.
-    .target(name: "CDactylPlatform", linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("m")]),
+    // Platform calls (mmap, read/write, clocks, V4L2 through libv4l2) and OpenBLAS behind one C target.
+    .target(name: "CDactylPlatform",
+            linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("v4l2"), .linkedLibrary("m")]),
     // Data built into the binary: the golden vectors for `dactyl selftest`, and the model
     // named by DACTYL_EMBED_MODEL (a path) for a self-contained board binary.
     .target(name: "CDactylBuiltIn", cSettings: builtInData()),

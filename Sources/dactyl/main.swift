@@ -11,6 +11,7 @@ let help = """
     commands:
       decode CLIP      the letters fingerspelled in a .y4m clip
       inspect [MODEL]  the model's ops, shapes, MACs and memory plan
+      record DEVICE    records a V4L2 camera into a .y4m clip (--frames N --out FILE)
       selftest         checks this binary on this CPU against built-in golden vectors
       help [COMMAND]   this help, or a command's
       version          the version
@@ -27,6 +28,7 @@ func commandUsage(_ command: String) -> String? {
     switch command {
     case "decode": DecodeCommand.usage
     case "inspect": InspectCommand.usage
+    case "record": RecordCommand.usage
     case "selftest": SelfTestCommand.usage
     default: nil
     }
@@ -50,6 +52,8 @@ func runCommand(_ words: [String]) -> Int32 {
             try DecodeCommand.run(rest).write()
         case "inspect":
             try InspectCommand.run(rest).write()
+        case "record":
+            try RecordCommand.run(rest).write()
         case "selftest":
             try SelfTestCommand.run(rest).write()
         case "help", "--help", "-h":
@@ -61,7 +65,7 @@ func runCommand(_ words: [String]) -> Int32 {
             out.line("dactyl \(version)")
             out.write()
         default:
-            throw .usage("unknown command '\(command)'; commands: decode, inspect, selftest, help, version")
+            throw .usage("unknown command '\(command)'; commands: decode, inspect, record, selftest, help, version")
         }
         return 0
     } catch {
