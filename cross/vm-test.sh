@@ -5,6 +5,8 @@
 # tests the board's devices against real kernel drivers (DESIGN.md, "Devices without hardware"):
 #   camera  vivid in loop mode: frames the feeder writes to its output node come back from
 #           `dactyl record` on its capture node byte for byte (libv4l2, mmap streaming, YUYV);
+#   reconnect  vivid unbound and bound again while `dactyl record --reconnect` streams: the camera
+#           is reported lost, reopened with back-off, and the frames still match;
 #   gpio    the virt machine's PL061: a line driven out hi / out lo shows in /sys/kernel/debug/gpio;
 #   serial  qemu-xhci + usb-serial: /dev/ttyUSB0 in the guest (ftdi_sio), a file on the host;
 #   run     `dactyl run` on the capture node over the session clip with the serial and GPIO sinks:
@@ -106,6 +108,7 @@ CLIP=/record.y4m
 CLIP_X=$CLIP_X
 CLIP_Y=$CLIP_Y
 RECORD_FRAMES=12
+RECONNECT_FRAMES=60
 GPIO_TEST_LINE=0
 SERIAL_TOKEN=$SERIAL_TOKEN
 RUN=$RUN
@@ -145,6 +148,7 @@ elif ! grep -aq "^VMTEST END" "$WORK/console.log"; then
 fi
 grep -aq "^VMTEST FAIL modules" "$WORK/console.log" && { echo "FAIL  vm modules: $(grep -a "^VMTEST FAIL modules" "$WORK/console.log" | head -n 3 | tr '\r\n' '  ')"; overall=1; }
 report camera
+report reconnect
 report gpio
 if grep -aq "VMTEST serial $SERIAL_TOKEN" "$WORK/serial.out"; then
     echo "PASS  vm serial: the guest's line on /dev/ttyUSB0 reached the host's file"

@@ -20,11 +20,15 @@ enum RecordCommand {
           --pixel-format F   auto (default: YUYV, NV12 or YU12 if the camera has one, else YU12
                              converted by libv4l2), yuyv, nv12, yu12, mjpeg
           --stall-ms N       no frame for N ms means the camera is lost (default 5000)
+          --reconnect        when the camera is lost (unplugged, stalled), reopen it with back-off
+                             (0.5 s doubling to 5 s, for up to a minute) and go on recording; it
+                             must come back at the same size
         """
 
     static func run(_ words: ArraySlice<String>) throws(CommandError) -> OutputText {
         let arguments = try CommandError.parsing(
-            words, valueOptions: ["--frames", "--out", "--size", "--fps", "--pixel-format", "--stall-ms"])
+            words, valueOptions: ["--frames", "--out", "--size", "--fps", "--pixel-format", "--stall-ms"],
+            flagOptions: ["--reconnect"])
         guard arguments.positionals.count == 1 else {
             throw .usage(arguments.positionals.isEmpty ? "record needs a camera device" : "record takes one device, got \(arguments.positionals.count)")
         }
@@ -80,7 +84,10 @@ enum RecordCommand {
             case .timeout:
                 continue
             case .lost(let error):
-                throw .failed("\(error.description) (after \(writer.framesWritten) of \(frames) frames)")
+                guard arguments.has("--reconnect") else {
+                    throw .failed("\(error.description) (after \(writer.framesWritten) of \(frames) frames)")
+                }
+                try reconnect(camera, lost: error)
             }
         }
         do {
@@ -96,10 +103,25 @@ enum RecordCommand {
         summary.line("dactyl: recorded \(writer.framesWritten) frames to \(outPath): \(camera.width)x\(camera.height) "
                      + "\(camera.pixelFormatName)\(camera.isNativeFormat ? "" : " (converted by libv4l2)") at \(rate) "
                      + "from \(configuration.device) (\"\(camera.card)\", \(camera.bufferCount) buffers); "
-                     + "\(dropped) frames dropped between them (\(camera.framesSkipped) skipped for the newest, "
-                     + "\(camera.framesDroppedByDriver) by the driver), \(camera.framesCorrupt) corrupt, "
-                     + "\(fixed(Float(seconds), decimals: 3)) s of camera time")
+                     + "\(dropped) frames dropped between recorded ones; since opening \(camera.framesSkipped) skipped "
+                     + "for the newest, \(camera.framesDroppedByDriver) dropped by the driver, \(camera.framesCorrupt) corrupt, "
+                     + "\(camera.reconnects) reconnects, \(fixed(Float(seconds), decimals: 3)) s of camera time")
         summary.write(to: 2)
         return OutputText()
+    }
+
+    /// After a loss: says so once, reopens with back-off for up to a minute, says when it is back.
+    private static func reconnect(_ camera: V4L2Camera, lost: CameraError) throws(CommandError) {
+        printError("\(lost.description); reconnecting")
+        let lostAt = dactyl_monotonic_ns()
+        var backoff = CameraBackoff()
+        let limit: UInt64 = 60_000_000_000
+        guard camera.reconnect(backoff: &backoff, shouldStop: { dactyl_monotonic_ns() - lostAt > limit }) else {
+            let last = camera.lastReconnectError.map { ": \($0.description)" } ?? ""
+            throw .failed("\(camera.configuration.device): the camera did not come back within 60 s\(last)")
+        }
+        let seconds = Float(dactyl_monotonic_ns() - lostAt) / 1e9
+        printError("\(camera.configuration.device): camera back after \(fixed(seconds, decimals: 2)) s "
+                   + "(\(camera.width)x\(camera.height) \(camera.pixelFormatName))")
     }
 }

@@ -8,10 +8,11 @@
 //       background, each clip frame held for output-rate / clip-rate buffers (real time). After N
 //       plays (default 0: forever) it writes the empty background (nobody there) until killed.
 //       Creates FILE for --ready once streaming, and for --done after the last play.
-//   feeder verify RECORDED.y4m CLIP.y4m X Y
+//   feeder verify RECORDED.y4m CLIP.y4m X Y [RESTARTS]
 //       RECORDED is `dactyl record`'s C422 clip of the capture node: every recorded frame must
 //       equal, byte for byte, a frame the feeder writes (a clip frame or the background), in
-//       play order. Prints one line and exits 0 when it holds.
+//       play order (going back to the clip's start at most once, plus once per feeder restart).
+//       Prints one line and exits 0 when it holds.
 //
 // Built with aarch64-linux-gnu-gcc -static; plain ioctls (no libv4l2), so it checks Dactyl's
 // libv4l2 path against the kernel's own interface.
@@ -296,7 +297,9 @@ static _Noreturn void play(int argc, char **argv) {
 }
 
 static int verify(int argc, char **argv) {
-    if (argc != 6) die("usage: feeder verify RECORDED.y4m CLIP.y4m X Y");
+    if (argc != 6 && argc != 7) die("usage: feeder verify RECORDED.y4m CLIP.y4m X Y [RESTARTS]");
+    // The clip may go back to its start once by looping, and once more per feeder restart.
+    int allowed_backwards = 1 + (argc == 7 ? atoi(argv[6]) : 0);
     struct clip recorded, clip;
     read_clip(argv[2], &recorded);
     read_clip(argv[3], &clip);
@@ -342,7 +345,7 @@ static int verify(int argc, char **argv) {
         printf("VERIFY FAIL: the %d recorded frames are all clip frame %d: the capture did not follow the output\n", recorded.frames, first);
         return 1;
     }
-    if (backwards > 1) {
+    if (backwards > allowed_backwards) {
         printf("VERIFY FAIL: recorded frames went back in the clip %d times\n", backwards);
         return 1;
     }

@@ -53,8 +53,46 @@ if wait_for /tmp/feeder.ready 30; then
 else
     fail camera "the feeder did not start streaming"
 fi
-kill $feeder_pid 2>/dev/null; wait $feeder_pid 2>/dev/null
 rm -f /tmp/record.y4m
+
+# --- camera lost and back: vivid unbound while `dactyl record --reconnect` streams, then bound
+# again. The camera is opened through a symlink, as a board opens /dev/v4l/by-id/...; the link
+# goes with the device and comes back once the feeder has set the new instance up (as udev makes
+# it only when the device is there), so the reopened camera loops the feeder's frames again.
+node() { for d in /sys/class/video4linux/video*; do [ "$(cat $d/name)" = "$1" ] && echo /dev/${d##*/}; done; }
+ln -sf "$(node vivid-000-vid-cap)" /dev/camera
+dactyl record /dev/camera --reconnect --frames "$RECONNECT_FRAMES" --size 640x480 --pixel-format yuyv \
+    --out /tmp/reconnect.y4m > /tmp/reconnect.log 2>&1 &
+record_pid=$!
+sleep 1
+rm -f /dev/camera
+kill $feeder_pid 2>/dev/null; wait $feeder_pid 2>/dev/null
+echo vivid.0 > /sys/bus/platform/drivers/vivid/unbind
+echo "VMTEST vivid unbound at $(uptime) s"
+sleep 0.5
+echo vivid.0 > /sys/bus/platform/drivers/vivid/bind
+wait_for /sys/class/video4linux/video1 10
+rm -f /tmp/feeder.ready
+feeder play "$(node vivid-000-vid-cap)" "$(node vivid-000-vid-out)" "$CLIP" "$CLIP_X" "$CLIP_Y" --ready /tmp/feeder.ready 2>&1 &
+feeder_pid=$!
+wait_for /tmp/feeder.ready 30 && ln -sf "$(node vivid-000-vid-cap)" /dev/camera
+echo "VMTEST vivid bound again and fed at $(uptime) s"
+wait $record_pid
+record_status=$?
+cat /tmp/reconnect.log
+if [ $record_status != 0 ]; then
+    fail reconnect "dactyl record --reconnect failed: $(tail -n 1 /tmp/reconnect.log)"
+elif ! grep -q "camera lost: " /tmp/reconnect.log || ! grep -q " 1 reconnects" /tmp/reconnect.log; then
+    fail reconnect "dactyl record did not report the loss and one reconnect"
+else
+    result=$(feeder verify /tmp/reconnect.y4m "$CLIP" "$CLIP_X" "$CLIP_Y" 1)
+    case "$result" in
+        "VERIFY PASS"*) pass reconnect "$(grep -o 'camera lost: [^;]*' /tmp/reconnect.log), $(grep -o 'camera back after [0-9.]* s' /tmp/reconnect.log); ${result#VERIFY PASS: }" ;;
+        *) fail reconnect "${result#VERIFY FAIL: }" ;;
+    esac
+fi
+kill $feeder_pid 2>/dev/null; wait $feeder_pid 2>/dev/null
+rm -f /tmp/reconnect.y4m
 
 # --- GPIO: the PL061's lines driven through sysfs show in debugfs as out hi / out lo ----------
 chip=""
