@@ -9,6 +9,7 @@ let help = """
     usage: dactyl COMMAND [ARGUMENTS]
 
     commands:
+      run [SOURCE]     the live box: camera (or clip) in, words out to serial, GPIO, keyboard, stdout
       decode CLIP      the letters fingerspelled in a .y4m clip
       inspect [MODEL]  the model's ops, shapes, MACs and memory plan
       selftest         checks this binary on this CPU against built-in golden vectors
@@ -25,6 +26,7 @@ let help = """
 
 func commandUsage(_ command: String) -> String? {
     switch command {
+    case "run": RunCommand.usage
     case "decode": DecodeCommand.usage
     case "inspect": InspectCommand.usage
     case "selftest": SelfTestCommand.usage
@@ -46,6 +48,8 @@ func runCommand(_ words: [String]) -> Int32 {
     }
     do throws(CommandError) {
         switch command {
+        case "run":
+            try RunCommand.run(rest).write()
         case "decode":
             try DecodeCommand.run(rest).write()
         case "inspect":
@@ -61,7 +65,7 @@ func runCommand(_ words: [String]) -> Int32 {
             out.line("dactyl \(version)")
             out.write()
         default:
-            throw .usage("unknown command '\(command)'; commands: decode, inspect, selftest, help, version")
+            throw .usage("unknown command '\(command)'; commands: run, decode, inspect, selftest, help, version")
         }
         return 0
     } catch {
