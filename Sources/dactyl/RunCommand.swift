@@ -70,7 +70,7 @@ enum RunCommand {
         } catch {
             throw .failed(error.description)
         }
-        var player = ClipPlayer(clip: clip, realtime: !arguments.has("--fast"), loop: arguments.has("--loop"))
+        let player = ClipPlayer(clip: clip, realtime: !arguments.has("--fast"), loop: arguments.has("--loop"))
         let crop = profile.crop ?? CropRect.fromThousandths(
             x: model.defaultCrop.x, y: model.defaultCrop.y, width: model.defaultCrop.width, height: model.defaultCrop.height,
             frameWidth: clip.width, frameHeight: clip.height)
@@ -83,43 +83,28 @@ enum RunCommand {
         } catch {
             throw .failed("\(sourcePath): \(error.description)")
         }
-        var sinks = RunSinks(format: format, selection: profile.sinks)
-        var stats = RunStatistics()
         let errorNumber = dactyl_signals_install()
         guard errorNumber == 0 else { throw .failed("cannot install signal handlers: \(String(cString: dactyl_error_text(errorNumber)))") }
-
-        let now = { dactyl_monotonic_ns() }
-        sinks.status(.idle, message: UnsafeBufferPointer(start: nil, count: 0), now: now())
-        var sourceFrames = 0
-        while sourceFrames < maxFrames {
+        let box = LiveBox(recogniser: recogniser, source: .clip(player),
+                          sinks: RunSinks(format: format, selection: profile.sinks))
+        box.start()
+        loop: while box.sourceFrames < maxFrames {
             let signals = dactyl_signals_take()
             if signals & UInt32(DACTYL_SIGNAL_STOP) != 0 { break }
             if signals & UInt32(DACTYL_SIGNAL_RELOAD) != 0, let boardName {
                 do {
-                    let reloaded = try loadProfile(boardName, overrides: arguments)
-                    if reloaded.crop == profile.crop { profile = reloaded }
+                    profile = try loadProfile(boardName, overrides: arguments)
                 } catch {
                     printError(Self.message(error) + " (keeping the profile loaded before)")
                 }
             }
-            guard let next = player.next() else {
-                if player.interrupted { continue }
-                break
-            }
-            sourceFrames = next.number + 1
-            recogniser.process(next.frame, frameNumber: next.number, arrival: next.arrival, now: now, sink: &sinks)
-            stats.frameEncoded(arrival: next.arrival, now: now())
-            if let request = sinks.service(now: now()) {
-                switch request {
-                case .clearWord: recogniser.clearWord(now: now(), sink: &sinks)
-                case .repeatLastWord: recogniser.repeatLastWord(now: now(), sink: &sinks)
-                }
+            switch box.step() {
+            case .frame, .waiting: continue
+            case .ended: break loop
             }
         }
-        recogniser.finish(now: now, sink: &sinks)
-        sinks.flush(deadline: now() + 2_000_000_000)
-        stats.framesDropped = player.framesDropped
-        stats.wordLatencies = sinks.wordLatencies
+        box.finish()
+        let stats = box.statistics
         var out = OutputText()
         if arguments.has("--stats") {
             var report = OutputText()

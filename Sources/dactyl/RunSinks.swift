@@ -6,18 +6,15 @@ import DactylPipeline
 struct RunSinks: BoxSink {
     let format: String
     let selection: SinkSelection
-    private(set) var wordLatencies: LatencyLog
 
     init(format: String, selection: SinkSelection) {
         self.format = format
         self.selection = selection
-        wordLatencies = LatencyLog(capacity: 4096)
     }
 
     mutating func partial(_ word: WordView, now: UInt64) {}
 
     mutating func commit(_ word: WordView, now: UInt64) {
-        if word.isFinal { wordLatencies.record(now &- word.endNanoseconds) }
         if selection.stdout {
             _ = dactyl_write_all(1, word.text.baseAddress, word.text.count)
             var newline: UInt8 = 10

@@ -1,3 +1,4 @@
+import CDactylPlatform
 import DactylKernels
 import DactylModel
 
@@ -21,6 +22,7 @@ public struct TemporalHead {
 
     public init(model: Model, buffers: [OpBuffers]) {
         precondition(buffers.count == model.headOps.count)
+        dactyl_blas_use_one_thread()
         self.ops = model.headOps
         self.buffers = buffers
         self.featureSize = model.featureSize

@@ -1,24 +1,22 @@
-import DactylPipeline
-
 /// Durations in nanoseconds kept in memory allocated once (the newest `capacity` of them), for
 /// medians and percentiles at the end of a run.
-struct LatencyLog {
+public struct LatencyLog {
     private let values: UnsafeMutablePointer<UInt64>
-    let capacity: Int
-    private(set) var recorded = 0
+    public let capacity: Int
+    public private(set) var recorded = 0
 
-    init(capacity: Int) {
+    public init(capacity: Int) {
         self.capacity = capacity
         values = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
     }
 
-    mutating func record(_ nanoseconds: UInt64) {
+    public mutating func record(_ nanoseconds: UInt64) {
         values[recorded % capacity] = nanoseconds
         recorded += 1
     }
 
     /// The q-quantile (0...1) in milliseconds, by the nearest-rank rule; nil when empty.
-    func quantileMilliseconds(_ q: Double) -> Double? {
+    public func quantileMilliseconds(_ q: Double) -> Double? {
         let count = min(recorded, capacity)
         guard count > 0 else { return nil }
         var sorted = [UInt64](UnsafeBufferPointer(start: values, count: count))
@@ -29,20 +27,20 @@ struct LatencyLog {
 }
 
 /// Frame latency (frame arrival → its feature in the ring), word latency, frames dropped.
-struct RunStatistics {
-    var frameLatencies = LatencyLog(capacity: 16384)
-    var wordLatencies = LatencyLog(capacity: 1)
-    var framesDropped = 0
+public struct RunStatistics {
+    public var frameLatencies = LatencyLog(capacity: 16384)
+    public var wordLatencies = LatencyLog(capacity: 4096)
+    public var framesDropped = 0
 
-    mutating func frameEncoded(arrival: UInt64, now: UInt64) {
-        frameLatencies.record(now &- min(now, arrival))
-    }
+    public init() {}
 
     private func milliseconds(_ value: Double?) -> String {
-        value.map { fixed(Float($0), decimals: 1) } ?? "null"
+        guard let value else { return "null" }
+        let tenths = Int((value * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10)"
     }
 
-    func summary(frames: Int, words: Int) -> String {
+    public func summary(frames: Int, words: Int) -> String {
         "\(frames) frames encoded, \(framesDropped) dropped; \(words) words; "
             + "frame latency median \(milliseconds(frameLatencies.quantileMilliseconds(0.5))) ms, "
             + "p90 \(milliseconds(frameLatencies.quantileMilliseconds(0.9))) ms; "
@@ -50,7 +48,7 @@ struct RunStatistics {
             + "p90 \(milliseconds(wordLatencies.quantileMilliseconds(0.9))) ms"
     }
 
-    func json(frames: Int, words: Int) -> String {
+    public func json(frames: Int, words: Int) -> String {
         "{\"type\":\"stats\",\"frames_encoded\":\(frames),\"frames_dropped\":\(framesDropped),\"words\":\(words),"
             + "\"frame_latency_ms\":{\"median\":\(milliseconds(frameLatencies.quantileMilliseconds(0.5))),"
             + "\"p90\":\(milliseconds(frameLatencies.quantileMilliseconds(0.9)))},"
