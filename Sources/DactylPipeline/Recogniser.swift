@@ -26,7 +26,7 @@ public final class Recogniser {
     public let model: Model
     public let layout: PipelineLayout
     public let arena: Arena
-    public let preprocessor: FrameToInput
+    public private(set) var preprocessor: FrameToInput
     let encoder: FrameEncoder
     let head: TemporalHead
     let featureRing: UnsafeMutablePointer<Int8>
@@ -83,6 +83,18 @@ public final class Recogniser {
     /// the memory it shares with later tensors.
     public var input: UnsafePointer<Int8> { UnsafePointer(encoder.input) }
     public var inputCount: Int { layout.configuration.inputHeight * layout.configuration.inputWidth * 3 }
+
+    /// Moves the hand crop (a re-read board profile): the resize tables are recomputed in place.
+    public func setCrop(_ crop: CropRect) throws(PipelineError) {
+        do {
+            preprocessor = try FrameToInput(
+                crop: crop, frameWidth: preprocessor.frameWidth, frameHeight: preprocessor.frameHeight,
+                outputHeight: preprocessor.outputHeight, outputWidth: preprocessor.outputWidth,
+                workspace: arena.base + layout.plan.offsets[layout.preprocessWorkspace])
+        } catch {
+            throw .preprocess(error)
+        }
+    }
 
     /// Crops, resizes and quantises `frame` into the encoder's input tensor.
     public func preprocess(_ frame: YUVFrame) {

@@ -71,9 +71,10 @@ enum RunCommand {
             throw .failed(error.description)
         }
         let player = ClipPlayer(clip: clip, realtime: !arguments.has("--fast"), loop: arguments.has("--loop"))
-        let crop = profile.crop ?? CropRect.fromThousandths(
+        let defaultCrop = CropRect.fromThousandths(
             x: model.defaultCrop.x, y: model.defaultCrop.y, width: model.defaultCrop.width, height: model.defaultCrop.height,
             frameWidth: clip.width, frameHeight: clip.height)
+        let crop = profile.crop ?? defaultCrop
         let window = windowOption ?? model.defaultWindow
         let recogniser: ContinuousRecogniser
         do {
@@ -91,12 +92,8 @@ enum RunCommand {
         loop: while box.sourceFrames < maxFrames {
             let signals = dactyl_signals_take()
             if signals & UInt32(DACTYL_SIGNAL_STOP) != 0 { break }
-            if signals & UInt32(DACTYL_SIGNAL_RELOAD) != 0, let boardName {
-                do {
-                    profile = try loadProfile(boardName, overrides: arguments)
-                } catch {
-                    printError(Self.message(error) + " (keeping the profile loaded before)")
-                }
+            if signals & UInt32(DACTYL_SIGNAL_RELOAD) != 0 {
+                reload(&profile, board: boardName, arguments: arguments, box: box, defaultCrop: defaultCrop)
             }
             switch box.step() {
             case .frame, .waiting: continue
@@ -113,6 +110,31 @@ enum RunCommand {
             if format == "jsonl" { out.line(stats.json(frames: recogniser.encoded, words: recogniser.wordsCommitted)) }
         }
         return out
+    }
+
+    /// SIGHUP: re-reads the board profile and applies what can change while running (the crop),
+    /// keeping the word being signed; a profile with an error is reported and ignored.
+    static func reload<Sinks: BoxSink>(_ profile: inout BoardProfile, board: String?, arguments: Arguments, box: LiveBox<Sinks>,
+                                       defaultCrop: CropRect) {
+        let reloaded: BoardProfile
+        do {
+            reloaded = try loadProfile(board, overrides: arguments)
+        } catch {
+            printError(message(error) + " (SIGHUP: keeping the profile loaded before)")
+            return
+        }
+        if reloaded.crop != profile.crop {
+            do {
+                try box.recogniser.recogniser.setCrop(reloaded.crop ?? defaultCrop)
+            } catch {
+                printError("SIGHUP: \(error.description) (keeping the crop \(profile.crop ?? defaultCrop))")
+                return
+            }
+        }
+        if reloaded.cameraDevice != profile.cameraDevice || reloaded.sinks != profile.sinks {
+            printError("SIGHUP: camera and sink changes take effect when dactyl restarts")
+        }
+        profile = reloaded
     }
 
     static func message(_ error: CommandError) -> String {

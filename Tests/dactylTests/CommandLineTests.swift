@@ -266,4 +266,31 @@ final class CommandLineTests: XCTestCase {
         // A loaded machine may drop frames in real time, so only "some letters, one word" is certain.
         XCTAssertTrue(stdout.hasSuffix("\n") && stdout.count >= 2 && !stdout.dropLast().contains("\n"), stdout)
     }
+
+    func testSIGHUPRereadsTheBoardProfile() throws {
+        // The profile's crop first misses the hand; after SIGHUP with the right crop the looped word is read.
+        let profile = scratch.appendingPathComponent("box.conf")
+        try "crop = 0,0,12,12\n".write(to: profile, atomically: true, encoding: .utf8)
+        let bundle = Bundle(for: CommandLineTests.self).bundleURL
+        let binary = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("dactyl") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }!
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["run", sample, "--loop", "--board", profile.path]
+        process.currentDirectoryURL = Self.repository
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        Thread.sleep(forTimeInterval: 0.5)
+        try "crop = 0,0,128,128 # the whole frame\n".write(to: profile, atomically: true, encoding: .utf8)
+        kill(process.processIdentifier, SIGHUP)
+        Thread.sleep(forTimeInterval: 5.0)
+        process.terminate()
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, stderr)
+        XCTAssertTrue(stdout.contains("dragon"), stdout)
+    }
 }
