@@ -118,6 +118,8 @@ float dactyl_expf(float x) { return expf(x); }
 float dactyl_tanhf(float x) { return tanhf(x); }
 float dactyl_logf(float x) { return logf(x); }
 
+void dactyl_blas_use_one_thread(void) { openblas_set_num_threads(1); }
+
 void dactyl_sgemm(int transpose_a, int transpose_b, int m, int n, int k, float alpha,
                   const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
     cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,

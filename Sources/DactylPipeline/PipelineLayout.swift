@@ -11,6 +11,9 @@ public struct PipelineConfiguration: Sendable {
     /// Prefix beam width; 0 plans for greedy decoding only.
     public var beamWidth: Int
     public var strategy: PlanningStrategy
+    /// Bytes of arena memory live for the whole run, for the caller's own state (the live box's
+    /// segmenter, text and timing rings); 0 for none.
+    public var callerWorkspaceBytes = 0
 
     public init(inputHeight: Int, inputWidth: Int, window: Int, beamWidth: Int, strategy: PlanningStrategy = .greedyBySize) {
         self.inputHeight = inputHeight
@@ -44,6 +47,8 @@ public struct PipelineLayout {
     /// Per head op: its input, output and scratch (nil: none) buffers.
     public let headBuffers: [(input: Int, output: Int, scratch: Int?)]
     public let decoderWorkspace: Int
+    /// nil when the configuration asked for none.
+    public let callerWorkspace: Int?
     /// A readable name per step, for `dactyl inspect`.
     public let stepNames: [String]
 
@@ -85,6 +90,8 @@ public struct PipelineLayout {
             FrameToInput.workspaceBytes(outputHeight: configuration.inputHeight, outputWidth: configuration.inputWidth),
             0, decodeStep)
         featureRing = request("feature ring \(window)x\(model.featureSize)", window * model.featureSize, 0, decodeStep)
+        callerWorkspace = configuration.callerWorkspaceBytes > 0
+            ? request("live state", configuration.callerWorkspaceBytes, 0, decodeStep) : nil
 
         // Head: op i reads what op i-1 wrote (op 0 reads the dequantised ring); log-softmax
         // works in place, so its "output" is its input buffer.

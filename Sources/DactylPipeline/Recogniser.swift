@@ -26,7 +26,7 @@ public final class Recogniser {
     public let model: Model
     public let layout: PipelineLayout
     public let arena: Arena
-    public let preprocessor: FrameToInput
+    public private(set) var preprocessor: FrameToInput
     let encoder: FrameEncoder
     let head: TemporalHead
     let featureRing: UnsafeMutablePointer<Int8>
@@ -74,10 +74,51 @@ public final class Recogniser {
     /// Preprocesses and encodes one frame and appends its feature to the window.
     public func add(frame: YUVFrame) throws(PipelineError) {
         guard frames < window else { throw .windowFull(frames: window) }
-        preprocessor.write(frame, inputLUT: model.inputLUT, into: encoder.input)
-        encoder.encode()
-        (featureRing + frames * featureSize).update(from: encoder.feature, count: featureSize)
+        preprocess(frame)
+        encodeInput(intoSlot: frames)
         frames += 1
+    }
+
+    /// The quantised input tensor of the last `preprocess(_:)`, until `encodeInput` overwrites
+    /// the memory it shares with later tensors.
+    public var input: UnsafePointer<Int8> { UnsafePointer(encoder.input) }
+    public var inputCount: Int { layout.configuration.inputHeight * layout.configuration.inputWidth * 3 }
+
+    /// Moves the hand crop (a re-read board profile): the resize tables are recomputed in place.
+    public func setCrop(_ crop: CropRect) throws(PipelineError) {
+        do {
+            preprocessor = try FrameToInput(
+                crop: crop, frameWidth: preprocessor.frameWidth, frameHeight: preprocessor.frameHeight,
+                outputHeight: preprocessor.outputHeight, outputWidth: preprocessor.outputWidth,
+                workspace: arena.base + layout.plan.offsets[layout.preprocessWorkspace])
+        } catch {
+            throw .preprocess(error)
+        }
+    }
+
+    /// Crops, resizes and quantises `frame` into the encoder's input tensor.
+    public func preprocess(_ frame: YUVFrame) {
+        preprocessor.write(frame, inputLUT: model.inputLUT, into: encoder.input)
+    }
+
+    /// Encodes the input tensor and stores its feature in slot `slot` of the feature ring.
+    public func encodeInput(intoSlot slot: Int) {
+        precondition(slot >= 0 && slot < window, "feature ring slot out of range")
+        encoder.encode()
+        (featureRing + slot * featureSize).update(from: encoder.feature, count: featureSize)
+    }
+
+    /// Runs the temporal head over `count` ring slots from `start` (wrapping around); returns
+    /// log-probabilities [count][classes].
+    public func runHead(ringStart start: Int, count: Int) -> UnsafePointer<Float> {
+        head.run(ring: featureRing, ringFrames: window, start: start, frames: count)
+        return head.logProbabilities
+    }
+
+    /// Memory the configuration reserved for the caller (`PipelineConfiguration.callerWorkspaceBytes`),
+    /// live for the whole run; 64-byte aligned.
+    public var callerWorkspace: UnsafeMutableRawPointer? {
+        layout.callerWorkspace.map { arena.base + layout.plan.offsets[$0] }
     }
 
     /// The int8 feature of frame `index` in the window.

@@ -22,10 +22,20 @@ enum DefaultModel {
         if let variable = dactyl_getenv("DACTYL_MODEL") {
             return String(cString: variable)
         }
+        return InstalledFile.find(relativePath, installedAs: "share/dactyl/default.dmdl")
+    }
+}
+
+/// Finds a file that ships with `dactyl` (the default model, board profiles): installed under
+/// the prefix beside the binary's `bin/`, else in the repository the binary was built in (a
+/// folder above it), else relative to the current folder.
+enum InstalledFile {
+    /// `relativePath` as in the repository (e.g. `board/pi5.conf`); `installedPath` under the prefix.
+    static func find(_ relativePath: String, installedAs installedPath: String) -> String? {
         var candidates: [String] = []
         if let executable = executablePath() {
             var folder = parent(executable)
-            candidates.append(parent(folder) + "/share/dactyl/default.dmdl")
+            candidates.append(parent(folder) + "/" + installedPath)
             while !folder.isEmpty {
                 candidates.append(folder + "/" + relativePath)
                 folder = parent(folder)

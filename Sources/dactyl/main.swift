@@ -9,6 +9,7 @@ let help = """
     usage: dactyl COMMAND [ARGUMENTS]
 
     commands:
+      run [SOURCE]     the live box: camera (or clip) in, words out to serial, GPIO, keyboard, stdout
       decode CLIP      the letters fingerspelled in a .y4m clip
       inspect [MODEL]  the model's ops, shapes, MACs and memory plan
       record DEVICE    records a V4L2 camera into a .y4m clip (--frames N --out FILE)
@@ -26,6 +27,7 @@ let help = """
 
 func commandUsage(_ command: String) -> String? {
     switch command {
+    case "run": RunCommand.usage
     case "decode": DecodeCommand.usage
     case "inspect": InspectCommand.usage
     case "record": RecordCommand.usage
@@ -48,6 +50,8 @@ func runCommand(_ words: [String]) -> Int32 {
     }
     do throws(CommandError) {
         switch command {
+        case "run":
+            try RunCommand.run(rest).write()
         case "decode":
             try DecodeCommand.run(rest).write()
         case "inspect":
@@ -65,7 +69,7 @@ func runCommand(_ words: [String]) -> Int32 {
             out.line("dactyl \(version)")
             out.write()
         default:
-            throw .usage("unknown command '\(command)'; commands: decode, inspect, record, selftest, help, version")
+            throw .usage("unknown command '\(command)'; commands: run, decode, inspect, record, selftest, help, version")
         }
         return 0
     } catch {

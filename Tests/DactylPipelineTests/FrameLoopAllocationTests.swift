@@ -48,4 +48,46 @@ final class FrameLoopAllocationTests: XCTestCase {
             XCTAssertGreaterThan(result.labels.count, 0)
         }
     }
+
+    /// The live box's loop (`dactyl run` over a clip): source, segmenter, partials, commits,
+    /// prefix beam decoding of each word, sinks and statistics.
+    func testLiveBoxLoopAllocatesNothing() throws {
+        #if DEBUG
+        try XCTSkipUnless(false, "runs on the release build: scripts/test.sh runs it with swift test -c release")
+        #endif
+        let model = try Model.load(path: SessionClip.modelPath)
+        let (path, _) = try SessionClip().write([.holdFirst(20), .word, .holdLast(30), .empty(10), .word, .holdLast(30)])
+        let clip = try Y4MClip(path: path)
+        let recogniser = try ContinuousRecogniser(
+            model: model, window: 48, method: .beam(width: 4), crop: CropRect(x: 0, y: 0, width: clip.width, height: clip.height),
+            frameWidth: clip.width, frameHeight: clip.height, framesPerSecond: 30)
+        let box = LiveBox(recogniser: recogniser, source: .clip(ClipPlayer(clip: clip, realtime: false, loop: false)),
+                          sinks: CountingSink())
+        allocation_counter_start()
+        box.start()
+        var steps = 0
+        while box.step() != .ended { steps += 1 }
+        box.finish(flushSeconds: 0)
+        let allocations = allocation_counter_stop()
+        XCTAssertEqual(allocations, 0, "\(allocations) heap allocations in \(steps) steps of the live loop")
+        XCTAssertEqual(box.sourceFrames, clip.frameCount)
+        // Both words arrived (in pieces: the window is shorter than the word), with partials and status changes.
+        XCTAssertEqual(box.sinks.finalWords, 2)
+        XCTAssertEqual(box.sinks.letters, 12)
+        XCTAssertGreaterThan(box.sinks.partials, 2)
+        XCTAssertGreaterThan(box.sinks.statuses, 4)
+    }
+}
+
+/// A sink that only counts, so that it allocates nothing itself.
+struct CountingSink: BoxSink {
+    var partials = 0, finalWords = 0, letters = 0, statuses = 0
+    mutating func partial(_ word: WordView, now: UInt64) { partials += 1 }
+    mutating func commit(_ word: WordView, now: UInt64) {
+        letters += word.text.count
+        if word.isFinal { finalWords += 1 }
+    }
+    mutating func status(_ status: BoxStatus, message: UnsafeBufferPointer<UInt8>, now: UInt64) { statuses += 1 }
+    mutating func service(now: UInt64) -> SinkRequest? { nil }
+    mutating func flush(deadline: UInt64) {}
 }

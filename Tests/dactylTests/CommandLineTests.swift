@@ -229,4 +229,96 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(help.status, 0)
         XCTAssertTrue(help.stdout.contains("usage: dactyl record DEVICE --frames N --out FILE.y4m"))
     }
+
+    // MARK: - dactyl run
+
+    var sample: String { Self.repository.appendingPathComponent("samples/sample.y4m").path }
+
+    func testRunOverAClipPrintsTheWord() throws {
+        let result = try dactyl(["run", sample, "--fast", "--stats"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, "dragon\n")
+        XCTAssertTrue(result.stderr.contains("67 frames encoded, 0 dropped; 1 words"), result.stderr)
+    }
+
+    func testRunTakesABoardProfileAndOverridesItsKeys() throws {
+        let profile = scratch.appendingPathComponent("box.conf")
+        try "crop = 0,0,128,128\nsinks = stdout\n".write(to: profile, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try dactyl(["run", sample, "--fast", "--board", profile.path]).stdout, "dragon\n")
+        // A crop that misses the hand reads nothing; the command line overrides the profile's.
+        let missed = try dactyl(["run", sample, "--fast", "--board", profile.path, "--crop", "0,0,16,16"])
+        XCTAssertEqual(missed.status, 0, missed.stderr)
+        XCTAssertNotEqual(missed.stdout, "dragon\n")
+        XCTAssertEqual(try dactyl(["run", sample, "--fast", "--board", "pc", "--crop", "0,0,128,128"]).stdout, "dragon\n")
+    }
+
+    func testRunErrorsNameTheProblem() throws {
+        let profile = scratch.appendingPathComponent("bad.conf")
+        try "camera.fps = 30\nserial.bud = 9600\n".write(to: profile, atomically: true, encoding: .utf8)
+        let badKey = try dactyl(["run", sample, "--board", profile.path])
+        XCTAssertEqual(badKey.status, 1)
+        XCTAssertTrue(badKey.stderr.hasPrefix("dactyl: \(profile.path):2: serial.bud: unknown key"), badKey.stderr)
+
+        let badValue = try dactyl(["run", sample, "--serial-baud", "12345"])
+        XCTAssertEqual(badValue.status, 2)
+        XCTAssertTrue(badValue.stderr.contains("command line: serial.baud: expected a baud rate"), badValue.stderr)
+
+        let noBoard = try dactyl(["run", sample, "--board", "toaster"])
+        XCTAssertEqual(noBoard.status, 1)
+        XCTAssertTrue(noBoard.stderr.contains("no board profile 'toaster'"), noBoard.stderr)
+
+        let outside = try dactyl(["run", sample, "--crop", "100,100,64,64"])
+        XCTAssertEqual(outside.status, 1)
+        XCTAssertTrue(outside.stderr.contains("does not lie inside the 128x128 frame"), outside.stderr)
+        XCTAssertEqual(outside.stdout, "")
+    }
+
+    func testSIGTERMCommitsTheWordBeingSignedAndExitsZero() throws {
+        // In real time the word takes 2.2 s; stopped after 1.6 s, the letters read so far still arrive.
+        let bundle = Bundle(for: CommandLineTests.self).bundleURL
+        let binary = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("dactyl") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }!
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["run", sample]
+        process.currentDirectoryURL = Self.repository
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        Thread.sleep(forTimeInterval: 1.6)
+        process.terminate()
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .exit)
+        XCTAssertEqual(process.terminationStatus, 0)
+        // A loaded machine may drop frames in real time, so only "some letters, one word" is certain.
+        XCTAssertTrue(stdout.hasSuffix("\n") && stdout.count >= 2 && !stdout.dropLast().contains("\n"), stdout)
+    }
+
+    func testSIGHUPRereadsTheBoardProfile() throws {
+        // The profile's crop first misses the hand; after SIGHUP with the right crop the looped word is read.
+        let profile = scratch.appendingPathComponent("box.conf")
+        try "crop = 0,0,12,12\n".write(to: profile, atomically: true, encoding: .utf8)
+        let bundle = Bundle(for: CommandLineTests.self).bundleURL
+        let binary = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("dactyl") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }!
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["run", sample, "--loop", "--board", profile.path]
+        process.currentDirectoryURL = Self.repository
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        Thread.sleep(forTimeInterval: 0.5)
+        try "crop = 0,0,128,128 # the whole frame\n".write(to: profile, atomically: true, encoding: .utf8)
+        kill(process.processIdentifier, SIGHUP)
+        Thread.sleep(forTimeInterval: 5.0)
+        process.terminate()
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, stderr)
+        XCTAssertTrue(stdout.contains("dragon"), stdout)
+    }
 }

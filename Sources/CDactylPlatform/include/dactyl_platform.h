@@ -52,6 +52,11 @@ float dactyl_expf(float x);
 float dactyl_tanhf(float x);
 float dactyl_logf(float x);
 
+// OpenBLAS on one thread: the head's matrices are small, and its thread pool allocates on every
+// call that it spreads over threads (measured: 3-4 mallocs per head run), which the frame loop
+// must not do; the encoder has threads of its own.
+void dactyl_blas_use_one_thread(void);
+
 // C = alpha * op(A) * op(B) + beta * C, row-major (cblas_sgemm).
 void dactyl_sgemm(int transpose_a, int transpose_b, int m, int n, int k, float alpha,
                   const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);

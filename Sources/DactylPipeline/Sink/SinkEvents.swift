@@ -42,6 +42,10 @@ public struct WordView {
     public let segment: Int
     /// A segment longer than the window is committed in pieces: 0, 1, ... within the segment.
     public let piece: Int
+    /// The word's last piece (always, for a word committed whole): a sink that writes plain text
+    /// writes the word separator after it, and joins earlier pieces without one. A final piece
+    /// may have no letters when the earlier pieces had them all.
+    public let isFinal: Bool
     /// Source frame numbers (counted from the run's first frame, dropped frames included) of
     /// the segment's first frame and of the last frame this word covers.
     public let startFrame: Int
@@ -51,11 +55,12 @@ public struct WordView {
     public let endNanoseconds: UInt64
 
     public init(text: UnsafeBufferPointer<UInt8>, letters: UnsafeBufferPointer<CTCLetterSpan>, segment: Int, piece: Int,
-                startFrame: Int, endFrame: Int, startNanoseconds: UInt64, endNanoseconds: UInt64) {
+                isFinal: Bool = true, startFrame: Int, endFrame: Int, startNanoseconds: UInt64, endNanoseconds: UInt64) {
         self.text = text
         self.letters = letters
         self.segment = segment
         self.piece = piece
+        self.isFinal = isFinal
         self.startFrame = startFrame
         self.endFrame = endFrame
         self.startNanoseconds = startNanoseconds

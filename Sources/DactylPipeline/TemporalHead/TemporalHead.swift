@@ -1,3 +1,4 @@
+import CDactylPlatform
 import DactylKernels
 import DactylModel
 
@@ -21,6 +22,7 @@ public struct TemporalHead {
 
     public init(model: Model, buffers: [OpBuffers]) {
         precondition(buffers.count == model.headOps.count)
+        dactyl_blas_use_one_thread()
         self.ops = model.headOps
         self.buffers = buffers
         self.featureSize = model.featureSize
@@ -49,9 +51,22 @@ public struct TemporalHead {
     /// Dequantises `frames` int8 features (`features`, [frames][featureSize]) and runs the head;
     /// the result is in `logProbabilities`, [frames][classes].
     public func run(features: UnsafePointer<Int8>, frames: Int) {
-        let first = buffers[0].input
-        for index in 0..<frames * featureSize {
-            first[index] = featureScale * Float(Int32(features[index]) - featureZeroPoint)
+        run(ring: features, ringFrames: max(frames, 1), start: 0, frames: frames)
+    }
+
+    /// The same over `frames` consecutive features of a ring of `ringFrames` features, starting
+    /// at slot `start` and wrapping around: the live box's window slides over its feature ring.
+    public func run(ring: UnsafePointer<Int8>, ringFrames: Int, start: Int, frames: Int) {
+        precondition(frames <= ringFrames && start >= 0 && start < ringFrames, "head window outside the feature ring")
+        var destination = buffers[0].input
+        var slot = start
+        for _ in 0..<frames {
+            let feature = ring + slot * featureSize
+            for index in 0..<featureSize {
+                destination[index] = featureScale * Float(Int32(feature[index]) - featureZeroPoint)
+            }
+            destination += featureSize
+            slot = slot + 1 == ringFrames ? 0 : slot + 1
         }
         for (op, buffer) in zip(ops, buffers) {
             switch op {

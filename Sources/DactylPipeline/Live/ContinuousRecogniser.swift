@@ -1,0 +1,373 @@
+import DactylKernels
+import DactylModel
+
+/// Continuous recognition for the live box: every frame is encoded into a feature ring; the
+/// segmenter opens a segment when signing starts, the head and a greedy decode publish a partial
+/// result every few frames, and when signing ends the segment is decoded with the configured
+/// method and committed as a word. A segment longer than the window is committed in pieces.
+///
+/// All state lives in the recogniser's arena (`workspaceBytes`, planned with the rest), so
+/// `process` allocates nothing, whatever the sinks are.
+public final class ContinuousRecogniser {
+    public let recogniser: Recogniser
+    public let settings: SegmenterFrames
+    let method: CTCDecoder.Method
+    let greedy: CTCDecoder
+    let configured: CTCDecoder
+    let window: Int
+    let alphabet: AlphabetText
+
+    // Arena state, one entry per ring slot where it says so.
+    let previousInput: UnsafeMutablePointer<Int8>
+    let slotFrameNumber: UnsafeMutablePointer<Int>
+    let slotArrival: UnsafeMutablePointer<UInt64>
+    var partialText: FixedText
+    var wordText: FixedText
+    var lastWordText: FixedText
+    let wordLetters: UnsafeMutablePointer<CTCLetterSpan>
+    let lastWordLetters: UnsafeMutablePointer<CTCLetterSpan>
+
+    /// Frames encoded so far; frame `e` sits in ring slot `e % window`.
+    public private(set) var encoded = 0
+    public private(set) var status = BoxStatus.idle
+    public private(set) var segmentOpen = false
+    var segmentStart = 0
+    /// The earliest encoded frame a new segment may include (nothing before the last segment's end).
+    var historyStart = 0
+    var movingRun = 0
+    var stillRun = 0
+    var lastMoving = 0
+    var framesSincePartial = 0
+    var segmentIndex = 0
+    var piece = 0
+    var lastWord: (letters: Int, segment: Int, piece: Int, startFrame: Int, endFrame: Int,
+                   start: UInt64, end: UInt64)? = nil
+    /// Motion of the last frame (mean |Δ| of the input tensor), for `--stats` and tests.
+    public private(set) var lastMotion: Float = 0
+    /// Source frame number of the last moving frame of the last committed segment and when it
+    /// arrived: the end of signing, from which word latency is counted.
+    public private(set) var lastSigningEnd: (frame: Int, arrival: UInt64) = (0, 0)
+
+    /// Arena bytes the live state needs beside the recogniser's own buffers.
+    public static func workspaceBytes(model: Model, inputCount: Int, window: Int) -> Int {
+        let textBytes = window * AlphabetText.maximumSymbolBytes(model)
+        return CacheLineCarver.bytes(Int8.self, inputCount) + CacheLineCarver.bytes(Int.self, window)
+            + CacheLineCarver.bytes(UInt64.self, window) + 3 * CacheLineCarver.bytes(UInt8.self, textBytes)
+            + 2 * CacheLineCarver.bytes(CTCLetterSpan.self, window) + AlphabetText.workspaceBytes(model)
+    }
+
+    /// The configuration `Recogniser` needs for live recognition with `window` frames.
+    public static func configuration(model: Model, window: Int, method: CTCDecoder.Method) -> PipelineConfiguration {
+        var configuration = PipelineConfiguration.modelDefaults(model)
+        configuration.window = window
+        if case .beam(let width) = method { configuration.beamWidth = width }
+        configuration.callerWorkspaceBytes = workspaceBytes(
+            model: model, inputCount: configuration.inputHeight * configuration.inputWidth * 3, window: window)
+        return configuration
+    }
+
+    /// `framesPerSecond` is the source's rate, which turns the settings' seconds into frames.
+    public init(model: Model, window: Int, method: CTCDecoder.Method, crop: CropRect, frameWidth: Int, frameHeight: Int,
+                framesPerSecond: Double, settings: SegmenterSettings = SegmenterSettings(),
+                kernelPath: KernelPath? = nil) throws(PipelineError) {
+        let configuration = ContinuousRecogniser.configuration(model: model, window: window, method: method)
+        recogniser = try Recogniser(model: model, configuration: configuration, crop: crop, frameWidth: frameWidth,
+                                    frameHeight: frameHeight, kernelPath: kernelPath)
+        self.window = window
+        self.method = method
+        self.settings = settings.frames(framesPerSecond: framesPerSecond, window: window)
+        greedy = CTCDecoder(workspace: recogniser.decoderWorkspace, frames: window, classes: model.numClasses, method: .greedy)
+        configured = CTCDecoder(workspace: recogniser.decoderWorkspace, frames: window, classes: model.numClasses, method: method)
+        var carver = CacheLineCarver(recogniser.callerWorkspace!, bytes: configuration.callerWorkspaceBytes)
+        previousInput = carver.take(Int8.self, recogniser.inputCount)
+        slotFrameNumber = carver.take(Int.self, window)
+        slotArrival = carver.take(UInt64.self, window)
+        let textBytes = window * AlphabetText.maximumSymbolBytes(model)
+        partialText = FixedText(base: carver.take(UInt8.self, textBytes), capacity: textBytes)
+        wordText = FixedText(base: carver.take(UInt8.self, textBytes), capacity: textBytes)
+        lastWordText = FixedText(base: carver.take(UInt8.self, textBytes), capacity: textBytes)
+        wordLetters = carver.take(CTCLetterSpan.self, window)
+        lastWordLetters = carver.take(CTCLetterSpan.self, window)
+        alphabet = AlphabetText(model: model, carver: &carver)
+    }
+
+    /// Where a segment starts: `frames` ring slots from slot `start`.
+    var segmentLength: Int { encoded - segmentStart }
+
+    /// Takes one source frame: `frameNumber` counts source frames (dropped ones included),
+    /// `arrival` is when it arrived (CLOCK_MONOTONIC ns). Sends partials, commits and status
+    /// changes to `sink`.
+    public func process<Sink: BoxSink>(_ frame: YUVFrame, frameNumber: Int, arrival: UInt64, now: () -> UInt64,
+                                       sink: inout Sink) {
+        if segmentOpen && segmentLength == window { commitPiece(now: now, sink: &sink) }
+        recogniser.preprocess(frame)
+        let count = recogniser.inputCount
+        lastMotion = encoded == 0 ? 0 : meanAbsoluteDifference(recogniser.input, previousInput, count: count)
+        previousInput.update(from: recogniser.input, count: count)
+        let slot = encoded % window
+        recogniser.encodeInput(intoSlot: slot)
+        slotFrameNumber[slot] = frameNumber
+        slotArrival[slot] = arrival
+        let current = encoded
+        encoded += 1
+        if !segmentOpen && encoded - historyStart > window { historyStart = encoded - window }
+
+        let moving = lastMotion >= settings.startMotion
+        if !segmentOpen {
+            movingRun = moving ? movingRun + 1 : 0
+            guard movingRun >= settings.startFrames else { return }
+            segmentOpen = true
+            segmentStart = max(historyStart, current - movingRun + 1 - settings.preRollFrames)
+            segmentIndex += (segmentIndex == 0 && piece == 0 && lastWord == nil) ? 0 : 1
+            piece = 0
+            stillRun = 0
+            lastMoving = current
+            framesSincePartial = 0
+            partialText.clear()
+            setStatus(.handSeen, now: now(), sink: &sink)
+            return
+        }
+        if lastMotion >= settings.stopMotion {
+            stillRun = 0
+            lastMoving = current
+        } else {
+            stillRun += 1
+        }
+        framesSincePartial += 1
+        if stillRun >= settings.quietFrames {
+            // A letter that ends among the still frames is a held letter, not the end of the word;
+            // after three quiet stretches the word ends anyway.
+            let lastLetterEnd = decodeSegment(greedy)
+            if lastLetterEnd < encoded - settings.quietFrames || stillRun >= 3 * settings.quietFrames {
+                endSegment(now: now, sink: &sink)
+                return
+            }
+        }
+        if framesSincePartial >= settings.partialEvery {
+            framesSincePartial = 0
+            publishPartial(now: now(), sink: &sink)
+        }
+    }
+
+    /// Decodes and commits the open segment (end of input, SIGTERM): the word being signed is not lost.
+    public func finish<Sink: BoxSink>(now: () -> UInt64, sink: inout Sink) {
+        if segmentOpen { endSegment(now: now, sink: &sink) }
+    }
+
+    /// Forgets the word being signed (the button's short press).
+    public func clearWord<Sink: BoxSink>(now: UInt64, sink: inout Sink) {
+        guard segmentOpen else { return }
+        segmentOpen = false
+        historyStart = encoded
+        movingRun = 0
+        partialText.clear()
+        sink.partial(WordView(text: partialText.bytes, letters: UnsafeBufferPointer(start: wordLetters, count: 0),
+                              segment: segmentIndex, piece: piece, startFrame: frameNumber(ofEncoded: segmentStart),
+                              endFrame: frameNumber(ofEncoded: encoded - 1), startNanoseconds: arrival(ofEncoded: segmentStart),
+                              endNanoseconds: now), now: now)
+        setStatus(.idle, now: now, sink: &sink)
+    }
+
+    /// Sends the last committed word again (the button's long press); false if there is none.
+    @discardableResult
+    public func repeatLastWord<Sink: BoxSink>(now: UInt64, sink: inout Sink) -> Bool {
+        guard let last = lastWord else { return false }
+        sink.commit(WordView(text: lastWordText.bytes, letters: UnsafeBufferPointer(start: lastWordLetters, count: last.letters),
+                             segment: last.segment, piece: last.piece, startFrame: last.startFrame, endFrame: last.endFrame,
+                             startNanoseconds: last.start, endNanoseconds: last.end), now: now)
+        return true
+    }
+
+    // MARK: - Decoding
+
+    func frameNumber(ofEncoded index: Int) -> Int { slotFrameNumber[index % window] }
+    func arrival(ofEncoded index: Int) -> UInt64 { slotArrival[index % window] }
+
+    /// Runs the head over the open segment and decodes it with `decoder` into `wordText` and
+    /// `wordLetters` (frames as source frame numbers); returns the encoded index where the last
+    /// letter ends (or `segmentStart - 1` when there are no letters).
+    @discardableResult
+    func decodeSegment(_ decoder: CTCDecoder, frames: Int? = nil) -> Int {
+        let count = frames ?? segmentLength
+        let logProbabilities = recogniser.runHead(ringStart: segmentStart % window, count: count)
+        let result = decoder.decode(logProbs: logProbabilities, frames: count)
+        wordText.clear()
+        for label in result.labels { alphabet.append(label, to: &wordText) }
+        var lastEnd = segmentStart - 1
+        for (index, span) in result.spans.enumerated() {
+            lastEnd = segmentStart + Int(span.endFrame)
+            wordLetters[index] = CTCLetterSpan(
+                classIndex: span.classIndex, startFrame: Int32(truncatingIfNeeded: frameNumber(ofEncoded: segmentStart + Int(span.startFrame))),
+                endFrame: Int32(truncatingIfNeeded: frameNumber(ofEncoded: lastEnd)), score: span.score)
+        }
+        lettersDecoded = result.spans.count
+        labelsDecoded = result.labels.count
+        return result.labels.isEmpty ? segmentStart - 1 : (result.spans.isEmpty ? encoded - 1 : lastEnd)
+    }
+    var lettersDecoded = 0
+    var labelsDecoded = 0
+
+    func publishPartial<Sink: BoxSink>(now: UInt64, sink: inout Sink) {
+        decodeSegment(greedy)
+        if labelsDecoded > 0 && status != .signing { setStatus(.signing, now: now, sink: &sink) }
+        guard !equal(wordText.bytes, partialText.bytes) else { return }
+        partialText.clear()
+        partialText.append(wordText.bytes)
+        sink.partial(WordView(text: partialText.bytes, letters: UnsafeBufferPointer(start: wordLetters, count: lettersDecoded),
+                              segment: segmentIndex, piece: piece, startFrame: frameNumber(ofEncoded: segmentStart),
+                              endFrame: frameNumber(ofEncoded: encoded - 1), startNanoseconds: arrival(ofEncoded: segmentStart),
+                              endNanoseconds: arrival(ofEncoded: encoded - 1)), now: now)
+    }
+
+    func endSegment<Sink: BoxSink>(now: () -> UInt64, sink: inout Sink) {
+        decodeSegment(configured)
+        lastSigningEnd = (frameNumber(ofEncoded: lastMoving), arrival(ofEncoded: lastMoving))
+        commitWord(endFrame: frameNumber(ofEncoded: lastMoving), end: arrival(ofEncoded: lastMoving), now: now(), sink: &sink)
+        segmentOpen = false
+        historyStart = encoded
+        movingRun = 0
+        partialText.clear()
+        setStatus(.idle, now: now(), sink: &sink)
+    }
+
+    /// The segment fills the ring: commit the letters that end before the overlap, keep the rest.
+    func commitPiece<Sink: BoxSink>(now: () -> UInt64, sink: inout Sink) {
+        let count = segmentLength
+        let logProbabilities = recogniser.runHead(ringStart: segmentStart % window, count: count)
+        let result = configured.decode(logProbs: logProbabilities, frames: count)
+        let cut = count - settings.pieceOverlap
+        var keep = 0
+        var nextStart = segmentStart + cut
+        if result.spans.count == result.labels.count {
+            while keep < result.spans.count && Int(result.spans[keep].endFrame) < cut { keep += 1 }
+            if keep > 0 {
+                // The next piece starts halfway between the last committed letter and the next
+                // one, so the frames of a held letter are not read again as a new letter.
+                let committedEnd = Int(result.spans[keep - 1].endFrame) + 1
+                let nextLetter = keep < result.spans.count ? Int(result.spans[keep].startFrame) : cut
+                nextStart = segmentStart + (committedEnd + max(committedEnd, nextLetter)) / 2
+            }
+        } else {
+            keep = result.labels.count  // no alignment: commit what was read, start afresh
+            nextStart = encoded
+        }
+        wordText.clear()
+        for index in 0..<keep {
+            alphabet.append(result.labels[index], to: &wordText)
+            if index < result.spans.count {
+                let span = result.spans[index]
+                wordLetters[index] = CTCLetterSpan(
+                    classIndex: span.classIndex,
+                    startFrame: Int32(truncatingIfNeeded: frameNumber(ofEncoded: segmentStart + Int(span.startFrame))),
+                    endFrame: Int32(truncatingIfNeeded: frameNumber(ofEncoded: segmentStart + Int(span.endFrame))), score: span.score)
+            }
+        }
+        lettersDecoded = min(keep, result.spans.count)
+        labelsDecoded = keep
+        if keep > 0 {
+            commitWord(endFrame: frameNumber(ofEncoded: nextStart - 1), end: arrival(ofEncoded: nextStart - 1), isFinal: false,
+                       now: now(), sink: &sink)
+            piece += 1
+        }
+        segmentStart = nextStart
+        partialText.clear()
+    }
+
+    func commitWord<Sink: BoxSink>(endFrame: Int, end: UInt64, isFinal: Bool = true, now: UInt64, sink: inout Sink) {
+        // An empty word is not sent, unless it ends a word whose earlier pieces were.
+        guard wordText.count > 0 || (isFinal && piece > 0) else { return }
+        let view = WordView(text: wordText.bytes, letters: UnsafeBufferPointer(start: wordLetters, count: lettersDecoded),
+                            segment: segmentIndex, piece: piece, isFinal: isFinal, startFrame: frameNumber(ofEncoded: segmentStart), endFrame: endFrame,
+                            startNanoseconds: arrival(ofEncoded: segmentStart), endNanoseconds: end)
+        sink.commit(view, now: now)
+        // The word to repeat is the whole word: its pieces joined.
+        let earlierLetters = piece > 0 ? (lastWord?.letters ?? 0) : 0
+        if piece == 0 { lastWordText.clear() }
+        lastWordText.append(wordText.bytes)
+        let letters = min(lettersDecoded, window - earlierLetters)
+        (lastWordLetters + earlierLetters).update(from: wordLetters, count: letters)
+        lastWord = (earlierLetters + letters, segmentIndex, 0, piece > 0 ? (lastWord?.startFrame ?? view.startFrame) : view.startFrame,
+                    endFrame, piece > 0 ? (lastWord?.start ?? view.startNanoseconds) : view.startNanoseconds, end)
+        if isFinal { wordsCommitted += 1 }
+    }
+    public private(set) var wordsCommitted = 0
+
+    func setStatus<Sink: BoxSink>(_ new: BoxStatus, now: UInt64, sink: inout Sink) {
+        guard new != status else { return }
+        status = new
+        sink.status(new, message: UnsafeBufferPointer(start: nil, count: 0), now: now)
+    }
+}
+
+private func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard a.count == b.count else { return false }
+    for index in 0..<a.count where a[index] != b[index] { return false }
+    return true
+}
+
+/// The model's alphabet as UTF-8 bytes in the arena, so that labels become text without allocating.
+struct AlphabetText {
+    let bytes: UnsafeMutablePointer<UInt8>
+    /// Symbol i (class i + 1) is `bytes[offsets[i] ..< offsets[i + 1]]`.
+    let offsets: UnsafeMutablePointer<Int>
+    let symbols: Int
+
+    static func maximumSymbolBytes(_ model: Model) -> Int {
+        var largest = 1
+        for symbol in model.alphabet { largest = max(largest, symbol.utf8.count) }
+        return largest
+    }
+
+    static func workspaceBytes(_ model: Model) -> Int {
+        var total = 0
+        for symbol in model.alphabet { total += symbol.utf8.count }
+        return CacheLineCarver.bytes(UInt8.self, total) + CacheLineCarver.bytes(Int.self, model.alphabet.count + 1)
+    }
+
+    init(model: Model, carver: inout CacheLineCarver) {
+        var total = 0
+        for symbol in model.alphabet { total += symbol.utf8.count }
+        bytes = carver.take(UInt8.self, total)
+        offsets = carver.take(Int.self, model.alphabet.count + 1)
+        symbols = model.alphabet.count
+        var cursor = 0
+        for (index, symbol) in model.alphabet.enumerated() {
+            offsets[index] = cursor
+            for byte in symbol.utf8 {
+                bytes[cursor] = byte
+                cursor += 1
+            }
+        }
+        offsets[model.alphabet.count] = cursor
+    }
+
+    /// Appends the text of class `label` (1-based; 0 is the blank).
+    func append(_ label: Int32, to text: inout FixedText) {
+        let index = Int(label) - 1
+        guard index >= 0 && index < symbols else { return }
+        text.append(UnsafeBufferPointer(start: bytes + offsets[index], count: offsets[index + 1] - offsets[index]))
+    }
+}
+
+/// Hands out pieces of one block of arena memory, each on its own 64-byte cache line (so pieces
+/// of any type can be taken in any order, unlike the decoders' `WorkspaceCarver`), and says how
+/// big the block must be.
+struct CacheLineCarver {
+    var cursor: UnsafeMutableRawPointer
+    let end: UnsafeMutableRawPointer
+
+    init(_ base: UnsafeMutableRawPointer, bytes: Int) {
+        cursor = base
+        end = base + bytes
+    }
+
+    static func bytes<T>(_: T.Type, _ count: Int) -> Int { (count * MemoryLayout<T>.stride + 63) / 64 * 64 }
+
+    mutating func take<T>(_ type: T.Type, _ count: Int) -> UnsafeMutablePointer<T> {
+        let size = CacheLineCarver.bytes(type, count)
+        precondition(cursor + size <= end, "live state outgrew its planned workspace")
+        let pointer = cursor.bindMemory(to: type, capacity: count)
+        cursor += size
+        return pointer
+    }
+}

@@ -1,0 +1,58 @@
+/// Durations in nanoseconds kept in memory allocated once (the newest `capacity` of them), for
+/// medians and percentiles at the end of a run.
+public struct LatencyLog {
+    private let values: UnsafeMutablePointer<UInt64>
+    public let capacity: Int
+    public private(set) var recorded = 0
+
+    public init(capacity: Int) {
+        self.capacity = capacity
+        values = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
+    }
+
+    public mutating func record(_ nanoseconds: UInt64) {
+        values[recorded % capacity] = nanoseconds
+        recorded += 1
+    }
+
+    /// The q-quantile (0...1) in milliseconds, by the nearest-rank rule; nil when empty.
+    public func quantileMilliseconds(_ q: Double) -> Double? {
+        let count = min(recorded, capacity)
+        guard count > 0 else { return nil }
+        var sorted = [UInt64](UnsafeBufferPointer(start: values, count: count))
+        sorted.sort()
+        let rank = max(0, min(count - 1, Int((q * Double(count)).rounded(.up)) - 1))
+        return Double(sorted[rank]) / 1e6
+    }
+}
+
+/// Frame latency (frame arrival → its feature in the ring), word latency, frames dropped.
+public struct RunStatistics {
+    public var frameLatencies = LatencyLog(capacity: 16384)
+    public var wordLatencies = LatencyLog(capacity: 4096)
+    public var framesDropped = 0
+
+    public init() {}
+
+    private func milliseconds(_ value: Double?) -> String {
+        guard let value else { return "null" }
+        let tenths = Int((value * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10)"
+    }
+
+    public func summary(frames: Int, words: Int) -> String {
+        "\(frames) frames encoded, \(framesDropped) dropped; \(words) words; "
+            + "frame latency median \(milliseconds(frameLatencies.quantileMilliseconds(0.5))) ms, "
+            + "p90 \(milliseconds(frameLatencies.quantileMilliseconds(0.9))) ms; "
+            + "word latency median \(milliseconds(wordLatencies.quantileMilliseconds(0.5))) ms, "
+            + "p90 \(milliseconds(wordLatencies.quantileMilliseconds(0.9))) ms"
+    }
+
+    public func json(frames: Int, words: Int) -> String {
+        "{\"type\":\"stats\",\"frames_encoded\":\(frames),\"frames_dropped\":\(framesDropped),\"words\":\(words),"
+            + "\"frame_latency_ms\":{\"median\":\(milliseconds(frameLatencies.quantileMilliseconds(0.5))),"
+            + "\"p90\":\(milliseconds(frameLatencies.quantileMilliseconds(0.9)))},"
+            + "\"word_latency_ms\":{\"median\":\(milliseconds(wordLatencies.quantileMilliseconds(0.5))),"
+            + "\"p90\":\(milliseconds(wordLatencies.quantileMilliseconds(0.9)))}}"
+    }
+}

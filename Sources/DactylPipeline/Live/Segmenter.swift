@@ -1,0 +1,60 @@
+/// When signing starts and ends, from the motion in the signing zone and the letters the model
+/// reads (docs/live-box.md, "Segmenter", has the measurements behind these defaults).
+///
+/// The signal is the mean absolute difference between consecutive encoder input tensors (the
+/// cropped, resized, quantised frame: 64x64x3 values for the default model), which is already
+/// in memory, so it costs one pass over 12 KB per frame: a hand that enters, moves between
+/// letters or leaves moves pixels; a lowered hand, an empty zone or a still rest pose does not.
+/// A still hand can also be holding a letter, so a segment ends only after a stretch of still
+/// frames in which no letter ends.
+public struct SegmenterSettings: Sendable, Equatable {
+    /// A frame whose motion is at least this (mean |Δ| in int8 steps) counts as moving.
+    public var startMotion: Float = 2.0
+    /// A frame whose motion is below this counts as still.
+    public var stopMotion: Float = 1.0
+    /// Consecutive moving frames that start a segment.
+    public var startFrames = 3
+    /// Still seconds, with no letter ending in them, that end a segment.
+    public var quietSeconds: Float = 0.6
+    /// Seconds before the first moving frame that the segment includes.
+    public var preRollSeconds: Float = 0.2
+    /// A partial result every this many seconds while a segment is open.
+    public var partialSeconds: Float = 0.2
+    /// When a segment fills the window, letters ending in the window's last quarter wait for the
+    /// next piece, so that a letter cut by the window's edge is read whole.
+    public var pieceOverlapFraction: Float = 0.25
+
+    public init() {}
+
+    /// The settings in frames at `framesPerSecond`.
+    public func frames(framesPerSecond: Double, window: Int) -> SegmenterFrames {
+        func count(_ seconds: Float, minimum: Int) -> Int { max(minimum, Int((Double(seconds) * framesPerSecond).rounded())) }
+        return SegmenterFrames(
+            startMotion: startMotion, stopMotion: stopMotion, startFrames: max(1, startFrames),
+            quietFrames: count(quietSeconds, minimum: 2), preRollFrames: min(count(preRollSeconds, minimum: 0), window / 4),
+            partialEvery: count(partialSeconds, minimum: 1),
+            pieceOverlap: min(max(1, Int(Float(window) * pieceOverlapFraction)), window - 1))
+    }
+}
+
+/// `SegmenterSettings` in frames of one source's rate.
+public struct SegmenterFrames: Sendable, Equatable {
+    public var startMotion: Float
+    public var stopMotion: Float
+    public var startFrames: Int
+    public var quietFrames: Int
+    public var preRollFrames: Int
+    public var partialEvery: Int
+    public var pieceOverlap: Int
+}
+
+/// Mean absolute difference of two int8 tensors: the motion signal.
+@inline(__always)
+public func meanAbsoluteDifference(_ a: UnsafePointer<Int8>, _ b: UnsafePointer<Int8>, count: Int) -> Float {
+    var sum = 0
+    for index in 0..<count {
+        let difference = Int(a[index]) - Int(b[index])
+        sum += difference < 0 ? -difference : difference
+    }
+    return count > 0 ? Float(sum) / Float(count) : 0
+}

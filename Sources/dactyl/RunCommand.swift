@@ -1,0 +1,180 @@
+import CDactylPlatform
+import DactylModel
+import DactylPipeline
+
+/// `dactyl run`: the live box. Frames from a camera or a clip, continuous recognition, words to the sinks.
+enum RunCommand {
+    static let usage = """
+        usage: dactyl run [SOURCE] [--board NAME|FILE] [--model FILE] [OPTIONS]
+
+        The fingerspelling box: reads frames from a camera (or a .y4m clip, played as a camera
+        would), finds where signing starts and ends, shows partial results while a word is being
+        signed and sends each finished word to the sinks. Runs until stopped (SIGTERM or Ctrl-C
+        finish the current word first) or, for a clip, until its end. SIGHUP re-reads the board profile.
+
+          SOURCE                 a V4L2 camera (/dev/video0, /dev/v4l/by-id/...) or a .y4m clip
+                                 (default: the board profile's camera.device)
+          --board NAME|FILE      a board profile: pi5, pi4, zero2w, pc (board/*.conf) or a file
+          --model FILE           model file (default: the default model, see `dactyl help`)
+          --beam N               decode finished words with prefix beam search of width N (default: greedy)
+          --window N             frames the recogniser sees at once (default: the model's); longer
+                                 words are committed in pieces
+          --fast                 a clip is played as fast as frames are processed, not in real time
+          --loop                 play a clip again and again
+          --max-frames N         stop after N source frames
+          --format text|jsonl    stdout: words, one per line (default), or JSON lines with partial
+                                 results, letter spans, status and timings
+          --stats                at the end, frame and word latency, frames dropped (stderr, and a
+                                 JSON line with --format jsonl)
+
+        Every board profile key can be given as an option, overriding the profile (board/README.md):
+          --camera-device DEV  --camera-size WxH  --camera-fps N  --camera-format auto|yuyv|nv12|yu12|mjpeg
+          --crop X,Y,W,H|model  --sinks LIST (--sink)  --threads N
+          --serial-device DEV (--serial)  --serial-baud N  --serial-mode tagged|text
+          --gpio-chip CHIP  --gpio-status-led LINE  --gpio-word-led LINE  --gpio-button LINE  --gpio-active-low yes|no
+          --keyboard-device DEV (--keyboard)  --keyboard-separator space|enter
+        Sinks (any of): stdout, serial, gpio, keyboard.
+        """
+
+    static let aliases: [(String, String)] = [("--sink", "--sinks"), ("--serial", "--serial-device"),
+                                               ("--keyboard", "--keyboard-device"), ("--baud", "--serial-baud")]
+
+    static func run(_ words: ArraySlice<String>) throws(CommandError) -> OutputText {
+        var valueOptions = ["--board", "--model", "--beam", "--window", "--max-frames", "--format"] + BoardProfile.options
+        for (alias, _) in aliases { valueOptions.append(alias) }
+        let arguments = try CommandError.parsing(words, valueOptions: valueOptions, flagOptions: ["--fast", "--loop", "--stats"])
+        guard arguments.positionals.count <= 1 else {
+            throw .usage("run takes one source (a camera device or a .y4m clip), got \(arguments.positionals.count)")
+        }
+        let beamWidth: Int, maxFrames: Int, format: String, windowOption: Int?
+        do {
+            beamWidth = try arguments.integer("--beam", default: 0, range: 1...256)
+            maxFrames = try arguments.integer("--max-frames", default: Int.max, range: 1...Int.max)
+            format = try arguments.choice("--format", from: ["text", "jsonl"], default: "text")
+            windowOption = arguments.value("--window") == nil ? nil : try arguments.integer("--window", default: 0, range: 32...4096)
+        } catch {
+            throw .usage(error.message)
+        }
+        let boardName = arguments.value("--board")
+        var profile = try loadProfile(boardName, overrides: arguments)
+
+        let model = try loadModel(arguments.value("--model"))
+        let method: CTCDecoder.Method = beamWidth > 0 ? .beam(width: beamWidth) : .greedy
+        let sourcePath = arguments.positionals.first ?? profile.cameraDevice
+        guard isClip(sourcePath) else {
+            throw .failed("\(sourcePath): cameras arrive with the camera source; give a .y4m clip")
+        }
+        let clip: Y4MClip
+        do {
+            clip = try Y4MClip(path: sourcePath)
+        } catch {
+            throw .failed(error.description)
+        }
+        let player = ClipPlayer(clip: clip, realtime: !arguments.has("--fast"), loop: arguments.has("--loop"))
+        let defaultCrop = CropRect.fromThousandths(
+            x: model.defaultCrop.x, y: model.defaultCrop.y, width: model.defaultCrop.width, height: model.defaultCrop.height,
+            frameWidth: clip.width, frameHeight: clip.height)
+        let crop = profile.crop ?? defaultCrop
+        let window = windowOption ?? model.defaultWindow
+        let recogniser: ContinuousRecogniser
+        do {
+            recogniser = try ContinuousRecogniser(model: model, window: window, method: method, crop: crop,
+                                                  frameWidth: clip.width, frameHeight: clip.height,
+                                                  framesPerSecond: player.framesPerSecond)
+        } catch {
+            throw .failed("\(sourcePath): \(error.description)")
+        }
+        let errorNumber = dactyl_signals_install()
+        guard errorNumber == 0 else { throw .failed("cannot install signal handlers: \(String(cString: dactyl_error_text(errorNumber)))") }
+        let box = LiveBox(recogniser: recogniser, source: .clip(player),
+                          sinks: RunSinks(format: format, selection: profile.sinks))
+        box.start()
+        loop: while box.sourceFrames < maxFrames {
+            let signals = dactyl_signals_take()
+            if signals & UInt32(DACTYL_SIGNAL_STOP) != 0 { break }
+            if signals & UInt32(DACTYL_SIGNAL_RELOAD) != 0 {
+                reload(&profile, board: boardName, arguments: arguments, box: box, defaultCrop: defaultCrop)
+            }
+            switch box.step() {
+            case .frame, .waiting: continue
+            case .ended: break loop
+            }
+        }
+        box.finish()
+        let stats = box.statistics
+        var out = OutputText()
+        if arguments.has("--stats") {
+            var report = OutputText()
+            report.line("dactyl: " + stats.summary(frames: recogniser.encoded, words: recogniser.wordsCommitted))
+            report.write(to: 2)
+            if format == "jsonl" { out.line(stats.json(frames: recogniser.encoded, words: recogniser.wordsCommitted)) }
+        }
+        return out
+    }
+
+    /// SIGHUP: re-reads the board profile and applies what can change while running (the crop),
+    /// keeping the word being signed; a profile with an error is reported and ignored.
+    static func reload<Sinks: BoxSink>(_ profile: inout BoardProfile, board: String?, arguments: Arguments, box: LiveBox<Sinks>,
+                                       defaultCrop: CropRect) {
+        let reloaded: BoardProfile
+        do {
+            reloaded = try loadProfile(board, overrides: arguments)
+        } catch {
+            printError(message(error) + " (SIGHUP: keeping the profile loaded before)")
+            return
+        }
+        if reloaded.crop != profile.crop {
+            do {
+                try box.recogniser.recogniser.setCrop(reloaded.crop ?? defaultCrop)
+            } catch {
+                printError("SIGHUP: \(error.description) (keeping the crop \(profile.crop ?? defaultCrop))")
+                return
+            }
+        }
+        if reloaded.cameraDevice != profile.cameraDevice || reloaded.sinks != profile.sinks {
+            printError("SIGHUP: camera and sink changes take effect when dactyl restarts")
+        }
+        profile = reloaded
+    }
+
+    static func message(_ error: CommandError) -> String {
+        switch error {
+        case .usage(let text), .failed(let text): text
+        }
+    }
+
+    static func isClip(_ path: String) -> Bool {
+        path.hasSuffix(".y4m") || (!path.hasPrefix("/dev/") && dactyl_is_readable_file(path) != 0)
+    }
+
+    /// The board profile (`--board`, else the defaults) with the command line's overrides applied.
+    static func loadProfile(_ board: String?, overrides arguments: Arguments) throws(CommandError) -> BoardProfile {
+        var profile = BoardProfile()
+        if let board {
+            let isPath = board.contains("/") || board.hasSuffix(".conf")
+            guard let path = isPath ? board : InstalledFile.find("board/\(board).conf", installedAs: "share/dactyl/board/\(board).conf") else {
+                throw .failed("no board profile '\(board)' (looked for board/\(board).conf); give a name such as pi5, pi4, zero2w, pc, or a file")
+            }
+            do {
+                profile = try BoardProfile.load(path: path)
+            } catch {
+                throw .failed(error.description)
+            }
+        }
+        do {
+            for option in BoardProfile.options {
+                if let value = arguments.value(option), let key = BoardProfile.key(forOption: option) {
+                    try profile.set(key, value, source: "command line", line: 0)
+                }
+            }
+            for (alias, option) in aliases {
+                if let value = arguments.value(alias), let key = BoardProfile.key(forOption: option) {
+                    try profile.set(key, value, source: "command line", line: 0)
+                }
+            }
+        } catch {
+            throw .usage(error.description)
+        }
+        return profile
+    }
+}
