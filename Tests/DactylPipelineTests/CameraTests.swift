@@ -222,3 +222,36 @@ final class CameraTests: XCTestCase {
         }
     }
 }
+
+/// The camera as the live box's source: start-up without a camera, loss and back-off steps.
+final class CameraFrameSourceTests: XCTestCase {
+    func testCameraAbsentAtStartUpIsReportedLostThenRetriedWithoutBlocking() throws {
+        let device = FileManager.default.temporaryDirectory.appendingPathComponent("dactyl-no-video-\(UUID().uuidString)").path
+        let source = CameraFrameSource(camera: V4L2Camera(configuration: CameraConfiguration(device: device)),
+                                       waitMilliseconds: 5, backoff: CameraBackoff(initialMilliseconds: 20, maximumMilliseconds: 40))
+        try source.start()
+        guard case .lost(let error) = source.next() else { return XCTFail("the absent camera was not reported lost") }
+        XCTAssertEqual(error.description, "\(device): cannot open camera: No such file or directory")
+        XCTAssertTrue(source.isLost)
+        XCTAssertNil(source.lastAttemptError, "no attempt before the first back-off delay")
+        let started = Date()
+        var steps = 0
+        while source.lastAttemptError == nil && steps < 1000 {
+            guard case .waiting = source.next() else { return XCTFail("a frame from an absent camera") }
+            steps += 1
+        }
+        let elapsed = Date().timeIntervalSince(started)
+        XCTAssertGreaterThan(steps, 2, "each step waits at most waitMilliseconds, not the whole back-off")
+        XCTAssertGreaterThanOrEqual(elapsed, 0.015)
+        XCTAssertLessThan(elapsed, 1)
+        XCTAssertEqual(source.lastAttemptError?.description, error.description)
+        XCTAssertTrue(source.isLost)
+    }
+
+    func testDeviceThatIsNotACameraFailsAtStartUp() {
+        let source = CameraFrameSource(camera: V4L2Camera(configuration: CameraConfiguration(device: "/dev/null")))
+        XCTAssertThrowsError(try source.start()) { error in
+            XCTAssertEqual("\(error)", "/dev/null: VIDIOC_QUERYCAP: Inappropriate ioctl for device")
+        }
+    }
+}
