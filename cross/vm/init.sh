@@ -64,18 +64,21 @@ ln -sf "$(node vivid-000-vid-cap)" /dev/camera
 dactyl record /dev/camera --reconnect --frames "$RECONNECT_FRAMES" --size 640x480 --pixel-format yuyv \
     --out /tmp/reconnect.y4m > /tmp/reconnect.log 2>&1 &
 record_pid=$!
-sleep 1
+sleep 0.5
 rm -f /dev/camera
-kill $feeder_pid 2>/dev/null; wait $feeder_pid 2>/dev/null
+# Unbound while the feeder still streams: stopping the feeder first would leave the capture side
+# showing vivid's noise (loop mode with no output) until the unbind.
 echo vivid.0 > /sys/bus/platform/drivers/vivid/unbind
 echo "VMTEST vivid unbound at $(uptime) s"
+kill $feeder_pid 2>/dev/null; wait $feeder_pid 2>/dev/null
 sleep 0.5
 echo vivid.0 > /sys/bus/platform/drivers/vivid/bind
 wait_for /sys/class/video4linux/video1 10
 rm -f /tmp/feeder.ready
 feeder play "$(node vivid-000-vid-cap)" "$(node vivid-000-vid-out)" "$CLIP" "$CLIP_X" "$CLIP_Y" --ready /tmp/feeder.ready 2>&1 &
 feeder_pid=$!
-wait_for /tmp/feeder.ready 30 && ln -sf "$(node vivid-000-vid-cap)" /dev/camera
+# The link after the feeder has streamed a moment, as udev makes it a moment after the device.
+wait_for /tmp/feeder.ready 30 && sleep 0.5 && ln -sf "$(node vivid-000-vid-cap)" /dev/camera
 echo "VMTEST vivid bound again and fed at $(uptime) s"
 wait $record_pid
 record_status=$?
@@ -85,10 +88,10 @@ if [ $record_status != 0 ]; then
 elif ! grep -q "camera lost: " /tmp/reconnect.log || ! grep -q " 1 reconnects" /tmp/reconnect.log; then
     fail reconnect "dactyl record did not report the loss and one reconnect"
 else
-    result=$(feeder verify /tmp/reconnect.y4m "$CLIP" "$CLIP_X" "$CLIP_Y" 1)
+    result=$(feeder verify /tmp/reconnect.y4m "$CLIP" "$CLIP_X" "$CLIP_Y" 1 2>/tmp/verify.log)
     case "$result" in
         "VERIFY PASS"*) pass reconnect "$(grep -o 'camera lost: [^;]*' /tmp/reconnect.log), $(grep -o 'camera back after [0-9.]* s' /tmp/reconnect.log); ${result#VERIFY PASS: }" ;;
-        *) fail reconnect "${result#VERIFY FAIL: }" ;;
+        *) fail reconnect "${result#VERIFY FAIL: }"; tr "\n" " " < /tmp/verify.log; echo ;;
     esac
 fi
 kill $feeder_pid 2>/dev/null; wait $feeder_pid 2>/dev/null
