@@ -2,11 +2,11 @@ import Foundation
 
 /// Reads a model file's sections and writes them back with fresh checksums, sizes and
 /// alignment, so a test can damage one field and reach the validation behind the checksums.
-struct ModelFileEditor {
-    var header: Data
-    var sections: [(tag: String, bytes: Data)]
+public struct ModelFileEditor {
+    public var header: Data
+    public var sections: [(tag: String, bytes: Data)]
 
-    init(_ file: Data) {
+    public init(_ file: Data) {
         header = file.prefix(64)
         let count = Int(file.u32(at: 24))
         sections = (0..<count).map { index in
@@ -17,28 +17,28 @@ struct ModelFileEditor {
         }
     }
 
-    func section(_ tag: String) -> Data { sections.first { $0.tag == tag }!.bytes }
+    public func section(_ tag: String) -> Data { sections.first { $0.tag == tag }!.bytes }
 
-    mutating func setSection(_ tag: String, _ bytes: Data) {
+    public mutating func setSection(_ tag: String, _ bytes: Data) {
         let index = sections.firstIndex { $0.tag == tag }!
         sections[index].bytes = bytes
     }
 
-    mutating func setU32(_ tag: String, at offset: Int, _ value: UInt32) {
+    public mutating func setU32(_ tag: String, at offset: Int, _ value: UInt32) {
         var bytes = section(tag)
         bytes.setU32(at: offset, value)
         setSection(tag, bytes)
     }
 
-    func u32(_ tag: String, at offset: Int) -> UInt32 { section(tag).u32(at: offset) }
+    public func u32(_ tag: String, at offset: Int) -> UInt32 { section(tag).u32(at: offset) }
 
-    mutating func renameSection(_ tag: String, to newTag: String) {
+    public mutating func renameSection(_ tag: String, to newTag: String) {
         let index = sections.firstIndex { $0.tag == tag }!
         sections[index].tag = newTag
     }
 
     /// Offsets (within OPS) of each op record: (offset, opcode).
-    func opRecords() -> [(offset: Int, opcode: UInt32)] {
+    public func opRecords() -> [(offset: Int, opcode: UInt32)] {
         let ops = section("OPS ")
         var cursor = 4
         var records: [(Int, UInt32)] = []
@@ -50,11 +50,11 @@ struct ModelFileEditor {
     }
 
     /// Field `n` (after the 8-byte record header) of the first op with `opcode`, as an OPS offset.
-    func fieldOffset(opcode: UInt32, field n: Int, occurrence: Int = 0) -> Int {
+    public func fieldOffset(opcode: UInt32, field n: Int, occurrence: Int = 0) -> Int {
         opRecords().filter { $0.opcode == opcode }[occurrence].offset + 8 + 4 * n
     }
 
-    func serialized() -> Data {
+    public func serialized() -> Data {
         var file = header
         let tableEnd = 64 + sections.count * 32
         var offset = (tableEnd + 63) / 64 * 64
@@ -84,7 +84,7 @@ struct ModelFileEditor {
 }
 
 /// zlib's CRC-32, written out bit by bit so it does not share code with the loader.
-func crc32(_ data: Data) -> UInt32 {
+public func crc32(_ data: Data) -> UInt32 {
     var crc: UInt32 = 0xFFFF_FFFF
     for byte in data {
         crc ^= UInt32(byte)
@@ -94,25 +94,50 @@ func crc32(_ data: Data) -> UInt32 {
 }
 
 extension Data {
-    func u32(at offset: Int) -> UInt32 {
+    public func u32(at offset: Int) -> UInt32 {
         (0..<4).reduce(UInt32(0)) { $0 | UInt32(self[self.startIndex + offset + $1]) << (8 * UInt32($1)) }
     }
 
-    func u64(at offset: Int) -> UInt64 { UInt64(u32(at: offset)) | UInt64(u32(at: offset + 4)) << 32 }
+    public func u64(at offset: Int) -> UInt64 { UInt64(u32(at: offset)) | UInt64(u32(at: offset + 4)) << 32 }
 
-    mutating func setU32(at offset: Int, _ value: UInt32) {
+    public mutating func setU32(at offset: Int, _ value: UInt32) {
         for byte in 0..<4 { self[startIndex + offset + byte] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(byte))) }
     }
 
-    mutating func setU64(at offset: Int, _ value: UInt64) {
+    public mutating func setU64(at offset: Int, _ value: UInt64) {
         setU32(at: offset, UInt32(truncatingIfNeeded: value))
         setU32(at: offset + 4, UInt32(truncatingIfNeeded: value >> 32))
     }
 
-    mutating func appendU32(_ value: UInt32) { append(contentsOf: (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * UInt32($0))) }) }
-    mutating func appendU64(_ value: UInt64) { appendU32(UInt32(truncatingIfNeeded: value)); appendU32(UInt32(truncatingIfNeeded: value >> 32)) }
+    public mutating func appendU32(_ value: UInt32) { append(contentsOf: (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * UInt32($0))) }) }
+    public mutating func appendU64(_ value: UInt64) { appendU32(UInt32(truncatingIfNeeded: value)); appendU32(UInt32(truncatingIfNeeded: value >> 32)) }
 }
 
-/// The repository's Tests/golden folder.
-let goldenFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("golden")
+/// Models crafted to reach the validator's deeper checks (their checksums are valid), each a
+/// reproducer of a crash found by trying bad inputs (issue 12). Both the loader tests and the
+/// command-line tests use them.
+public enum CraftedModels {
+    /// The second conv2d (after the max pool, which copies no channel count) reads and writes
+    /// 65536-channel tensors with a 65536x65536 kernel: its weights hold 2^64 values, which
+    /// overflowed `out * kh * kw * in` before the bounds check of the weights and trapped.
+    public static func conv2dWeightCountOverflow(_ original: Data) -> Data {
+        var editor = ModelFileEditor(original)
+        let conv: UInt32 = 1
+        let input = Int(editor.u32("OPS ", at: editor.fieldOffset(opcode: conv, field: 0, occurrence: 1)))
+        let output = Int(editor.u32("OPS ", at: editor.fieldOffset(opcode: conv, field: 1, occurrence: 1)))
+        editor.setU32("TENS", at: 4 + 16 * input, 65536)
+        editor.setU32("TENS", at: 4 + 16 * output, 65536)
+        editor.setU32("OPS ", at: editor.fieldOffset(opcode: conv, field: 3, occurrence: 1), 65536)
+        editor.setU32("OPS ", at: editor.fieldOffset(opcode: conv, field: 4, occurrence: 1), 65536)
+        return editor.serialized()
+    }
+
+    /// A control character in the alphabet: symbol 0 ("a") becomes a newline.
+    public static func newlineInAlphabet(_ original: Data) -> Data {
+        var editor = ModelFileEditor(original)
+        var alphabet = editor.section("ALPH")
+        alphabet[alphabet.startIndex + 4 + 1] = 0x0A
+        editor.setSection("ALPH", alphabet)
+        return editor.serialized()
+    }
+}
