@@ -57,6 +57,9 @@ enum DecodeCommand {
         do {
             recogniser = try Recogniser(model: model, clip: clip, crop: crop, method: method)
         } catch {
+            if case .model(let modelError) = error, modelError.kind == .exceedsMemoryLimit {
+                throw .failed("\(clip.path): the clip has \(clip.frameCount) frames and decode holds a whole clip in one window: \(modelError.detail)")
+            }
             throw .failed("\(clip.path): \(error.description)")
         }
         let encodingStarted = dactyl_monotonic_ns()

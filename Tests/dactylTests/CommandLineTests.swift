@@ -261,6 +261,18 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(try dactyl(["inspect", "models/default.dmdl", "--window", "\(longest + 1)"]).status, 1)
     }
 
+    /// Issue 12 #6: a clip too long for the arena limit fails at once, naming the limit, instead
+    /// of being ended by the OOM killer (a 20,000-frame clip planned 800 MB of back-pointers).
+    func testAClipTooLongForTheArenaIsAClearErrorUpFront() throws {
+        let long = scratch.appendingPathComponent("long.y4m")
+        var bytes = Data("YUV4MPEG2 W8 H8 C444\n".utf8)
+        let frame = Data("FRAME\n".utf8) + Data(count: 8 * 8 * 3)
+        for _ in 0..<80_000 { bytes.append(frame) }
+        try bytes.write(to: long)
+        try assertFails(["decode", long.path, "--model", "models/default.dmdl"], status: 1,
+                        mentioning: [long.path, "80000 frames", "arena limit of 268435456 bytes", "at most"])
+    }
+
     /// Issue 12 #5: a huge beam width in selftest.txt overflowed the beam search's workspace
     /// size and trapped (a million ran for minutes); it is bounded like `decode --beam`.
     func testSelftestRefusesAHugeBeamWidth() throws {
