@@ -168,13 +168,15 @@ public enum EncoderOp {
         }
     }
 
-    public var name: String {
+    public var opcode: Opcode {
         switch self {
-        case .conv2d: "conv2d_q8"
-        case .maxPool2d: "maxpool2d_q8"
-        case .globalAvgPool: "global_avgpool_q8"
+        case .conv2d: .conv2dQ8
+        case .maxPool2d: .maxPool2dQ8
+        case .globalAvgPool: .globalAvgPoolQ8
         }
     }
+
+    public var name: String { opcode.name }
 }
 
 public struct Conv1DOp {
@@ -281,12 +283,14 @@ public enum HeadOp {
         }
     }
 
-    public var name: String {
+    public var opcode: Opcode {
         switch self {
-        case .conv1d: "conv1d_f32"
-        case .biGRU: "bigru_f32"
-        case .linear: "linear_f32"
-        case .logSoftmax: "log_softmax_f32"
+        case .conv1d: .conv1dF32
+        case .biGRU: .biGRUF32
+        case .linear: .linearF32
+        case .logSoftmax: .logSoftmaxF32
         }
     }
+
+    public var name: String { opcode.name }
 }

@@ -300,6 +300,45 @@ final class ModelLoaderTests: XCTestCase {
         XCTAssertEqual(weightSum(), before)
     }
 
+    /// Issue 12 #1, #2, #7: every op field, every META size and every tensor's channel count set
+    /// to the values that break unchecked arithmetic (0, 2^16, 2^16 + 1, 2^31, 2^32 − 1), behind
+    /// valid checksums. Each must load or give an error; a model that loads must also take the
+    /// largest input size, and report its MACs and weight bytes, without trapping.
+    func testExtremeFieldValuesNeverTrap() throws {
+        let extremes: [UInt32] = [0, 65536, 65537, 0x8000_0000, 0xFFFF_FFFF]
+        let editor = ModelFileEditor(original)
+        var targets: [(tag: String, offset: Int)] = []
+        for record in editor.opRecords() {
+            let fields = (Int(editor.u32("OPS ", at: record.offset + 4)) - 8) / 4
+            targets += (0..<fields).map { ("OPS ", record.offset + 8 + 4 * $0) }
+        }
+        targets += stride(from: 0, to: 24, by: 4).map { ("META", $0) }
+        let tensors = Int(editor.u32("TENS", at: 0))
+        targets += (0..<tensors).map { ("TENS", 4 + 16 * $0) }
+        var loaded = 0, rejected = 0
+        for target in targets {
+            for value in extremes {
+                var damaged = editor
+                damaged.setU32(target.tag, at: target.offset, value)
+                let url = scratch.appendingPathComponent("extreme.dmdl")
+                try damaged.serialized().write(to: url)
+                do {
+                    let model = try Model.load(path: url.path)
+                    loaded += 1
+                    if let shapes = try? model.encoderShapes(inputHeight: Model.maximumInputSize, inputWidth: Model.maximumInputSize) {
+                        for index in model.encoderOps.indices { _ = model.multiplyAccumulates(encoderOp: index, shapes: shapes) }
+                    }
+                    for index in model.headOps.indices { _ = model.multiplyAccumulates(headOp: index, frames: 1 << 40) }
+                    _ = model.weightBytes
+                } catch {
+                    rejected += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(rejected, targets.count, "most extreme values must be rejected")
+        XCTAssertGreaterThan(loaded, 0, "some fields (e.g. a zero pad) take these values")
+    }
+
     /// Random damage behind valid checksums: the loader must answer with a model or an error,
     /// and never crash (a crash ends the test run).
     func testRandomFieldDamageNeverCrashes() {

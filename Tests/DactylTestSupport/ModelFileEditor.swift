@@ -83,14 +83,19 @@ public struct ModelFileEditor {
     }
 }
 
-/// zlib's CRC-32, written out bit by bit so it does not share code with the loader.
+/// zlib's CRC-32, its table built here bit by bit so it does not share code with the loader.
 public func crc32(_ data: Data) -> UInt32 {
     var crc: UInt32 = 0xFFFF_FFFF
     for byte in data {
-        crc ^= UInt32(byte)
-        for _ in 0..<8 { crc = (crc & 1) == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+        crc = crc32Table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8)
     }
     return ~crc
+}
+
+private let crc32Table: [UInt32] = (0..<256).map { index in
+    var crc = UInt32(index)
+    for _ in 0..<8 { crc = (crc & 1) == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+    return crc
 }
 
 extension Data {
