@@ -229,14 +229,16 @@ public final class Y4MClip {
               first[markerEnd] == newline || first[markerEnd] == space else {
             throw .badFrameMarker(path: path, frame: frame, offset: offset, found: excerpt(of: first, at: 0))
         }
-        let found = excerpt(of: first, at: 0)
         var chunkStart = offset
         var searchFrom = markerEnd
         while true {
             let chunk = UnsafeRawBufferPointer(start: buffer, count: read)
             if let lineEnd = firstNewline(in: chunk, from: searchFrom) { return chunkStart + lineEnd + 1 }
             guard read == markerChunkBytes else {
-                throw .badFrameMarker(path: path, frame: frame, offset: offset, found: found)
+                // The excerpt is of the marker's start, read again: only on this error path.
+                let again = try source.read(into: buffer, count: markerChunkBytes, at: offset, path: path)
+                throw .badFrameMarker(path: path, frame: frame, offset: offset,
+                                      found: excerpt(of: UnsafeRawBufferPointer(start: buffer, count: again), at: 0))
             }
             chunkStart += read
             searchFrom = 0
