@@ -1,5 +1,7 @@
-/// Parses and validates a model file's bytes (docs/model-format.md). Every read is bounds-checked
-/// and every failure is a `ModelError` naming the offset; nothing here can trap on bad input.
+/// Parses and validates a model file's bytes (docs/model-format.md). Every read is bounds-checked,
+/// every size computed from fields goes through `CheckedSize`, and every failure is a
+/// `ModelError` naming the offset; nothing here can trap on bad input. Op records are read by
+/// each op type's `parse` (ModelTypes.swift) through `OpRecord`.
 struct ModelParser {
     struct Parsed {
         var versionMinor = 0
@@ -79,8 +81,7 @@ struct ModelParser {
         var parsed = try parseMeta(try section("META"), data: data)
         parsed.alphabet = try parseAlphabet(try section("ALPH"), expected: parsed.numClasses - 1)
         if let info = sections["INFO"] {
-            let text = try printableText(info.offset, info.offset + info.size, what: "INFO")
-            parsed.info = text
+            parsed.info = try printableText(info.offset, info.offset + info.size, what: "INFO")
         }
         parsed.tensors = try parseTensors(try section("TENS"))
         guard parsed.tensors[0].channels == parsed.inputChannels else {
