@@ -62,13 +62,13 @@ var targets: [Target] = [
 if !embedded {
     targets += [
         .target(name: "DactylTestSupport", path: "Tests/DactylTestSupport"),
-        .testTarget(name: "DactylModelTests", dependencies: ["DactylModel"]),
+        .testTarget(name: "DactylModelTests", dependencies: ["DactylModel", "DactylTestSupport"]),
         .testTarget(name: "DactylArenaTests", dependencies: ["DactylArena", "DactylTestSupport"]),
         .testTarget(name: "DactylKernelsTests", dependencies: ["DactylKernels", "DactylTestSupport"]),
         // Interposes malloc in the test executable to prove the frame loop allocates nothing.
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(name: "DactylPipelineTests", dependencies: ["DactylPipeline", "AllocationCounter", "DactylTestSupport"]),
-        .testTarget(name: "dactylTests", dependencies: ["dactyl"]),
+        .testTarget(name: "dactylTests", dependencies: ["dactyl", "DactylTestSupport"]),
     ]
 }
 
