@@ -43,6 +43,7 @@ func withBytes<R>(_ text: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> 
 /// Reads what is available on `fd` (non-blocking), waiting up to `timeoutMs` for the first byte.
 func readAvailable(_ fd: Int32, timeoutMs: Int32) -> [UInt8] {
     var result: [UInt8] = []
+    _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
     var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
     guard poll(&descriptor, 1, timeoutMs) > 0, descriptor.revents & Int16(POLLIN) != 0 else { return result }
     var buffer = [UInt8](repeating: 0, count: 65536)
