@@ -200,9 +200,13 @@ public struct GPIOSink: BoxSink {
     private var wordPulseAt: UInt64 = 0
     private var wordPulseActive = false
     private var pendingRequest: SinkRequest?
-    /// The first error setting or reading a line after start-up (the chip went away); the sink
-    /// stops driving lines then.
-    public private(set) var lineError: SinkError?
+    /// errno of the first failure setting or reading a line after start-up (the chip went
+    /// away; 0: none): the sink stops using the lines then.
+    private var lineErrno: Int32 = 0
+    /// That failure as an error for the log (builds a String).
+    public var lineError: SinkError? {
+        lineErrno == 0 ? nil : .lineBusy(chip: configuration.chip, line: "(after start-up)", reason: errorText(lineErrno))
+    }
     /// Button presses acted on.
     public private(set) var presses = 0
 
@@ -280,7 +284,7 @@ public struct GPIOSink: BoxSink {
 
     /// Turns the LEDs off and releases the lines and the chip (shutdown).
     public mutating func close() {
-        if lineError == nil {
+        if lineErrno == 0 {
             if let line = handles.statusLine { _ = dactyl_gpio_set(line, 0) }
             if let line = handles.wordLine { _ = dactyl_gpio_set(line, 0) }
         }
@@ -306,12 +310,9 @@ public struct GPIOSink: BoxSink {
         updateLEDs(now: now)
         var request = pendingRequest
         pendingRequest = nil
-        if let button = handles.buttonLine, lineError == nil {
+        if let button = handles.buttonLine, lineErrno == 0 {
             let count = dactyl_gpio_read_edges(button, handles.edges, Int32(Handles.edgeCapacity))
-            if count < 0 {
-                lineError = .lineBusy(chip: configuration.chip, line: configuration.button!.description,
-                                      reason: errorText(-count))
-            }
+            if count < 0 { lineErrno = -count }
             for index in 0..<max(Int(count), 0) {
                 let edge = handles.edges[index]
                 // Kernels before 5.7 stamp events with CLOCK_REALTIME: then `now` stands in.
@@ -332,7 +333,7 @@ public struct GPIOSink: BoxSink {
     }
 
     private mutating func updateLEDs(now: UInt64) {
-        guard lineError == nil else { return }
+        guard lineErrno == 0 else { return }
         var flash: Bool?
         if wordPulseActive {
             let elapsed = now >= wordPulseAt ? now - wordPulseAt : 0
@@ -355,7 +356,7 @@ public struct GPIOSink: BoxSink {
     private mutating func drive(_ line: OpaquePointer, _ on: Bool) -> Bool {
         let result = dactyl_gpio_set(line, on ? 1 : 0)
         guard result == 0 else {
-            lineError = .lineBusy(chip: configuration.chip, line: "output", reason: errorText(result))
+            lineErrno = result
             return false
         }
         return true

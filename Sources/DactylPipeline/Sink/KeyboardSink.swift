@@ -96,8 +96,13 @@ public struct KeyboardSink: BoxSink {
     public private(set) var reportsWritten = 0
     /// True while the host takes no reports (EAGAIN or ESHUTDOWN at the last write).
     public private(set) var hostNotListening = false
-    /// Why the device is closed now (nil while it is open).
-    public private(set) var deviceError: SinkError?
+    /// errno of the failure that closed the device (0 while it is open): a number, so that the
+    /// loop's calls never build a String.
+    private var deviceErrno: Int32 = 0
+    /// Why the device is closed now (nil while it is open), for the log (builds a String).
+    public var deviceError: SinkError? {
+        deviceErrno == 0 ? nil : .cannotOpen(sink: "keyboard", device: configuration.path, reason: errorText(deviceErrno))
+    }
 
     /// Opens the device; a device that cannot be opened (no gadget configured) is an error:
     /// the run loop prints it and runs without the keyboard.
@@ -230,7 +235,7 @@ public struct KeyboardSink: BoxSink {
     private mutating func fail(now: UInt64, error: Int32) {
         dactyl_close(fd)
         fd = -1
-        deviceError = .cannotOpen(sink: "keyboard", device: configuration.path, reason: errorText(error))
+        deviceErrno = error
         // A report cut short goes again whole; a key the host may still hold is released first.
         headOffset = 0
         releasePending = keyDown
@@ -241,13 +246,13 @@ public struct KeyboardSink: BoxSink {
         var error: Int32 = 0
         let opened = dactyl_keyboard_open(path.pointer, &error)
         guard opened >= 0 else {
-            deviceError = .cannotOpen(sink: "keyboard", device: configuration.path, reason: errorText(error))
+            deviceErrno = error == 0 ? Int32(DACTYL_EIO) : error
             retryDelay = min(retryDelay * 2, configuration.retryMaximum)
             nextOpenAt = now + retryDelay
             return
         }
         fd = opened
-        deviceError = nil
+        deviceErrno = 0
         retryDelay = configuration.retryMinimum
     }
 }

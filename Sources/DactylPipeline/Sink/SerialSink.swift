@@ -95,8 +95,13 @@ public struct SerialSink: BoxSink {
     public private(set) var wordsCut = 0
     /// Successful opens after the first.
     public private(set) var reopens = 0
-    /// Why the port is closed now (nil while it is open), for a status line or the log.
-    public private(set) var portError: SinkError?
+    /// errno of the last failed open or write while the port is closed (0 while it is open):
+    /// kept as a number so that the loop's calls never build a String.
+    private var portErrno: Int32 = 0
+    /// Why the port is closed now (nil while it is open), for the log (builds a String).
+    public var portError: SinkError? {
+        portErrno == 0 ? nil : .cannotOpen(sink: "serial", device: configuration.path, reason: errorText(portErrno))
+    }
     public var connected: Bool { fd >= 0 }
 
     /// Opens the port. A port that is absent or unusable at start-up is not an error here: the
@@ -288,7 +293,7 @@ public struct SerialSink: BoxSink {
     private mutating func disconnect(now: UInt64, error: Int32) {
         dactyl_close(fd)
         fd = -1
-        portError = .cannotOpen(sink: "serial", device: configuration.path, reason: errorText(error))
+        portErrno = error
         // A word cut short goes back to the head of the queue and is sent again, whole, on the
         // next port (unless the queue is full: it is the oldest word, the one the bound drops).
         // A status line is sent anew at the next open anyway; a partial is stale by then.
@@ -315,7 +320,7 @@ public struct SerialSink: BoxSink {
         var error: Int32 = 0
         let opened = dactyl_serial_open(path.pointer, configuration.baud, &error)
         guard opened >= 0 else {
-            portError = .cannotOpen(sink: "serial", device: configuration.path, reason: errorText(error))
+            portErrno = error == 0 ? Int32(DACTYL_EIO) : error
             nextOpenAt = now + retryDelay
             retryDelay = min(retryDelay * 2, configuration.retryMaximum)
             return
@@ -323,7 +328,7 @@ public struct SerialSink: BoxSink {
         if everOpened { reopens += 1 }
         everOpened = true
         fd = opened
-        portError = nil
+        portErrno = 0
         retryDelay = configuration.retryMinimum
         // The device on the other end may be new: tell it the box's state first.
         if configuration.mode == .tagged { statusPending = true }
