@@ -85,6 +85,7 @@ final class KeyboardSinkTests: XCTestCase {
         let words = WordFixture()
         var sink = try KeyboardSink(configuration: KeyboardSink.Configuration(path: fifo, separator: .enter))
         sink.commit(words.word("café"), now: 0)
+        sink.commit(words.word(""), now: 0)
         sink.commit(words.word("ll"), now: 0)
         sink.flush(deadline: monotonicNanoseconds() + 1_000_000_000)
         XCTAssertEqual(decode(readAvailable(reader, timeoutMs: 1000)), "caf\nll\n")

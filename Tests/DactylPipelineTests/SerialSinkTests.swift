@@ -216,6 +216,7 @@ final class SerialSinkTests: XCTestCase {
         withBytes("") { sink.status(.signing, message: $0, now: 1) }
         sink.partial(words.word("he"), now: 2)
         sink.commit(words.word("hello"), now: 3)
+        sink.commit(words.word(""), now: 3)
         sink.commit(words.word("world"), now: 4)
         sink.flush(deadline: monotonicNanoseconds() + 1_000_000_000)
         let bytes = readAvailable(pty.master, timeoutMs: 1000)

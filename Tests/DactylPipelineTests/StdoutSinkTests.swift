@@ -96,6 +96,7 @@ final class StdoutSinkTests: XCTestCase {
         withBytes("") { sink.status(.signing, message: $0, now: 1) }
         sink.partial(words.word("dr"), now: 2)
         sink.commit(words.word("dragon"), now: 3)
+        sink.commit(words.word(""), now: 3)
         sink.commit(words.word("fly"), now: 4)
         sink.stats(RunCounters(), wordLatency: LatencySummary(count: 0, medianMilliseconds: .nan, p90Milliseconds: .nan),
                    frameLatency: LatencySummary(count: 0, medianMilliseconds: 0, p90Milliseconds: 0), now: 5)

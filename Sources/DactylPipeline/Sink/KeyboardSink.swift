@@ -137,6 +137,11 @@ public struct KeyboardSink: BoxSink {
     public mutating func commit(_ word: WordView, now: UInt64) {
         var needed = 0
         for byte in word.text where USKeyboardLayout.key(for: byte) != nil { needed += 2 }
+        // Nothing to type (nothing read, or no key for any of it): not even a separator.
+        guard needed > 0 else {
+            charactersSkipped += word.text.count
+            return
+        }
         if configuration.separator != .none { needed += 2 }
         guard needed <= configuration.queueReports - queuedReports else {
             wordsDropped += 1

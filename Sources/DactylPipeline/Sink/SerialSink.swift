@@ -61,7 +61,8 @@ public struct SerialSink: BoxSink {
     private let path: CName
     private let runStart: UInt64
     private let storage: SinkStorage
-    /// Longest line: tag and numeric fields (< 80 bytes) plus the longest text and the separator.
+    /// Longest line: tag, four numeric fields of at most 20 digits, spaces and the separator
+    /// (< 128 bytes) plus the longest text.
     private let lineCapacity: Int
     private let queue: UnsafeMutablePointer<UInt8>      // queueWords slots of 2 + lineCapacity bytes
     private let inFlight: UnsafeMutablePointer<UInt8>   // the line being written
@@ -121,7 +122,7 @@ public struct SerialSink: BoxSink {
         self.configuration = configuration
         self.runStart = runStart
         path = CName(configuration.path)
-        lineCapacity = 80 + max(configuration.maxWordBytes, configuration.maxMessageBytes)
+        lineCapacity = 128 + max(configuration.maxWordBytes, configuration.maxMessageBytes)
         let slot = 2 + lineCapacity
         storage = SinkStorage(capacity: slot * configuration.queueWords + lineCapacity + configuration.maxWordBytes
                               + max(configuration.maxMessageBytes, 1))
@@ -155,6 +156,8 @@ public struct SerialSink: BoxSink {
     public mutating func commit(_ word: WordView, now: UInt64) {
         // The word supersedes any partial not yet sent.
         partialPending = false
+        // Plain text has nothing to show for a segment where nothing was read.
+        if configuration.mode == .plainText && word.text.isEmpty { return }
         if queuedWords == configuration.queueWords {
             queueHead = (queueHead + 1) % configuration.queueWords
             queuedWords -= 1

@@ -84,6 +84,8 @@ public struct StdoutSink: BoxSink {
     public mutating func commit(_ word: WordView, now: UInt64) {
         line.clear()
         guard configuration.format == .jsonLines else {
+            // Text mode prints words: a segment where nothing was read prints nothing.
+            guard !word.text.isEmpty else { return }
             line.append(lineSafe: word.text, spaces: false)
             line.append(UInt8(ascii: "\n"))
             writeLine(to: configuration.fd)
