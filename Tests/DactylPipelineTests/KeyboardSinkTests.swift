@@ -108,7 +108,7 @@ final class KeyboardSinkTests: XCTestCase {
             slowest = max(slowest, monotonicNanoseconds() - before)
             if sink.wordsDropped == dropped { typed.append(text) }
         }
-        XCTAssertLessThan(slowest, 20_000_000)
+        XCTAssertLessThan(slowest, 500_000_000, "a blocking write would hang here")
         XCTAssertTrue(sink.hostNotListening)
         XCTAssertGreaterThan(sink.wordsDropped, 0)
         XCTAssertEqual(typed.count + sink.wordsDropped, 400)

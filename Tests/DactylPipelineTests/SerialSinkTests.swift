@@ -185,7 +185,7 @@ final class SerialSinkTests: XCTestCase {
             _ = sink.service(now: before)
             slowest = max(slowest, monotonicNanoseconds() - before)
         }
-        XCTAssertLessThan(slowest, 50_000_000, "a commit or service call took \(slowest / 1_000_000) ms")
+        XCTAssertLessThan(slowest, 500_000_000, "a blocking write would hang here; a commit or service call took \(slowest / 1_000_000) ms")
         XCTAssertGreaterThan(sink.wordsDropped, 0, "the pty buffer should have filled")
         XCTAssertTrue(sink.connected)
         // Now the far side reads: everything still queued arrives, whole and in order.
