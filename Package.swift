@@ -45,8 +45,10 @@ func builtInData() -> [CSetting] {
 
 var products: [Product] = [.executable(name: "dactyl", targets: ["dactyl"])]
 var targets: [Target] = [
-    // Platform calls (mmap, read/write, clocks) and OpenBLAS behind one C target.
-    .target(name: "CDactylPlatform", linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("m")]),
+    // Platform calls (mmap, read/write, clocks, termios, libgpiod, the HID gadget) and OpenBLAS
+    // behind one C target.
+    .target(name: "CDactylPlatform",
+            linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("gpiod"), .linkedLibrary("m")]),
     // Data built into the binary: the golden vectors for `dactyl selftest`, and the model
     // named by DACTYL_EMBED_MODEL (a path) for a self-contained board binary.
     .target(name: "CDactylBuiltIn", cSettings: builtInData()),
