@@ -45,9 +45,11 @@ func builtInData() -> [CSetting] {
 
 var products: [Product] = [.executable(name: "dactyl", targets: ["dactyl"])]
 var targets: [Target] = [
-    // Platform calls (mmap, read/write, clocks, V4L2 through libv4l2) and OpenBLAS behind one C target.
+    // Platform calls (mmap, read/write, clocks, termios, libgpiod, the HID gadget, V4L2 through
+    // libv4l2) and OpenBLAS behind one C target.
     .target(name: "CDactylPlatform",
-            linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("v4l2"), .linkedLibrary("m")]),
+            linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("gpiod"), .linkedLibrary("v4l2"),
+                             .linkedLibrary("m")]),
     // Data built into the binary: the golden vectors for `dactyl selftest`, and the model
     // named by DACTYL_EMBED_MODEL (a path) for a self-contained board binary.
     .target(name: "CDactylBuiltIn", cSettings: builtInData()),
@@ -63,13 +65,13 @@ var targets: [Target] = [
 if !embedded {
     targets += [
         .target(name: "DactylTestSupport", path: "Tests/DactylTestSupport"),
-        .testTarget(name: "DactylModelTests", dependencies: ["DactylModel"]),
+        .testTarget(name: "DactylModelTests", dependencies: ["DactylModel", "DactylTestSupport"]),
         .testTarget(name: "DactylArenaTests", dependencies: ["DactylArena", "DactylTestSupport"]),
         .testTarget(name: "DactylKernelsTests", dependencies: ["DactylKernels", "DactylTestSupport"]),
         // Interposes malloc in the test executable to prove the frame loop allocates nothing.
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(name: "DactylPipelineTests", dependencies: ["DactylPipeline", "AllocationCounter", "DactylTestSupport"]),
-        .testTarget(name: "dactylTests", dependencies: ["dactyl"]),
+        .testTarget(name: "dactylTests", dependencies: ["dactyl", "DactylTestSupport"]),
     ]
 }
 

@@ -17,20 +17,78 @@
 
 static const char empty_mapping[1];
 
-const void *dactyl_map_file(const char *path, size_t *size, int *error_number) {
+// O_NONBLOCK so that a FIFO with no writer (or a device) does not block open(); the type is
+// checked on the descriptor itself, so nothing can swap the file between the check and the use.
+int dactyl_open_regular_file(const char *path, int64_t *size, int *error_number) {
     *size = 0;
     *error_number = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) { *error_number = errno; return NULL; }
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) { *error_number = errno; return -1; }
     struct stat st;
-    if (fstat(fd, &st) != 0) { *error_number = errno; close(fd); return NULL; }
-    if (!S_ISREG(st.st_mode)) { *error_number = S_ISDIR(st.st_mode) ? EISDIR : EINVAL; close(fd); return NULL; }
-    if (st.st_size == 0) { close(fd); return empty_mapping; }
-    void *address = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (fstat(fd, &st) != 0) { *error_number = errno; close(fd); return -1; }
+    if (!S_ISREG(st.st_mode)) {
+        *error_number = S_ISFIFO(st.st_mode) ? DACTYL_ERROR_FIFO
+            : S_ISDIR(st.st_mode) ? DACTYL_ERROR_DIRECTORY
+            : (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) ? DACTYL_ERROR_DEVICE
+            : DACTYL_ERROR_NOT_REGULAR;
+        close(fd);
+        return -1;
+    }
+    // Regular files never block; clearing the flag keeps reads plain.
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0) (void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    *size = (int64_t)st.st_size;
+    return fd;
+}
+
+long dactyl_read_at(int fd, void *buffer, size_t count, int64_t offset, int *error_number) {
+    *error_number = 0;
+    char *p = buffer;
+    size_t done = 0;
+    while (done < count) {
+        ssize_t n = pread(fd, p + done, count - done, (off_t)offset + (off_t)done);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            *error_number = errno;
+            return -1;
+        }
+        if (n == 0) break;
+        done += (size_t)n;
+    }
+    return (long)done;
+}
+
+void dactyl_close(int fd) {
+    if (fd >= 0) close(fd);
+}
+
+void *dactyl_read_file(const char *path, size_t alignment, size_t *size, int *error_number) {
+    *size = 0;
+    int64_t file_size = 0;
+    int fd = dactyl_open_regular_file(path, &file_size, error_number);
+    if (fd < 0) return NULL;
+    if ((uint64_t)file_size > (uint64_t)SIZE_MAX / 2) { *error_number = EFBIG; close(fd); return NULL; }
+    void *bytes = dactyl_alloc_aligned((size_t)file_size, alignment);
+    if (bytes == NULL) { *error_number = ENOMEM; close(fd); return NULL; }
+    long n = dactyl_read_at(fd, bytes, (size_t)file_size, 0, error_number);
+    close(fd);
+    if (n < 0) { free(bytes); return NULL; }
+    if ((size_t)n != (size_t)file_size) { *error_number = DACTYL_ERROR_SHRANK; free(bytes); return NULL; }
+    *size = (size_t)file_size;
+    return bytes;
+}
+
+const void *dactyl_map_file(const char *path, size_t *size, int *error_number) {
+    *size = 0;
+    int64_t file_size = 0;
+    int fd = dactyl_open_regular_file(path, &file_size, error_number);
+    if (fd < 0) return NULL;
+    if (file_size == 0) { close(fd); return empty_mapping; }
+    void *address = mmap(NULL, (size_t)file_size, PROT_READ, MAP_PRIVATE, fd, 0);
     int saved = errno;
     close(fd);
     if (address == MAP_FAILED) { *error_number = saved; return NULL; }
-    *size = (size_t)st.st_size;
+    *size = (size_t)file_size;
     return address;
 }
 
@@ -38,7 +96,16 @@ void dactyl_unmap_file(const void *address, size_t size) {
     if (address != NULL && address != empty_mapping && size > 0) munmap((void *)address, size);
 }
 
-const char *dactyl_error_text(int error_number) { return strerror(error_number); }
+const char *dactyl_error_text(int error_number) {
+    switch (error_number) {
+    case DACTYL_ERROR_FIFO: return "not a regular file (it is a FIFO)";
+    case DACTYL_ERROR_DIRECTORY: return "not a regular file (it is a directory)";
+    case DACTYL_ERROR_DEVICE: return "not a regular file (it is a device)";
+    case DACTYL_ERROR_NOT_REGULAR: return "not a regular file";
+    case DACTYL_ERROR_SHRANK: return "the file became shorter while it was read";
+    default: return strerror(error_number);
+    }
+}
 
 int dactyl_write_all(int fd, const void *bytes, size_t count) {
     const char *p = bytes;

@@ -1,7 +1,12 @@
 import CDactylPlatform
 
-/// A validated model file (docs/model-format.md), mapped read-only. Everything is checked
-/// when it is loaded; after that, the runtime trusts it.
+/// A validated model file (docs/model-format.md). Everything is checked when it is loaded;
+/// after that, the runtime trusts it.
+///
+/// `load` copies the file into memory the process owns (models are 1-30 MB) instead of mapping
+/// it: a mapped file that is truncated or rewritten in place (`cp new.dmdl default.dmdl` on a
+/// running box) would kill the process with SIGBUS or change weights under it. Install new
+/// models by writing a new file and renaming it over the old one.
 public final class Model {
     public static let magic: StaticString = "DACTYLMD"
     public static let versionMajor = 1
@@ -11,6 +16,8 @@ public final class Model {
     public static let alignment = 64
     public static let metaSize = 128
     public static let inputLUTBytes = 3 * 256
+    /// Largest encoder input height or width, in the file and at run time.
+    public static let maximumInputSize = 8192
 
     public let path: String
     public let versionMinor: Int
@@ -35,21 +42,22 @@ public final class Model {
     /// Size of the whole file.
     public let fileBytes: Int
 
-    private let mapping: UnsafeRawPointer
-    private let ownsMapping: Bool
+    private let storage: UnsafeRawPointer
+    private let ownsStorage: Bool
 
-    /// Maps and validates the file at `path`.
+    /// Reads the file at `path` into memory of its own and validates it. A FIFO, device or
+    /// directory is refused without waiting on it.
     public static func load(path: String) throws(ModelError) -> Model {
         var size = 0
         var errorNumber: Int32 = 0
-        guard let address = dactyl_map_file(path, &size, &errorNumber) else {
+        guard let address = dactyl_read_file(path, Model.alignment, &size, &errorNumber) else {
             let reason = String(cString: dactyl_error_text(errorNumber))
             throw ModelError(.cannotOpen, path: path, offset: 0, "cannot open model file: \(reason)")
         }
         do {
-            return try Model(bytes: UnsafeRawBufferPointer(start: address, count: size), path: path, ownsMapping: true)
+            return try Model(bytes: UnsafeRawBufferPointer(start: address, count: size), path: path, ownsStorage: true)
         } catch {
-            dactyl_unmap_file(address, size)
+            dactyl_free(address)
             throw error
         }
     }
@@ -57,18 +65,18 @@ public final class Model {
     /// Validates a model that lives in memory the caller keeps alive (e.g. one built into the
     /// binary); `path` names it in errors.
     public static func borrowing(bytes: UnsafeRawBufferPointer, path: String) throws(ModelError) -> Model {
-        try Model(bytes: bytes, path: path, ownsMapping: false)
+        try Model(bytes: bytes, path: path, ownsStorage: false)
     }
 
     deinit {
-        if ownsMapping { dactyl_unmap_file(mapping, fileBytes) }
+        if ownsStorage { dactyl_free(UnsafeMutableRawPointer(mutating: storage)) }
     }
 
-    private init(bytes: UnsafeRawBufferPointer, path: String, ownsMapping: Bool) throws(ModelError) {
+    private init(bytes: UnsafeRawBufferPointer, path: String, ownsStorage: Bool) throws(ModelError) {
         let parsed = try ModelParser(bytes: bytes, path: path).parse()
         self.path = path
-        self.mapping = bytes.baseAddress ?? UnsafeRawPointer(bitPattern: Model.alignment)!
-        self.ownsMapping = ownsMapping
+        self.storage = bytes.baseAddress ?? UnsafeRawPointer(bitPattern: Model.alignment)!
+        self.ownsStorage = ownsStorage
         self.fileBytes = bytes.count
         self.versionMinor = parsed.versionMinor
         self.inputHeight = parsed.inputHeight

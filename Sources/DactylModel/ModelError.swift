@@ -21,6 +21,9 @@ public struct ModelError: Error, Equatable, CustomStringConvertible {
         case badArray
         case impossibleShape
         case badQuantization
+        /// The memory plan for a run configuration (window, input size, beam) exceeds the
+        /// arena limit; about the configuration, not a place in the file.
+        case exceedsMemoryLimit
     }
 
     public let kind: Kind
@@ -36,6 +39,6 @@ public struct ModelError: Error, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        kind == .cannotOpen ? "\(path): \(detail)" : "\(path): offset \(offset): \(detail)"
+        kind == .cannotOpen || kind == .exceedsMemoryLimit ? "\(path): \(detail)" : "\(path): offset \(offset): \(detail)"
     }
 }

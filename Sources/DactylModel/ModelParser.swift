@@ -1,5 +1,7 @@
-/// Parses and validates a model file's bytes (docs/model-format.md). Every read is bounds-checked
-/// and every failure is a `ModelError` naming the offset; nothing here can trap on bad input.
+/// Parses and validates a model file's bytes (docs/model-format.md). Every read is bounds-checked,
+/// every size computed from fields goes through `CheckedSize`, and every failure is a
+/// `ModelError` naming the offset; nothing here can trap on bad input. Op records are read by
+/// each op type's `parse` (ModelTypes.swift) through `OpRecord`.
 struct ModelParser {
     struct Parsed {
         var versionMinor = 0
@@ -35,7 +37,7 @@ struct ModelParser {
 
     // MARK: bounds-checked little-endian reads
 
-    private func u32(_ offset: Int) throws(ModelError) -> UInt32 {
+    func u32(_ offset: Int) throws(ModelError) -> UInt32 {
         guard offset >= 0, offset + 4 <= bytes.count else {
             throw fail(.truncated, offset, "file ends at \(bytes.count) bytes, expected 4 more bytes at offset \(offset)")
         }
@@ -79,7 +81,7 @@ struct ModelParser {
         var parsed = try parseMeta(try section("META"), data: data)
         parsed.alphabet = try parseAlphabet(try section("ALPH"), expected: parsed.numClasses - 1)
         if let info = sections["INFO"] {
-            parsed.info = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[info.offset..<info.offset + info.size]), as: UTF8.self)
+            parsed.info = try printableText(info.offset, info.offset + info.size, what: "INFO")
         }
         parsed.tensors = try parseTensors(try section("TENS"))
         guard parsed.tensors[0].channels == parsed.inputChannels else {
@@ -109,6 +111,7 @@ struct ModelParser {
         guard headerSize == Model.headerSize else {
             throw fail(.badHeader, 12, "header size \(headerSize), expected \(Model.headerSize)")
         }
+        try requireZero(32, bytes: 32, "header bytes 32-63", kind: .badHeader)
         let declaredSize = try u64(16)
         guard declaredSize == UInt64(bytes.count) else {
             let kind: ModelError.Kind = declaredSize > UInt64(bytes.count) ? .truncated : .fileSizeMismatch
@@ -134,6 +137,8 @@ struct ModelParser {
         for index in 0..<count {
             let entry = Model.headerSize + index * Model.sectionEntrySize
             let name = tag(entry)
+            try requireZero(entry + 4, bytes: 4, "section '\(name)' flags", kind: .badSectionTable)
+            try requireZero(entry + 28, bytes: 4, "section '\(name)' reserved field", kind: .badSectionTable)
             let offset = try u64(entry + 8)
             let size = try u64(entry + 16)
             guard offset <= UInt64(bytes.count), size <= UInt64(bytes.count) - offset else {
@@ -174,10 +179,10 @@ struct ModelParser {
             return value
         }
         let lutOffset = Int(try u32(base + 64))
-        let lut: UnsafePointer<Int8> = try array(data: data, offset: lutOffset, count: Model.inputLUTBytes, field: base + 64, what: "input LUT")
+        let lut: UnsafePointer<Int8> = try array(data: data, offset: lutOffset, byteCount: Model.inputLUTBytes, field: base + 64, what: "input LUT")
         var parsed = Parsed(inputLUT: lut)
-        parsed.inputHeight = try positive(0, "input_height", max: 8192)
-        parsed.inputWidth = try positive(4, "input_width", max: 8192)
+        parsed.inputHeight = try positive(0, "input_height", max: Model.maximumInputSize)
+        parsed.inputWidth = try positive(4, "input_width", max: Model.maximumInputSize)
         parsed.inputChannels = try positive(8, "input_channels")
         guard parsed.inputChannels == 3 else {
             throw fail(.badMeta, base + 8, "META input_channels is \(parsed.inputChannels), expected 3 (RGB)")
@@ -202,6 +207,7 @@ struct ModelParser {
             parsed.std.append(try f32(base + 52 + 4 * channel))
         }
         parsed.featureTensor = Int(try u32(base + 68))
+        try requireZero(base + 72, bytes: Model.metaSize - 72, "META bytes 72-127", kind: .badMeta)
         return parsed
     }
 
@@ -221,12 +227,7 @@ struct ModelParser {
             guard (1...8).contains(length), cursor + 1 + length <= end else {
                 throw fail(.badAlphabet, cursor, "symbol \(index) has length \(length), expected 1 to 8 bytes inside ALPH")
             }
-            let raw = UnsafeRawBufferPointer(rebasing: bytes[cursor + 1..<cursor + 1 + length])
-            let symbol = String(decoding: raw, as: UTF8.self)
-            // Decoding replaces invalid UTF-8, so a changed byte count means the symbol was invalid.
-            guard symbol.utf8.count == length, !raw.contains(0) else {
-                throw fail(.badAlphabet, cursor + 1, "symbol \(index) is not valid UTF-8 text")
-            }
+            let symbol = try printableText(cursor + 1, cursor + 1 + length, what: "symbol \(index)", kind: .badAlphabet)
             guard !symbols.contains(symbol) else {
                 throw fail(.badAlphabet, cursor + 1, "symbol \(index) '\(symbol)' appears twice")
             }
@@ -250,6 +251,7 @@ struct ModelParser {
             let channels = Int(try u32(entry))
             let scale = try f32(entry + 4)
             let zeroPoint = try i32(entry + 8)
+            try requireZero(entry + 12, bytes: 4, "tensor \(id) reserved field", kind: .badTensor)
             guard (1...65536).contains(channels) else {
                 throw fail(.badTensor, entry, "tensor \(id) has \(channels) channels, expected 1 to 65536")
             }
@@ -264,9 +266,8 @@ struct ModelParser {
         return tensors
     }
 
-    /// A typed view of `count` elements at `offset` in DATA, checked for bounds and alignment.
-    private func array<Element>(data: Section, offset: Int, count: Int, field: Int, what: String) throws(ModelError) -> UnsafePointer<Element> {
-        let byteCount = count * MemoryLayout<Element>.stride
+    /// A typed view of `byteCount` bytes at `offset` in DATA, checked for bounds and alignment.
+    func array<Element>(data: Section, offset: Int, byteCount: Int, field: Int, what: String) throws(ModelError) -> UnsafePointer<Element> {
         guard offset % Model.alignment == 0 else {
             throw fail(.badArray, field, "\(what) at DATA offset \(offset) is not \(Model.alignment)-byte aligned")
         }
@@ -288,178 +289,35 @@ struct ModelParser {
             guard cursor + 8 <= end else {
                 throw fail(.sectionTooShort, cursor, "OPS ends before op \(index) of \(count)")
             }
-            let opcode = try u32(cursor)
-            let recordSize = Int(try u32(cursor + 4))
-            let fieldCount: Int
-            switch opcode {
-            case 1: fieldCount = 16
-            case 2: fieldCount = 8
-            case 3: fieldCount = 4
-            case 16: fieldCount = 6
-            case 17: fieldCount = 10
-            case 18: fieldCount = 4
-            case 19: fieldCount = 1
-            default:
-                throw fail(.unknownOpcode, cursor, "op \(index) has unknown opcode \(opcode)")
+            let code = try u32(cursor)
+            guard let opcode = Opcode(rawValue: code) else {
+                throw fail(.unknownOpcode, cursor, "op \(index) has unknown opcode \(code)")
             }
-            guard recordSize == 8 + 4 * fieldCount else {
-                throw fail(.badRecord, cursor + 4, "op \(index) (opcode \(opcode)) record is \(recordSize) bytes, expected \(8 + 4 * fieldCount)")
+            let recordSize = Int(try u32(cursor + 4))
+            guard recordSize == 8 + 4 * opcode.fieldCount else {
+                throw fail(.badRecord, cursor + 4, "op \(index) (opcode \(code)) record is \(recordSize) bytes, expected \(8 + 4 * opcode.fieldCount)")
             }
             guard cursor + recordSize <= end else {
                 throw fail(.sectionTooShort, cursor, "op \(index) runs past the end of OPS")
             }
-            let fields = cursor + 8
-            func field(_ n: Int) throws(ModelError) -> Int { Int(try u32(fields + 4 * n)) }
-            func signedField(_ n: Int) throws(ModelError) -> Int32 { try i32(fields + 4 * n) }
-            func positiveField(_ n: Int, _ name: String) throws(ModelError) -> Int {
-                let value = try field(n)
-                guard value >= 1, value <= 65536 else {
-                    throw fail(.impossibleShape, fields + 4 * n, "op \(index): \(name) is \(value), expected 1 to 65536")
-                }
-                return value
-            }
-            func flag(_ n: Int, _ name: String) throws(ModelError) -> Bool {
-                let value = try field(n)
-                guard value <= 1 else {
-                    throw fail(.badRecord, fields + 4 * n, "op \(index): \(name) is \(value), expected 0 or 1")
-                }
-                return value == 1
-            }
-            func shift(_ n: Int) throws(ModelError) -> Int32 {
-                let value = try signedField(n)
-                guard (1...62).contains(value) else {
-                    throw fail(.badQuantization, fields + 4 * n, "op \(index): shift \(value), expected 1 to 62")
-                }
-                return value
-            }
-            func multiplier(_ n: Int) throws(ModelError) -> Int32 {
-                let value = try signedField(n)
-                guard value >= 0 else {
-                    throw fail(.badQuantization, fields + 4 * n, "op \(index): multiplier \(value), expected 0 to 2^31-1")
-                }
-                return value
-            }
-            func readTensor(_ n: Int) throws(ModelError) -> Int {
-                let id = try field(n)
-                guard id < written.count else {
-                    throw fail(.badTensorReference, fields + 4 * n, "op \(index) reads tensor \(id), there are \(written.count)")
-                }
-                guard written[id] else {
-                    throw fail(.badTensorReference, fields + 4 * n, "op \(index) reads tensor \(id) before any op writes it")
-                }
-                return id
-            }
-            func writeTensor(_ n: Int) throws(ModelError) -> Int {
-                let id = try field(n)
-                guard id < written.count else {
-                    throw fail(.badTensorReference, fields + 4 * n, "op \(index) writes tensor \(id), there are \(written.count)")
-                }
-                guard !written[id] else {
-                    throw fail(.badTensorReference, fields + 4 * n, "op \(index) writes tensor \(id), which is already written")
-                }
-                written[id] = true
-                return id
-            }
-            func floats(_ n: Int, count: Int, _ what: String) throws(ModelError) -> UnsafePointer<Float> {
-                try array(data: data, offset: try field(n), count: count, field: fields + 4 * n, what: "op \(index) \(what)")
-            }
-            func int32s(_ n: Int, count: Int, _ what: String) throws(ModelError) -> UnsafePointer<Int32> {
-                try array(data: data, offset: try field(n), count: count, field: fields + 4 * n, what: "op \(index) \(what)")
-            }
-
-            let isEncoderOp = opcode < 16
-            if isEncoderOp, !parsed.headOps.isEmpty {
+            if opcode.isEncoderOp, !parsed.headOps.isEmpty {
                 throw fail(.badRecord, cursor, "op \(index) is an encoder op after the temporal head began")
             }
+            var record = OpRecord(parser: self, index: index, opcode: opcode, fieldsOffset: cursor + 8, data: data,
+                                  tensors: parsed.tensors, written: written)
             switch opcode {
-            case 1:
-                let input = try readTensor(0)
-                let residualId = try field(2)
-                let residual: Int? = residualId == 0xFFFF_FFFF ? nil : try readTensor(2)
-                let output = try writeTensor(1)
-                let kernelHeight = try positiveField(3, "kernel_h"), kernelWidth = try positiveField(4, "kernel_w")
-                let strideHeight = try positiveField(5, "stride_h"), strideWidth = try positiveField(6, "stride_w")
-                let padHeight = try field(7), padWidth = try field(8)
-                guard padHeight < kernelHeight, padWidth < kernelWidth else {
-                    throw fail(.impossibleShape, fields + 28, "op \(index): padding \(padHeight)x\(padWidth) must be smaller than the kernel \(kernelHeight)x\(kernelWidth)")
-                }
-                let inChannels = parsed.tensors[input].channels
-                let outChannels = parsed.tensors[output].channels
-                let weights: UnsafePointer<Int8> = try array(
-                    data: data, offset: try field(10), count: outChannels * kernelHeight * kernelWidth * inChannels,
-                    field: fields + 40, what: "op \(index) conv2d weights")
-                let shifts = try int32s(13, count: outChannels, "shifts")
-                let multipliers = try int32s(12, count: outChannels, "multipliers")
-                for channel in 0..<outChannels {
-                    guard (1...62).contains(shifts[channel]), multipliers[channel] >= 0 else {
-                        throw fail(.badQuantization, data.offset + (try field(13)) + 4 * channel,
-                                   "op \(index): channel \(channel) multiplier \(multipliers[channel]) shift \(shifts[channel]), expected 0 to 2^31-1 and 1 to 62")
-                    }
-                }
-                parsed.encoderOps.append(.conv2d(Conv2DOp(
-                    input: input, output: output, residual: residual,
-                    kernelHeight: kernelHeight, kernelWidth: kernelWidth,
-                    strideHeight: strideHeight, strideWidth: strideWidth,
-                    padHeight: padHeight, padWidth: padWidth,
-                    relu: try flag(9, "relu"), inChannels: inChannels, outChannels: outChannels,
-                    weights: weights, bias: try int32s(11, count: outChannels, "bias"),
-                    multipliers: multipliers, shifts: shifts,
-                    residualMultiplier: residual == nil ? 0 : try multiplier(14),
-                    residualShift: residual == nil ? 1 : try shift(15))))
-            case 2:
-                let input = try readTensor(0)
-                let output = try writeTensor(1)
-                let kernelHeight = try positiveField(2, "kernel_h"), kernelWidth = try positiveField(3, "kernel_w")
-                let padHeight = try field(6), padWidth = try field(7)
-                guard padHeight < kernelHeight, padWidth < kernelWidth else {
-                    throw fail(.impossibleShape, fields + 24, "op \(index): padding \(padHeight)x\(padWidth) must be smaller than the kernel \(kernelHeight)x\(kernelWidth)")
-                }
-                let inputInfo = parsed.tensors[input], outputInfo = parsed.tensors[output]
-                guard inputInfo.scale == outputInfo.scale, inputInfo.zeroPoint == outputInfo.zeroPoint else {
-                    throw fail(.badQuantization, fields + 4, "op \(index) (maxpool2d_q8): output tensor \(output) must share the input's scale and zero point")
-                }
-                parsed.encoderOps.append(.maxPool2d(MaxPool2DOp(
-                    input: input, output: output, kernelHeight: kernelHeight, kernelWidth: kernelWidth,
-                    strideHeight: try positiveField(4, "stride_h"), strideWidth: try positiveField(5, "stride_w"),
-                    padHeight: padHeight, padWidth: padWidth)))
-            case 3:
-                let input = try readTensor(0)
-                let output = try writeTensor(1)
-                parsed.encoderOps.append(.globalAvgPool(GlobalAvgPoolOp(
-                    input: input, output: output, multiplier: try multiplier(2), shift: try shift(3))))
-            case 16:
-                let inChannels = try positiveField(0, "in_channels"), outChannels = try positiveField(1, "out_channels")
-                let kernel = try positiveField(2, "kernel")
-                guard kernel % 2 == 1 else {
-                    throw fail(.impossibleShape, fields + 8, "op \(index) (conv1d_f32): kernel \(kernel) must be odd")
-                }
-                parsed.headOps.append(.conv1d(Conv1DOp(
-                    inChannels: inChannels, outChannels: outChannels, kernel: kernel, relu: try flag(3, "relu"),
-                    weights: try floats(4, count: outChannels * kernel * inChannels, "conv1d weights"),
-                    bias: try floats(5, count: outChannels, "conv1d bias"))))
-            case 17:
-                let inputSize = try positiveField(0, "input_size"), hidden = try positiveField(1, "hidden_size")
-                func direction(_ first: Int, _ name: String) throws(ModelError) -> GRUWeights {
-                    GRUWeights(
-                        inputWeights: try floats(first, count: 3 * hidden * inputSize, "\(name) w_ih"),
-                        hiddenWeights: try floats(first + 1, count: 3 * hidden * hidden, "\(name) w_hh"),
-                        inputBias: try floats(first + 2, count: 3 * hidden, "\(name) b_ih"),
-                        hiddenBias: try floats(first + 3, count: 3 * hidden, "\(name) b_hh"))
-                }
-                parsed.headOps.append(.biGRU(BiGRUOp(
-                    inputSize: inputSize, hiddenSize: hidden,
-                    forward: try direction(2, "forward"), backward: try direction(6, "backward"))))
-            case 18:
-                let inFeatures = try positiveField(0, "in_features"), outFeatures = try positiveField(1, "out_features")
-                parsed.headOps.append(.linear(LinearOp(
-                    inFeatures: inFeatures, outFeatures: outFeatures,
-                    weights: try floats(2, count: outFeatures * inFeatures, "linear weights"),
-                    bias: try floats(3, count: outFeatures, "linear bias"))))
-            default: // 19
-                parsed.headOps.append(.logSoftmax(channels: try positiveField(0, "channels")))
+            case .conv2dQ8: parsed.encoderOps.append(.conv2d(try Conv2DOp.parse(&record)))
+            case .maxPool2dQ8: parsed.encoderOps.append(.maxPool2d(try MaxPool2DOp.parse(&record)))
+            case .globalAvgPoolQ8: parsed.encoderOps.append(.globalAvgPool(try GlobalAvgPoolOp.parse(&record)))
+            case .conv1dF32: parsed.headOps.append(.conv1d(try Conv1DOp.parse(&record)))
+            case .biGRUF32: parsed.headOps.append(.biGRU(try BiGRUOp.parse(&record)))
+            case .linearF32: parsed.headOps.append(.linear(try LinearOp.parse(&record)))
+            case .logSoftmaxF32: parsed.headOps.append(.logSoftmax(channels: try record.dimension(0, "channels")))
             }
+            written = record.written
+            let fields = cursor + 8
 
-            if !isEncoderOp {
+            if !opcode.isEncoderOp {
                 let op = parsed.headOps[parsed.headOps.count - 1]
                 let expected = previousHeadChannels ?? parsed.tensors[parsed.featureTensor].channels
                 guard op.inChannels == expected else {
@@ -486,6 +344,46 @@ struct ModelParser {
         _ = try ShapeInference.encoderShapes(
             tensors: parsed.tensors, ops: parsed.encoderOps, inputHeight: parsed.inputHeight,
             inputWidth: parsed.inputWidth, featureTensor: parsed.featureTensor, path: path)
+    }
+
+    /// The UTF-8 text in `bytes[start..<end]`, which must be valid and free of control
+    /// characters (C0, DEL, C1): they would reach the terminal raw, and a newline in a symbol
+    /// breaks "the letters are the last line". Errors name the first offending byte.
+    private func printableText(_ start: Int, _ end: Int, what: String, kind: ModelError.Kind = .badMeta) throws(ModelError) -> String {
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+        let text = String(decoding: raw, as: UTF8.self)
+        // Decoding replaces invalid UTF-8, so any difference from the bytes means they were invalid.
+        guard text.utf8.elementsEqual(raw) else {
+            var offset = start
+            for (position, pair) in zip(text.utf8, raw).enumerated() where pair.0 != pair.1 {
+                offset = start + position
+                break
+            }
+            throw fail(kind, offset, "\(what) is not valid UTF-8 text")
+        }
+        var offset = start
+        for scalar in text.unicodeScalars {
+            let value = scalar.value
+            guard value >= 0x20, !(0x7F...0x9F).contains(value) else {
+                throw fail(kind, offset, "\(what) contains the control character U+\(hex4(value)), expected printable text")
+            }
+            offset += UTF8.width(scalar)
+        }
+        return text
+    }
+
+    private func hex4(_ value: UInt32) -> String {
+        let digits: [Character] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "A", "B", "C", "D", "E", "F"]
+        var text = ""
+        for nibble in (0..<4).reversed() { text.append(digits[Int((value >> (4 * UInt32(nibble))) & 0xF)]) }
+        return text
+    }
+
+    /// A reserved field, which the spec says is zero (so a later version can give it a meaning).
+    private func requireZero(_ offset: Int, bytes count: Int, _ what: String, kind: ModelError.Kind) throws(ModelError) {
+        for position in offset..<offset + count where bytes[position] != 0 {
+            throw fail(kind, position, "\(what) is not zero (reserved)")
+        }
     }
 
     private func hex(_ value: UInt32) -> String {

@@ -1,6 +1,14 @@
 /// Shape inference over the encoder ops (docs/model-format.md, "Shapes"). Run at load time
 /// with the model's own input size and again whenever the runtime chooses another.
 enum ShapeInference {
+    /// Elements of any one encoder tensor for one frame (1 GiB of int8): far more than a board
+    /// has, and small enough that no size derived from it can overflow.
+    public static let maximumTensorElements = 1 << 30
+    /// Multiply-accumulates of the encoder for one frame: about a day per frame on a Pi, so
+    /// nothing real comes near it, and it keeps every sum of MACs (per frame, per window) far
+    /// from overflow.
+    public static let maximumMACsPerFrame = 1 << 48
+
     static func encoderShapes(
         tensors: [TensorInfo], ops: [EncoderOp], inputHeight: Int, inputWidth: Int,
         featureTensor: Int, path: String
@@ -8,8 +16,8 @@ enum ShapeInference {
         func shapeError(_ detail: String) -> ModelError {
             ModelError(.impossibleShape, path: path, offset: 0, detail)
         }
-        guard inputHeight >= 1, inputWidth >= 1 else {
-            throw shapeError("input size \(inputHeight)x\(inputWidth) must be at least 1x1")
+        guard (1...Model.maximumInputSize).contains(inputHeight), (1...Model.maximumInputSize).contains(inputWidth) else {
+            throw shapeError("input size \(inputHeight)x\(inputWidth), expected 1x1 to \(Model.maximumInputSize)x\(Model.maximumInputSize)")
         }
         var shapes = [TensorShape?](repeating: nil, count: tensors.count)
         shapes[0] = TensorShape(height: inputHeight, width: inputWidth, channels: tensors[0].channels)
@@ -22,6 +30,7 @@ enum ShapeInference {
             return span / stride + 1
         }
 
+        var frameMACs = 0
         for (index, op) in ops.enumerated() {
             // The loader guarantees every input was written before it is read.
             let input = shapes[op.input]!
@@ -56,6 +65,21 @@ enum ShapeInference {
                     throw shapeError("op \(index) (global_avgpool_q8): output tensor \(op.output) has \(outputChannels) channels, the input \(input.channels)")
                 }
             }
+            guard let elements = CheckedSize.product(output.height, output.width, output.channels),
+                  elements <= maximumTensorElements else {
+                throw shapeError("op \(index) (\(op.name)): output tensor \(op.output) is \(output), more than \(maximumTensorElements) values")
+            }
+            let tapsPerOutput: Int?
+            switch op {
+            case .conv2d(let conv): tapsPerOutput = CheckedSize.product(conv.kernelHeight, conv.kernelWidth, conv.inChannels)
+            case .maxPool2d(let pool): tapsPerOutput = CheckedSize.product(pool.kernelHeight, pool.kernelWidth)
+            case .globalAvgPool: tapsPerOutput = CheckedSize.product(input.height, input.width)
+            }
+            guard let taps = tapsPerOutput, let macs = CheckedSize.product(elements, taps),
+                  let total = CheckedSize.sum(frameMACs, macs), total <= maximumMACsPerFrame else {
+                throw shapeError("op \(index) (\(op.name)): at \(inputHeight)x\(inputWidth) the encoder needs more than \(maximumMACsPerFrame) multiply-accumulates per frame")
+            }
+            frameMACs = total
             shapes[op.output] = output
         }
 

@@ -14,6 +14,8 @@ public struct PipelineConfiguration: Sendable {
     /// Bytes of arena memory live for the whole run, for the caller's own state (the live box's
     /// segmenter, text and timing rings); 0 for none.
     public var callerWorkspaceBytes = 0
+    /// The most memory the plan may ask for (`PipelineLayout.defaultArenaLimit` unless set).
+    public var arenaLimitBytes: Int = PipelineLayout.defaultArenaLimit
 
     public init(inputHeight: Int, inputWidth: Int, window: Int, beamWidth: Int, strategy: PlanningStrategy = .greedyBySize) {
         self.inputHeight = inputHeight
@@ -52,9 +54,55 @@ public struct PipelineLayout {
     /// A readable name per step, for `dactyl inspect`.
     public let stepNames: [String]
 
+    /// The arena is at most half the RAM of the smallest board Dactyl supports (a Raspberry Pi
+    /// Zero 2 W has 512 MB): a plan above it fails at once with an error naming the limit,
+    /// instead of the OOM killer ending the process later. 256 MiB holds the default model's
+    /// window for about 10 minutes of 30 fps video (see docs).
+    public static let defaultArenaLimit = 256 << 20
+
+    /// Plans the buffers for `configuration`; errors if the encoder cannot run at its input
+    /// size, or if the arena would exceed `configuration.arenaLimitBytes` (the message names
+    /// the limit and the longest window that fits).
     public init(model: Model, configuration: PipelineConfiguration) throws(ModelError) {
+        try self.init(model: model, configuration: configuration, explainLimit: true)
+    }
+
+    /// The longest temporal window whose plan fits `configuration.arenaLimitBytes` (0 if none).
+    public static func longestWindow(model: Model, configuration: PipelineConfiguration) -> Int {
+        var fits = 0, tooLong = min(configuration.arenaLimitBytes, 1 << 46) + 1
+        var trial = configuration
+        while tooLong - fits > 1 {
+            trial.window = fits + (tooLong - fits) / 2
+            if (try? PipelineLayout(model: model, configuration: trial, explainLimit: false)) != nil {
+                fits = trial.window
+            } else {
+                tooLong = trial.window
+            }
+        }
+        return fits
+    }
+
+    private init(model: Model, configuration: PipelineConfiguration, explainLimit: Bool) throws(ModelError) {
         guard configuration.window >= 1 else {
             throw ModelError(.impossibleShape, path: model.path, offset: 0, "temporal window of \(configuration.window) frames, expected at least 1")
+        }
+        // Capped so that MemoryPlan's sums of request sizes stay exact whatever a caller sets.
+        let limit = min(configuration.arenaLimitBytes, 1 << 46)
+        func tooLarge(_ what: String) -> ModelError {
+            var detail = "\(what) is more than the arena limit of \(limit) bytes"
+            if explainLimit {
+                let longest = PipelineLayout.longestWindow(model: model, configuration: configuration)
+                detail += longest > 0
+                    ? "; a window of at most \(longest) frames fits (this one is \(configuration.window))"
+                    : "; no window fits at this input size"
+            }
+            return ModelError(.exceedsMemoryLimit, path: model.path, offset: 0, detail)
+        }
+        // The feature ring and the head's input grow with the window; bounding them first keeps
+        // every per-window size below (the head kernels' scratch included) far from overflow.
+        guard let headInputBytes = CheckedSize.product(configuration.window, model.featureSize, MemoryLayout<Float>.stride),
+              headInputBytes <= limit else {
+            throw tooLarge("a temporal window of \(configuration.window) frames")
         }
         let shapes = try model.encoderShapes(inputHeight: configuration.inputHeight, inputWidth: configuration.inputWidth)
         let ops = model.encoderOps
@@ -65,8 +113,16 @@ public struct PipelineLayout {
         let floatBytes = MemoryLayout<Float>.stride
 
         var requests: [BufferRequest] = []
-        func request(_ name: String, _ bytes: Int, _ first: Int, _ last: Int) -> Int {
-            requests.append(BufferRequest(name: name, bytes: bytes, firstStep: first, lastStep: last))
+        var oversized: (name: String, bytes: Int?)? = nil
+        /// Every size goes through here: nil (an overflow) or more than the limit is recorded
+        /// and planned as 0 bytes, and the plan is refused below, before any memory is asked for.
+        func request(_ name: String, _ bytes: Int?, _ first: Int, _ last: Int) -> Int {
+            var planned = bytes ?? 0
+            if bytes == nil || planned > limit {
+                if oversized == nil { oversized = (name, bytes) }
+                planned = 0
+            }
+            requests.append(BufferRequest(name: name, bytes: planned, firstStep: first, lastStep: last))
             return requests.count - 1
         }
 
@@ -89,24 +145,23 @@ public struct PipelineLayout {
             "preprocess tables",
             FrameToInput.workspaceBytes(outputHeight: configuration.inputHeight, outputWidth: configuration.inputWidth),
             0, decodeStep)
-        featureRing = request("feature ring \(window)x\(model.featureSize)", window * model.featureSize, 0, decodeStep)
+        featureRing = request("feature ring \(window)x\(model.featureSize)", CheckedSize.product(window, model.featureSize), 0, decodeStep)
         callerWorkspace = configuration.callerWorkspaceBytes > 0
             ? request("live state", configuration.callerWorkspaceBytes, 0, decodeStep) : nil
 
         // Head: op i reads what op i-1 wrote (op 0 reads the dequantised ring); log-softmax
         // works in place, so its "output" is its input buffer.
         var headBuffers: [(input: Int, output: Int, scratch: Int?)] = []
-        var current = request("head input \(window)x\(model.featureSize)", window * model.featureSize * floatBytes,
-                              firstHeadStep, firstHeadStep)
+        var current = request("head input \(window)x\(model.featureSize)", headInputBytes, firstHeadStep, firstHeadStep)
         for (index, op) in model.headOps.enumerated() {
             let step = firstHeadStep + index
             let scratchFloats = TemporalHead.scratchFloats(op, frames: window)
-            let scratch = scratchFloats > 0 ? request("\(op.name) scratch", scratchFloats * floatBytes, step, step) : nil
+            let scratch = scratchFloats > 0 ? request("\(op.name) scratch", CheckedSize.product(scratchFloats, floatBytes), step, step) : nil
             let output: Int
             if TemporalHead.isInPlace(op) {
                 output = current
             } else {
-                output = request("\(op.name) output \(window)x\(op.outChannels)", window * op.outChannels * floatBytes, step, step + 1)
+                output = request("\(op.name) output \(window)x\(op.outChannels)", CheckedSize.product(window, op.outChannels, floatBytes), step, step + 1)
             }
             headBuffers.append((current, output, scratch))
             current = output
@@ -125,10 +180,18 @@ public struct PipelineLayout {
         for (index, op) in model.headOps.enumerated() { stepNames.append("head op \(index) \(op.name)") }
         stepNames.append("CTC decode")
 
+        if let oversized {
+            throw tooLarge("the \(oversized.name) (\(oversized.bytes.map { "\($0) bytes" } ?? "a size that overflows"))")
+        }
+        let plan = MemoryPlan(requests: requests, strategy: configuration.strategy)
+        guard plan.arenaBytes <= limit else {
+            throw tooLarge("the arena of \(plan.arenaBytes) bytes for a window of \(window) frames")
+        }
+
         self.configuration = configuration
         self.shapes = shapes
         self.headBuffers = headBuffers
         self.stepNames = stepNames
-        self.plan = MemoryPlan(requests: requests, strategy: configuration.strategy)
+        self.plan = plan
     }
 }

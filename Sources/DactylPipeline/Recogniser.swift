@@ -8,9 +8,12 @@ public enum PipelineError: Error, CustomStringConvertible {
     case preprocess(PreprocessError)
     case outOfMemory(bytes: Int)
     case windowFull(frames: Int)
+    /// The clip could not be read while playing (truncated or a read error).
+    case clip(ClipError)
 
     public var description: String {
         switch self {
+        case .clip(let error): error.description
         case .model(let error): error.description
         case .preprocess(let error): error.description
         case .outOfMemory(let bytes): "cannot allocate the \(bytes)-byte arena"
@@ -154,10 +157,12 @@ extension Recogniser {
             kernelPath: kernelPath)
     }
 
-    /// Encodes every frame of `clip` into the window.
+    /// Encodes every frame of `clip` into the window; a clip that cannot be read to its end
+    /// (truncated while playing) is an error naming the file and the frame.
     public func add(clip: Y4MClip) throws(PipelineError) {
         var cursor = clip.makeFrameCursor()
         while let frame = cursor.next() { try add(frame: frame) }
+        if let error = cursor.error { throw .clip(error) }
     }
 
     /// A decoder on this recogniser's planned workspace.

@@ -49,21 +49,33 @@ struct Arguments {
         options.last { $0.name == name }?.value
     }
 
+    /// Decimal digits only: `Int("+8")` and `Int("-0")` parse, but a sign is not a whole number
+    /// a user means; at most 18 digits, so the value cannot overflow.
+    static func wholeNumber<Text: StringProtocol>(_ text: Text) -> Int? {
+        guard !text.isEmpty, text.utf8.count <= 18 else { return nil }
+        var value = 0
+        for byte in text.utf8 {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
+    }
+
     func integer(_ name: String, default defaultValue: Int, range: ClosedRange<Int>) throws(UsageError) -> Int {
         guard let text = value(name) else { return defaultValue }
-        guard let number = Int(text), range.contains(number) else {
+        guard let number = Arguments.wholeNumber(text), range.contains(number) else {
             throw UsageError(message: "option '\(name)' expects a whole number from \(range.lowerBound) to \(range.upperBound), got '\(text)'")
         }
         return number
     }
 
-    /// Comma- or x-separated whole numbers, e.g. `112x112` or `10,20,100,100`.
-    func integers(_ name: String, count: Int, separator: Character, example: String) throws(UsageError) -> [Int]? {
+    /// Comma- or x-separated whole numbers in `range`, e.g. `112x112` or `10,20,100,100`.
+    func integers(_ name: String, count: Int, separator: Character, range: ClosedRange<Int>, example: String) throws(UsageError) -> [Int]? {
         guard let text = value(name) else { return nil }
         let parts = text.split(separator: separator, omittingEmptySubsequences: false)
         var numbers: [Int] = []
         for part in parts {
-            guard let number = Int(part), number >= 0 else { numbers = []; break }
+            guard let number = Arguments.wholeNumber(part), range.contains(number) else { numbers = []; break }
             numbers.append(number)
         }
         guard numbers.count == count else {

@@ -3,6 +3,10 @@ import DactylArena
 import DactylModel
 import DactylPipeline
 
+/// Widest prefix beam search the commands accept (`--beam`, selftest.txt): far past where
+/// accuracy stops improving, and it keeps the decoder's workspace small.
+let maximumBeamWidth = 256
+
 /// `dactyl decode`: a clip's letters.
 enum DecodeCommand {
     static let usage = """
@@ -28,9 +32,10 @@ enum DecodeCommand {
         }
         let beamWidth: Int, format: String, cropNumbers: [Int]?
         do {
-            beamWidth = try arguments.integer("--beam", default: 0, range: 1...256)
+            beamWidth = try arguments.integer("--beam", default: 0, range: 1...maximumBeamWidth)
             format = try arguments.choice("--format", from: ["text", "jsonl"], default: "text")
-            cropNumbers = try arguments.integers("--crop", count: 4, separator: ",", example: "X,Y,W,H in pixels such as 80,0,480,480")
+            cropNumbers = try arguments.integers("--crop", count: 4, separator: ",", range: 0...Y4MClip.maximumDimension,
+                                                 example: "X,Y,W,H in pixels such as 80,0,480,480")
         } catch {
             throw .usage(error.message)
         }
@@ -52,12 +57,17 @@ enum DecodeCommand {
         do {
             recogniser = try Recogniser(model: model, clip: clip, crop: crop, method: method)
         } catch {
+            if case .model(let modelError) = error, modelError.kind == .exceedsMemoryLimit {
+                throw .failed("\(clip.path): the clip has \(clip.frameCount) frames and decode holds a whole clip in one window: \(modelError.detail)")
+            }
             throw .failed("\(clip.path): \(error.description)")
         }
         let encodingStarted = dactyl_monotonic_ns()
         do {
             try recogniser.add(clip: clip)
         } catch {
+            // A clip error names the file, offset and frame itself.
+            if case .clip(let clipError) = error { throw .failed(clipError.description) }
             throw .failed("\(clip.path): frame \(recogniser.frames): \(error.description)")
         }
         let encodingFinished = dactyl_monotonic_ns()

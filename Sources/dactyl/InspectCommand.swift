@@ -26,12 +26,13 @@ enum InspectCommand {
         let model = try loadModel(arguments.positionals.first)
         var configuration = PipelineConfiguration.modelDefaults(model)
         do {
-            if let size = try arguments.integers("--input", count: 2, separator: "x", example: "HxW such as 112x112") {
+            if let size = try arguments.integers("--input", count: 2, separator: "x", range: 1...Model.maximumInputSize,
+                                                 example: "HxW from 1x1 to \(Model.maximumInputSize)x\(Model.maximumInputSize) such as 112x112") {
                 configuration.inputHeight = size[0]
                 configuration.inputWidth = size[1]
             }
             configuration.window = try arguments.integer("--window", default: model.defaultWindow, range: 1...100_000)
-            configuration.beamWidth = try arguments.integer("--beam", default: 0, range: 0...256)
+            configuration.beamWidth = try arguments.integer("--beam", default: 0, range: 0...maximumBeamWidth)
             configuration.strategy = try arguments.choice("--planner", from: ["greedy", "linear"], default: "greedy") == "linear"
                 ? .linear : .greedyBySize
         } catch {

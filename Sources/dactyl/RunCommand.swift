@@ -26,6 +26,8 @@ enum RunCommand {
                                  results, letter spans, status and timings
           --stats                at the end, frame and word latency, frames dropped (stderr, and a
                                  JSON line with --format jsonl)
+          --trace                each frame's motion, noise floor and segmenter state on stderr
+                                 (for setting up a box's crop and light)
 
         Every board profile key can be given as an option, overriding the profile (board/README.md):
           --camera-device DEV  --camera-size WxH  --camera-fps N  --camera-format auto|yuyv|nv12|yu12|mjpeg
@@ -33,6 +35,7 @@ enum RunCommand {
           --serial-device DEV (--serial)  --serial-baud N  --serial-mode tagged|text
           --gpio-chip CHIP  --gpio-status-led LINE  --gpio-word-led LINE  --gpio-button LINE  --gpio-active-low yes|no
           --keyboard-device DEV (--keyboard)  --keyboard-separator space|enter
+          --segment-quiet SECONDS  --segment-start MOTION  --segment-stop MOTION  --segment-travel MOTION
         Sinks (any of): stdout, serial, gpio, keyboard.
         """
 
@@ -42,7 +45,7 @@ enum RunCommand {
     static func run(_ words: ArraySlice<String>) throws(CommandError) -> OutputText {
         var valueOptions = ["--board", "--model", "--beam", "--window", "--max-frames", "--format"] + BoardProfile.options
         for (alias, _) in aliases { valueOptions.append(alias) }
-        let arguments = try CommandError.parsing(words, valueOptions: valueOptions, flagOptions: ["--fast", "--loop", "--stats"])
+        let arguments = try CommandError.parsing(words, valueOptions: valueOptions, flagOptions: ["--fast", "--loop", "--stats", "--trace"])
         guard arguments.positionals.count <= 1 else {
             throw .usage("run takes one source (a camera device or a .y4m clip), got \(arguments.positionals.count)")
         }
@@ -56,6 +59,7 @@ enum RunCommand {
             throw .usage(error.message)
         }
         let boardName = arguments.value("--board")
+        let trace = arguments.has("--trace")
         var profile = try loadProfile(boardName, overrides: arguments)
 
         let model = try loadModel(arguments.value("--model"))
@@ -80,7 +84,7 @@ enum RunCommand {
         do {
             recogniser = try ContinuousRecogniser(model: model, window: window, method: method, crop: crop,
                                                   frameWidth: clip.width, frameHeight: clip.height,
-                                                  framesPerSecond: player.framesPerSecond)
+                                                  framesPerSecond: player.framesPerSecond, settings: profile.segmenter)
         } catch {
             throw .failed("\(sourcePath): \(error.description)")
         }
@@ -96,7 +100,9 @@ enum RunCommand {
                 reload(&profile, board: boardName, arguments: arguments, box: box, defaultCrop: defaultCrop)
             }
             switch box.step() {
-            case .frame, .waiting: continue
+            case .frame:
+                if trace { traceFrame(box.recogniser, frame: box.sourceFrames - 1) }
+            case .waiting: continue
             case .ended: break loop
             }
         }
@@ -135,6 +141,14 @@ enum RunCommand {
             printError("SIGHUP: camera and sink changes take effect when dactyl restarts")
         }
         profile = reloaded
+    }
+
+    /// `--trace`: the segmenter's view of each frame on stderr, for setting a box up.
+    static func traceFrame(_ recogniser: ContinuousRecogniser, frame: Int) {
+        var line = OutputText()
+        line.line("trace frame \(frame) motion \(fixed(recogniser.lastMotion, decimals: 2)) floor \(fixed(recogniser.motionFloor.floor, decimals: 2)) "
+                  + "\(recogniser.segmentOpen ? "segment" : "idle") \(recogniser.status.name)")
+        line.write(to: 2)
     }
 
     static func message(_ error: CommandError) -> String {

@@ -43,7 +43,10 @@ enum SelfTestCommand {
                 // Letters may contain spaces: everything after the first space (and the width).
                 case "greedy": greedy = words.dropFirst().joined(separator: " ")
                 case "beam" where words.count >= 2:
-                    guard let width = Int(words[1]), width >= 1 else { throw .failed("selftest.txt: bad beam line '\(line)'") }
+                    // The same bound as `decode --beam`: a huge width would plan an absurd workspace.
+                    guard let width = Arguments.wholeNumber(words[1]), (1...maximumBeamWidth).contains(width) else {
+                        throw .failed("selftest.txt: bad beam line '\(line)', expected 'beam N LETTERS' with N from 1 to \(maximumBeamWidth)")
+                    }
                     beamWidth = width
                     beam = words.dropFirst(2).joined(separator: " ")
                 default:
@@ -56,7 +59,7 @@ enum SelfTestCommand {
         }
     }
 
-    /// Bytes that stay valid while the command runs: built into the binary, or a mapped file.
+    /// Bytes that stay valid while the command runs: built into the binary, or a file read whole.
     struct Bytes {
         let buffer: UnsafeRawBufferPointer
         let name: String
@@ -65,11 +68,11 @@ enum SelfTestCommand {
             Bytes(buffer: UnsafeRawBufferPointer(start: blob.bytes, count: blob.count), name: "built-in " + name)
         }
 
-        /// Maps `path` for the rest of the process (selftest is a one-shot command).
+        /// Reads `path` into memory kept for the rest of the process (selftest is a one-shot command).
         static func file(_ path: String) throws(CommandError) -> Bytes {
             var size = 0
             var errorNumber: Int32 = 0
-            guard let address = dactyl_map_file(path, &size, &errorNumber) else {
+            guard let address = dactyl_read_file(path, 64, &size, &errorNumber) else {
                 throw .failed("\(path): \(String(cString: dactyl_error_text(errorNumber)))")
             }
             return Bytes(buffer: UnsafeRawBufferPointer(start: address, count: size), name: path)

@@ -38,7 +38,7 @@ func commandUsage(_ command: String) -> String? {
 
 func runCommand(_ words: [String]) -> Int32 {
     guard let command = words.first else {
-        printError("no command given\n\n" + help)
+        printError("no command given; commands: decode, inspect, selftest, help, version (see `dactyl help`)")
         return 2
     }
     let rest = words.dropFirst()
@@ -75,7 +75,8 @@ func runCommand(_ words: [String]) -> Int32 {
     } catch {
         switch error {
         case .usage(let message):
-            printError("\(command): \(message)\n(see `dactyl help \(command)`)")
+            // One line, like every other error, so that scripts and logs see it whole.
+            printError("\(command): \(message) (see `dactyl help \(command)`)")
             return 2
         case .failed(let message):
             printError(message)

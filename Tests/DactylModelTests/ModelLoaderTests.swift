@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import DactylModel
+import DactylTestSupport
 
 final class ModelLoaderTests: XCTestCase {
     var original = Data()
@@ -172,6 +173,170 @@ final class ModelLoaderTests: XCTestCase {
         XCTAssertThrowsError(try model.encoderShapes(inputHeight: 0, inputWidth: 32))
         let larger = try model.encoderShapes(inputHeight: 2 * model.inputHeight, inputWidth: model.inputWidth)
         XCTAssertEqual(larger[model.featureTensor].channels, model.featureSize)
+    }
+
+    /// Issue 12 #1: a conv2d whose weights hold 2^64 values (valid checksums) trapped the loader
+    /// on `out * kh * kw * in` before the weights' bounds check.
+    func testConv2DWeightCountThatOverflowsIsRejected() {
+        assertRejected(CraftedModels.conv2dWeightCountOverflow(original), .badArray, mentioning: "weights")
+    }
+
+    /// Issue 12 #2: input sizes whose tensors or MACs would overflow are errors, not traps.
+    func testHugeInputSizesAreRejected() throws {
+        let model = try Model.load(path: goldenFolder.appendingPathComponent("tiny.dmdl").path)
+        for (height, width) in [(Model.maximumInputSize + 1, 32), (1 << 31, 1 << 31), (Int.max / 2, 3)] {
+            XCTAssertThrowsError(try model.encoderShapes(inputHeight: height, inputWidth: width), "\(height)x\(width)") { error in
+                XCTAssertEqual((error as? ModelError)?.kind, .impossibleShape)
+            }
+        }
+        // The largest size allowed works, and its MACs are exact (no saturation).
+        let shapes = try model.encoderShapes(inputHeight: Model.maximumInputSize, inputWidth: Model.maximumInputSize)
+        let first = model.multiplyAccumulates(encoderOp: 0, shapes: shapes)
+        guard case .conv2d(let conv) = model.encoderOps[0] else { return XCTFail("op 0 is a conv") }
+        XCTAssertEqual(first, shapes[conv.output].elementCount * conv.kernelHeight * conv.kernelWidth * conv.inChannels)
+        XCTAssertLessThan(first, Int.max)
+        // A head over an absurd window saturates instead of trapping.
+        XCTAssertEqual(model.multiplyAccumulates(headOp: 0, frames: Int.max / 2), Int.max)
+        XCTAssertEqual(TensorShape(height: Int.max, width: 2, channels: 2).elementCount, Int.max)
+    }
+
+    /// Issue 12 #8: the spec says reserved and flag fields are zero; the loader now holds files to it.
+    func testReservedAndFlagFieldsMustBeZero() {
+        var data = original
+        data[40] = 1  // header reserved bytes 32-63
+        assertRejected(data, .badHeader, mentioning: "reserved")
+        XCTAssertEqual(loadError(data)?.offset, 40)
+
+        func edited(_ change: (inout ModelFileEditor) -> Void) -> Data {
+            var editor = ModelFileEditor(original)
+            change(&editor)
+            return editor.serialized()
+        }
+        assertRejected(edited { $0.setU32("META", at: 100, 7) }, .badMeta, mentioning: "reserved")
+        assertRejected(edited { $0.setU32("TENS", at: 4 + 16 + 12, 1) }, .badTensor, mentioning: "reserved")
+
+        // Section table entry 0: flags at +4, reserved at +28; the table checksum is recomputed.
+        for field in [4, 28] {
+            var table = ModelFileEditor(original).serialized()
+            table[64 + field] = 1
+            table.setU32(at: 28, crc32(table[64..<64 + Int(table.u32(at: 24)) * 32]))
+            assertRejected(table, .badSectionTable, mentioning: field == 4 ? "flags" : "reserved")
+            XCTAssertEqual(loadError(table)?.offset, 64 + field)
+        }
+    }
+
+    /// Issue 12 #8: control characters in the alphabet or INFO reached the terminal raw; a
+    /// newline in a symbol broke "the letters are the last line".
+    func testControlCharactersInAlphabetAndInfoAreRejected() throws {
+        assertRejected(CraftedModels.newlineInAlphabet(original), .badAlphabet, mentioning: "U+000A")
+        for (byte, text) in [(UInt8(0x1B), "U+001B"), (0x7F, "U+007F"), (0x00, "U+0000")] {
+            var editor = ModelFileEditor(original)
+            var alphabet = editor.section("ALPH")
+            alphabet[alphabet.startIndex + 4 + 1] = byte
+            editor.setSection("ALPH", alphabet)
+            assertRejected(editor.serialized(), .badAlphabet, mentioning: text)
+        }
+        var editor = ModelFileEditor(original)
+        editor.setSection("INFO", Data("tiny model\u{1B}[2J".utf8))
+        let error = loadError(editor.serialized())
+        XCTAssertEqual(error?.kind, .badMeta)
+        XCTAssertTrue(error?.detail.contains("INFO") ?? false, "\(String(describing: error))")
+        // A C1 control (U+009B, the 8-bit CSI) is two bytes in UTF-8; the offset is its first.
+        editor.setSection("INFO", Data("ab\u{9B}2J".utf8))
+        let c1 = loadError(editor.serialized())
+        XCTAssertEqual(c1?.kind, .badMeta)
+        XCTAssertTrue(c1?.detail.contains("U+009B") ?? false)
+        editor.setSection("INFO", Data("caf\u{E9}, 1 \u{2013} ok".utf8))  // printable non-ASCII stays fine
+        XCTAssertNil(loadError(editor.serialized()))
+    }
+
+    /// Issue 12 #3: a FIFO (no writer), a device or a directory is refused at once, naming the
+    /// file as not a regular file; before, open() on a FIFO blocked forever.
+    func testNonRegularFilesAreRefusedWithoutBlocking() throws {
+        let fifo = scratch.appendingPathComponent("model.fifo").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        for path in [fifo, "/dev/zero", scratch.path] {
+            final class Outcome: @unchecked Sendable { var error: ModelError? = nil; var loaded = false }
+            let finished = DispatchSemaphore(value: 0)
+            let outcome = Outcome()
+            Thread.detachNewThread {
+                do { _ = try Model.load(path: path); outcome.loaded = true } catch { outcome.error = error as? ModelError }
+                finished.signal()
+            }
+            guard finished.wait(timeout: .now() + 10) == .success else {
+                // Unblock the loader so that the run can end, then fail.
+                if path == fifo, let writer = FileHandle(forWritingAtPath: fifo) { try? writer.close() }
+                return XCTFail("loading \(path) blocked")
+            }
+            guard let error = outcome.error else { return XCTFail("\(path) loaded") }
+            XCTAssertEqual(error.kind, .cannotOpen)
+            XCTAssertTrue(error.description.hasPrefix(path + ": "), error.description)
+            XCTAssertTrue(error.description.contains("not a regular file"), error.description)
+        }
+    }
+
+    /// Issue 12 #4: the model is copied at load, so truncating or rewriting the file in place
+    /// (`cp new.dmdl default.dmdl` on a running box) cannot fault (SIGBUS) or change the weights.
+    func testTruncatingTheFileAfterLoadingDoesNotAffectTheModel() throws {
+        let url = scratch.appendingPathComponent("in-use.dmdl")
+        try original.write(to: url)
+        let model = try Model.load(path: url.path)
+        func weightSum() -> Int {
+            var sum = 0
+            for op in model.encoderOps {
+                guard case .conv2d(let conv) = op else { continue }
+                let count = conv.outChannels * conv.kernelHeight * conv.kernelWidth * conv.inChannels
+                for index in 0..<count { sum = sum &* 31 &+ Int(conv.weights[index]) }
+            }
+            for index in 0..<Model.inputLUTBytes { sum = sum &* 31 &+ Int(model.inputLUT[index]) }
+            return sum
+        }
+        let before = weightSum()
+        let handle = try FileHandle(forWritingTo: url)
+        try handle.truncate(atOffset: 0)
+        try handle.close()
+        XCTAssertEqual(weightSum(), before)
+        try Data(repeating: 0x55, count: original.count).write(to: url, options: [])
+        XCTAssertEqual(weightSum(), before)
+    }
+
+    /// Issue 12 #1, #2, #7: every op field, every META size and every tensor's channel count set
+    /// to the values that break unchecked arithmetic (0, 2^16, 2^16 + 1, 2^31, 2^32 − 1), behind
+    /// valid checksums. Each must load or give an error; a model that loads must also take the
+    /// largest input size, and report its MACs and weight bytes, without trapping.
+    func testExtremeFieldValuesNeverTrap() throws {
+        let extremes: [UInt32] = [0, 65536, 65537, 0x8000_0000, 0xFFFF_FFFF]
+        let editor = ModelFileEditor(original)
+        var targets: [(tag: String, offset: Int)] = []
+        for record in editor.opRecords() {
+            let fields = (Int(editor.u32("OPS ", at: record.offset + 4)) - 8) / 4
+            targets += (0..<fields).map { ("OPS ", record.offset + 8 + 4 * $0) }
+        }
+        targets += stride(from: 0, to: 24, by: 4).map { ("META", $0) }
+        let tensors = Int(editor.u32("TENS", at: 0))
+        targets += (0..<tensors).map { ("TENS", 4 + 16 * $0) }
+        var loaded = 0, rejected = 0
+        for target in targets {
+            for value in extremes {
+                var damaged = editor
+                damaged.setU32(target.tag, at: target.offset, value)
+                let url = scratch.appendingPathComponent("extreme.dmdl")
+                try damaged.serialized().write(to: url)
+                do {
+                    let model = try Model.load(path: url.path)
+                    loaded += 1
+                    if let shapes = try? model.encoderShapes(inputHeight: Model.maximumInputSize, inputWidth: Model.maximumInputSize) {
+                        for index in model.encoderOps.indices { _ = model.multiplyAccumulates(encoderOp: index, shapes: shapes) }
+                    }
+                    for index in model.headOps.indices { _ = model.multiplyAccumulates(headOp: index, frames: 1 << 40) }
+                    _ = model.weightBytes
+                } catch {
+                    rejected += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(rejected, targets.count, "most extreme values must be rejected")
+        XCTAssertGreaterThan(loaded, 0, "some fields (e.g. a zero pad) take these values")
     }
 
     /// Random damage behind valid checksums: the loader must answer with a model or an error,

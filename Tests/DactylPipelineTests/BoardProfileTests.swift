@@ -1,3 +1,4 @@
+import DactylTestSupport
 import Foundation
 import XCTest
 @testable import DactylPipeline

@@ -226,4 +226,79 @@ final class CTCDecodeTests: XCTestCase {
             }
         }
     }
+    /// Issue 12 #6: the alignment recomputes blocks from checkpoints with 2-bit back-pointers
+    /// instead of keeping a byte per frame and state. It must give exactly the spans of the full
+    /// back-pointer table (the earlier implementation, written out here), ties included:
+    /// quantised log-probabilities make ties common.
+    func testBlockwiseAlignmentEqualsTheFullTable() throws {
+        var generator = SplitMix64(seed: 12)
+        for trial in 0..<60 {
+            let classes = Int.random(in: 2...6, using: &generator)
+            let frames = trial < 10 ? trial + 1 : Int.random(in: 1...700, using: &generator)
+            var table: [Float] = []
+            for _ in 0..<frames * classes {
+                // A few distinct values, so that equal scores (ties) occur.
+                table.append(-Float(Int.random(in: 0...6, using: &generator)) * 0.5)
+            }
+            let labels = trial % 2 == 0 ? greedy(table, classes: classes)
+                : beam(table, classes: classes, width: 3)
+            let expected = fullTableSpans(table, classes: classes, labels: labels)
+            let actual = spans(table, classes: classes, labels: labels)
+            XCTAssertEqual(actual, expected, "trial \(trial): \(frames) frames, \(labels.count) labels")
+        }
+    }
+
+    func testAlignmentWorkspaceGrowsFarSlowerThanFramesSquared() {
+        let frames = 20_000
+        let bytes = CTCAlignment.workspaceBytes(frames: frames, labels: frames)
+        XCTAssertLessThan(bytes, 12_000_000, "20,000 frames needed 800 MB with a byte per frame and state")
+        XCTAssertEqual(CTCAlignment.workspaceBytes(frames: 1 << 50, labels: 1 << 50), Int.max)
+        // Fewer labels never need more than the plan for labels == frames.
+        for labels in [0, 1, 100, 19_999] {
+            XCTAssertLessThanOrEqual(CTCAlignment.workspaceBytes(frames: frames, labels: labels), bytes)
+        }
+    }
+}
+
+/// The letter spans as the original implementation computed them: every back-pointer kept.
+func fullTableSpans(_ table: [Float], classes: Int, labels: [Int32]) -> [CTCLetterSpan]? {
+    let frames = table.count / classes
+    guard !labels.isEmpty else { return [] }
+    guard frames > 0 else { return nil }
+    let states = 2 * labels.count + 1
+    func stateClass(_ state: Int) -> Int { state & 1 == 0 ? 0 : Int(labels[state >> 1]) }
+    var previous = [Float](repeating: -.infinity, count: states)
+    var current = previous
+    var back = [UInt8](repeating: 0, count: frames * states)
+    previous[0] = table[0]
+    previous[1] = table[stateClass(1)]
+    for frame in 1..<max(frames, 1) {
+        for state in 0..<states {
+            var best = previous[state]
+            var step: UInt8 = 0
+            if state >= 1 && previous[state - 1] >= best { best = previous[state - 1]; step = 1 }
+            if state & 1 == 1 && state >= 3 && labels[state >> 1] != labels[(state >> 1) - 1] && previous[state - 2] >= best {
+                best = previous[state - 2]; step = 2
+            }
+            current[state] = best + table[frame * classes + stateClass(state)]
+            back[frame * states + state] = step
+        }
+        swap(&previous, &current)
+    }
+    var state = previous[states - 2] >= previous[states - 1] ? states - 2 : states - 1
+    guard previous[state] > -.infinity else { return nil }
+    var spans = labels.map { CTCLetterSpan(classIndex: $0, startFrame: -1, endFrame: -1, score: -.infinity) }
+    var frame = frames - 1
+    while true {
+        if state & 1 == 1 {
+            let k = state >> 1
+            if spans[k].endFrame < 0 { spans[k].endFrame = Int32(frame) }
+            spans[k].startFrame = Int32(frame)
+            spans[k].score = max(spans[k].score, table[frame * classes + Int(labels[k])])
+        }
+        if frame == 0 { break }
+        state -= Int(back[frame * states + state])
+        frame -= 1
+    }
+    return spans.map { CTCLetterSpan(classIndex: $0.classIndex, startFrame: $0.startFrame, endFrame: $0.endFrame, score: Float(exp(Double($0.score)))) }
 }

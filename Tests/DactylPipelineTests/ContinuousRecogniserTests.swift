@@ -1,3 +1,4 @@
+import DactylTestSupport
 import DactylModel
 import Foundation
 import XCTest

@@ -1,3 +1,4 @@
+import DactylTestSupport
 import AllocationCounter
 import DactylModel
 import Foundation

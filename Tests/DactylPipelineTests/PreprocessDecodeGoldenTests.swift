@@ -101,8 +101,9 @@ final class PreprocessDecodeGoldenTests: XCTestCase {
             let converter = try FrameToInput(crop: crop, frameWidth: clip.width, frameHeight: clip.height,
                                              outputHeight: shape[0], outputWidth: shape[1], workspace: workspace)
             var input = [Int8](repeating: 0, count: shape[0] * shape[1] * shape[2])
+            let frame0 = try clip.frame(at: 0)
             input.withUnsafeMutableBufferPointer { output in
-                converter.write(clip.frame(at: 0), inputLUT: model.inputLUT, into: output.baseAddress!)
+                converter.write(frame0, inputLUT: model.inputLUT, into: output.baseAddress!)
             }
             let reference = try Data(contentsOf: URL(fileURLWithPath: path(entry.input0.file)))
                 .map { Int8(bitPattern: $0) }

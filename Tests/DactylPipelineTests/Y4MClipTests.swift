@@ -66,7 +66,7 @@ final class Y4MClipTests: XCTestCase {
         XCTAssertEqual(clip.frameRate?.denominator, 1001)
         XCTAssertEqual(clip.frameCount, 2)
 
-        let frame = clip.frame(at: 1)
+        let frame = try clip.frame(at: 1)
         XCTAssertEqual(frame.yStride, 3)
         XCTAssertEqual(frame.uvStride, 2)
         let (y, u, v) = planes(frame)
@@ -92,7 +92,7 @@ final class Y4MClipTests: XCTestCase {
         XCTAssertEqual(clip.chroma, .yuv444)
         XCTAssertEqual(clip.colorRange, .full)
         XCTAssertNil(clip.frameRate)
-        let (y, u, v) = planes(clip.frame(at: 0))
+        let (y, u, v) = planes(try clip.frame(at: 0))
         XCTAssertEqual(y, [0, 1, 2, 3])
         XCTAssertEqual(u, [4, 5, 6, 7])
         XCTAssertEqual(v, [8, 9, 10, 11])
@@ -229,5 +229,75 @@ final class Y4MClipTests: XCTestCase {
         guard case .badFrameMarker(_, 0, 16, "FRAME Ixyz") = openExpectingError(url.path) else {
             return XCTFail("expected badFrameMarker for an unterminated marker")
         }
+    }
+    /// Issue 12 #3: a FIFO with no writer, a device or a directory is refused at once with a
+    /// message saying it is not a regular file; before, open() on a FIFO blocked forever.
+    func testNonRegularFilesAreRefusedWithoutBlocking() throws {
+        let fifo = directory.appendingPathComponent("clip.fifo").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        for path in [fifo, "/dev/zero", directory.path] {
+            final class Outcome: @unchecked Sendable { var error: ClipError? = nil }
+            let outcome = Outcome()
+            let finished = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                do { _ = try Y4MClip(path: path) } catch { outcome.error = error as? ClipError }
+                finished.signal()
+            }
+            guard finished.wait(timeout: .now() + 10) == .success else {
+                if path == fifo, let writer = FileHandle(forWritingAtPath: fifo) { try? writer.close() }
+                return XCTFail("opening \(path) blocked")
+            }
+            guard case .cannotOpen(let errorPath, let reason) = outcome.error else { return XCTFail("\(path) opened") }
+            XCTAssertEqual(errorPath, path)
+            XCTAssertTrue(reason.hasPrefix("not a regular file"), reason)
+        }
+    }
+
+    /// Issue 12 #4: frames are read into one buffer, not mapped, so a clip truncated while it
+    /// plays gives an error naming the file and the frame (a mapped clip died of SIGBUS).
+    func testTruncationWhilePlayingIsAnErrorNamingTheFrame() throws {
+        let frames = (0..<4).map { index in ("FRAME", [UInt8](repeating: UInt8(index), count: 6)) }
+        let path = try writeClip(header: "YUV4MPEG2 W2 H2", frames: frames)
+        let clip = try Y4MClip(path: path)
+        XCTAssertEqual(clip.frameCount, 4)
+        var cursor = clip.makeFrameCursor()
+        let first = try XCTUnwrap(cursor.next())
+        XCTAssertEqual(first.y[0], 0)
+        let second = try XCTUnwrap(cursor.next())
+        XCTAssertEqual(second.y[0], 1)
+        XCTAssertEqual(first.y, second.y, "one frame buffer, whatever the clip's length")
+
+        // Cut frame 2 in the middle of its picture data: header 16 + 2 x 12 + marker 6 + 3.
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: path))
+        try handle.truncate(atOffset: 16 + 24 + 6 + 3)
+        try handle.close()
+        XCTAssertNil(cursor.next())
+        guard case .truncatedWhilePlaying(path, 2, 16 + 24 + 6 + 3) = cursor.error else {
+            return XCTFail("expected truncatedWhilePlaying, got \(String(describing: cursor.error))")
+        }
+        XCTAssertTrue(cursor.error!.description.hasPrefix(path + ": offset 49: frame 2:"), cursor.error!.description)
+        XCTAssertNil(cursor.next(), "a cursor stays stopped after an error")
+
+        // Cut before frame 1's marker: a new cursor stops at frame 1.
+        let shorter = try XCTUnwrap(FileHandle(forWritingAtPath: path))
+        try shorter.truncate(atOffset: 16 + 12)
+        try shorter.close()
+        var again = clip.makeFrameCursor()
+        XCTAssertNotNil(again.next())
+        XCTAssertNil(again.next())
+        guard case .truncatedWhilePlaying(_, 1, 28) = again.error else {
+            return XCTFail("expected truncatedWhilePlaying at frame 1, got \(String(describing: again.error))")
+        }
+        XCTAssertThrowsError(try clip.frame(at: 3))
+    }
+
+    /// Marker lines longer than one read chunk (frame parameters) are still found.
+    func testLongFrameMarkerLines() throws {
+        let long = "FRAME X" + String(repeating: "a", count: 300)
+        let path = try writeClip(header: "YUV4MPEG2 W2 H2", frames: [(long, [1, 2, 3, 4, 5, 6]), ("FRAME", [7, 8, 9, 10, 11, 12])])
+        let clip = try Y4MClip(path: path)
+        XCTAssertEqual(clip.frameCount, 2)
+        XCTAssertEqual(planes(try clip.frame(at: 1)).y, [7, 8, 9, 10])
+        XCTAssertEqual(planes(try clip.frame(at: 0)).v, [6])
     }
 }

@@ -1,3 +1,5 @@
+import DactylTestSupport
+import DactylTestSupport
 import Foundation
 import XCTest
 
@@ -43,6 +45,9 @@ final class CommandLineTests: XCTestCase {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        // A command that hangs (e.g. blocked opening a FIFO) is ended and shows as a failure
+        // (status 15) instead of hanging the test run.
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60) { if process.isRunning { process.terminate() } }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -133,10 +138,11 @@ final class CommandLineTests: XCTestCase {
     }
 
     /// Bad input: one line on stderr naming the problem, a non-zero status, nothing on stdout.
-    func assertFails(_ arguments: [String], status: Int32, mentioning texts: [String],
+    func assertFails(_ arguments: [String], status: Int32, mentioning texts: [String], environment: [String: String] = [:],
                      file: StaticString = #filePath, line: UInt = #line) throws {
-        let result = try dactyl(arguments)
+        let result = try dactyl(arguments, environment: environment)
         XCTAssertEqual(result.status, status, result.stderr, file: file, line: line)
+        XCTAssertEqual(result.stderr.filter { $0 == "\n" }.count, 1, "one line: \(result.stderr)", file: file, line: line)
         XCTAssertEqual(result.stdout, "", "nothing may reach stdout on failure", file: file, line: line)
         XCTAssertTrue(result.stderr.hasPrefix("dactyl: "), result.stderr, file: file, line: line)
         for text in texts {
@@ -296,7 +302,9 @@ final class CommandLineTests: XCTestCase {
     }
 
     func testSIGHUPRereadsTheBoardProfile() throws {
-        // The profile's crop first misses the hand; after SIGHUP with the right crop the looped word is read.
+        // The profile's crop first misses the hand; after SIGHUP with the right crop the looped
+        // word is read. Played as fast as it goes, so a slow machine changes nothing.
+        let (session, _) = try SessionClip().write([.holdFirst(20), .word, .holdLast(40)])
         let profile = scratch.appendingPathComponent("box.conf")
         try "crop = 0,0,12,12\n".write(to: profile, atomically: true, encoding: .utf8)
         let bundle = Bundle(for: CommandLineTests.self).bundleURL
@@ -304,21 +312,104 @@ final class CommandLineTests: XCTestCase {
             .first { FileManager.default.isExecutableFile(atPath: $0.path) }!
         let process = Process()
         process.executableURL = binary
-        process.arguments = ["run", sample, "--loop", "--board", profile.path]
+        process.arguments = ["run", session, "--loop", "--fast", "--board", profile.path]
         process.currentDirectoryURL = Self.repository
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        Thread.sleep(forTimeInterval: 0.5)
+        Thread.sleep(forTimeInterval: 1.0)
         try "crop = 0,0,128,128 # the whole frame\n".write(to: profile, atomically: true, encoding: .utf8)
         kill(process.processIdentifier, SIGHUP)
-        Thread.sleep(forTimeInterval: 5.0)
+        Thread.sleep(forTimeInterval: 8.0)
         process.terminate()
         let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 0, stderr)
-        XCTAssertTrue(stdout.contains("dragon"), stdout)
+        XCTAssertTrue(stdout.contains("dragon\n"), stdout)
+    }
+
+    /// Issue 12 #1 and #8: crafted models with valid checksums trapped `decode` and `inspect`
+    /// (SIGILL), or put a newline into the alphabet; now each is a one-line error, exit 1.
+    func testCraftedModelsAreOneLineErrorsNotCrashes() throws {
+        let original = try Data(contentsOf: URL(fileURLWithPath: tinyModel))
+        for (name, data, text) in [("overflow", CraftedModels.conv2dWeightCountOverflow(original), "weights"),
+                                   ("newline", CraftedModels.newlineInAlphabet(original), "U+000A")] {
+            let model = scratch.appendingPathComponent("\(name).dmdl")
+            try data.write(to: model)
+            try assertFails(["inspect", model.path], status: 1, mentioning: [model.path + ": offset ", text])
+            try assertFails(["decode", clip("clip420.y4m"), "--model", model.path], status: 1, mentioning: [model.path, text])
+        }
+    }
+
+    /// Issue 12 #3: a FIFO as clip, model or $DACTYL_MODEL hung forever; /dev/zero and a
+    /// folder said "Invalid argument". Now each is refused at once as not a regular file.
+    func testNonRegularFilesAreRefusedAtOnce() throws {
+        let fifo = scratch.appendingPathComponent("pipe").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let started = Date()
+        try assertFails(["decode", fifo, "--model", tinyModel], status: 1, mentioning: [fifo, "not a regular file (it is a FIFO)"])
+        try assertFails(["inspect", fifo], status: 1, mentioning: [fifo, "not a regular file"])
+        try assertFails(["decode", clip("clip420.y4m")], status: 1, mentioning: [fifo, "not a regular file"],
+                        environment: ["DACTYL_MODEL": fifo])
+        try assertFails(["inspect", "/dev/zero"], status: 1, mentioning: ["/dev/zero", "not a regular file (it is a device)"])
+        try assertFails(["decode", scratch.path, "--model", tinyModel], status: 1, mentioning: ["not a regular file (it is a directory)"])
+        XCTAssertLessThan(Date().timeIntervalSince(started), 30)
+    }
+
+    /// Issue 12 #8: `Int("+8")` parses, so `--beam +8` and `--crop +1,...` were accepted;
+    /// usage errors printed two lines (every failure above is checked to be one line).
+    func testSignedNumbersAreUsageErrors() throws {
+        try assertFails(["decode", clip("clip420.y4m"), "--model", tinyModel, "--beam", "+8"], status: 2, mentioning: ["--beam", "+8"])
+        try assertFails(["decode", clip("clip420.y4m"), "--model", tinyModel, "--crop", "+1,0,16,16"], status: 2, mentioning: ["--crop"])
+        try assertFails(["decode", clip("clip420.y4m"), "--model", tinyModel, "--crop", "1,-0,16,16"], status: 2, mentioning: ["--crop"])
+        try assertFails(["inspect", tinyModel, "--window", "+4"], status: 2, mentioning: ["--window"])
+        try assertFails(["inspect", tinyModel, "--input", "+32x32"], status: 2, mentioning: ["--input"])
+        try assertFails(["decode", clip("clip420.y4m"), "--beam", "99999999999999999999999"], status: 2, mentioning: ["--beam"])
+    }
+
+    /// Issue 12 #2 and #6: `inspect --input HxW` with large sizes trapped; `--window 100000`
+    /// planned 20 GB. Sizes are bounded, and a plan over the arena limit is an error naming the
+    /// limit and the longest window that fits.
+    func testHugeGeometryAndWindowsAreCleanErrors() throws {
+        try assertFails(["inspect", tinyModel, "--input", "100000x100000"], status: 2, mentioning: ["--input", "8192x8192"])
+        try assertFails(["inspect", tinyModel, "--input", "3000000000x3000000000"], status: 2, mentioning: ["--input"])
+        try assertFails(["inspect", "models/default.dmdl", "--input", "8192x8192"], status: 1, mentioning: ["arena limit of 268435456 bytes"])
+        let window = try dactyl(["inspect", "models/default.dmdl", "--window", "100000"])
+        XCTAssertEqual(window.status, 1)
+        XCTAssertTrue(window.stderr.contains("arena limit of 268435456 bytes; a window of at most "), window.stderr)
+        // The window it names does fit, and one more frame does not.
+        let longest = try XCTUnwrap(window.stderr.split(separator: " ").drop { $0 != "most" }.dropFirst().first.flatMap { Int($0) })
+        XCTAssertEqual(try dactyl(["inspect", "models/default.dmdl", "--window", "\(longest)"]).status, 0)
+        XCTAssertEqual(try dactyl(["inspect", "models/default.dmdl", "--window", "\(longest + 1)"]).status, 1)
+    }
+
+    /// Issue 12 #6: a clip too long for the arena limit fails at once, naming the limit, instead
+    /// of being ended by the OOM killer (a 20,000-frame clip planned 800 MB of back-pointers).
+    func testAClipTooLongForTheArenaIsAClearErrorUpFront() throws {
+        let long = scratch.appendingPathComponent("long.y4m")
+        var bytes = Data("YUV4MPEG2 W8 H8 C444\n".utf8)
+        let frame = Data("FRAME\n".utf8) + Data(count: 8 * 8 * 3)
+        for _ in 0..<80_000 { bytes.append(frame) }
+        try bytes.write(to: long)
+        try assertFails(["decode", long.path, "--model", "models/default.dmdl"], status: 1,
+                        mentioning: [long.path, "80000 frames", "arena limit of 268435456 bytes", "at most"])
+    }
+
+    /// Issue 12 #5: a huge beam width in selftest.txt overflowed the beam search's workspace
+    /// size and trapped (a million ran for minutes); it is bounded like `decode --beam`.
+    func testSelftestRefusesAHugeBeamWidth() throws {
+        let golden = scratch.appendingPathComponent("golden-beam")
+        try FileManager.default.copyItem(at: Self.golden, to: golden)
+        let expectations = golden.appendingPathComponent("selftest.txt")
+        let text = try String(contentsOf: expectations, encoding: .utf8)
+        for width in ["1000000", "9223372036854775807", "+4"] {
+            let lines = text.split(separator: "\n").map { line in
+                line.hasPrefix("beam ") ? "beam \(width) " + line.split(separator: " ").dropFirst(2).joined(separator: " ") : String(line)
+            }
+            try (lines.joined(separator: "\n") + "\n").write(to: expectations, atomically: true, encoding: .utf8)
+            try assertFails(["selftest", "--golden", golden.path, "--model", tinyModel], status: 1, mentioning: ["beam", "1 to 256"])
+        }
     }
 }

@@ -359,6 +359,24 @@ class _Reader:
         return struct.unpack_from("<" + fmt, self.data, offset)
 
 
+def _require_zero(r: _Reader, offset: int, size: int, what: str) -> None:
+    """Reserved and flag fields are zero (the spec), so a later version can give them a meaning."""
+    for position in range(offset, offset + size):
+        if r.data[position] != 0:
+            raise r.error(position, f"{what} is not zero (reserved)")
+
+
+def _printable(r: _Reader, offset: int, text: str, what: str) -> str:
+    """No control characters (C0, DEL, C1): they reach a terminal raw, and a newline in a symbol
+    breaks "the letters are the last line". Mirrors the Swift loader."""
+    for index, character in enumerate(text):
+        if ord(character) < 0x20 or 0x7F <= ord(character) <= 0x9F:
+            position = offset + len(text[:index].encode("utf-8"))
+            raise r.error(position, f"{what} contains the control character U+{ord(character):04X}, "
+                                    "expected printable text")
+    return text
+
+
 @dataclass(frozen=True)
 class _Section:
     tag: bytes
@@ -382,6 +400,7 @@ def _read_sections(r: _Reader) -> dict[bytes, _Section]:
         raise r.error(8, f"unsupported model format version {major}.{minor}, this reader reads {VERSION_MAJOR}.x")
     if header_size != HEADER_SIZE:
         raise r.error(12, f"header_size {header_size}, expected {HEADER_SIZE}")
+    _require_zero(r, 32, 32, "header bytes 32-63")
     if len(data) < file_size:
         raise r.error(len(data), f"truncated: the file is {len(data)} bytes, its header says {file_size}")
     if len(data) > file_size:
@@ -401,6 +420,8 @@ def _read_sections(r: _Reader) -> dict[bytes, _Section]:
         entry = HEADER_SIZE + TABLE_ENTRY_SIZE * index
         tag, _flags, offset, size, crc, _reserved = struct.unpack_from("<4sIQQII", data, entry)
         name = tag.decode("ascii", errors="replace")
+        _require_zero(r, entry + 4, 4, f"section '{name}' flags")
+        _require_zero(r, entry + 28, 4, f"section '{name}' reserved field")
         if tag in sections:
             raise r.error(entry, f"section '{name}' appears twice")
         if offset % ALIGNMENT != 0 or offset < table_end:
@@ -442,6 +463,7 @@ def _read_alphabet(r: _Reader, section: _Section, num_classes: int) -> Alphabet:
             symbol = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise r.error(position + 1, f"alphabet symbol {index} {raw!r} is not UTF-8") from None
+        _printable(r, position + 1, symbol, f"alphabet symbol {index}")
         if symbol in symbols:
             raise r.error(position + 1, f"alphabet symbol {index} {symbol!r} repeats symbol {symbols.index(symbol)}")
         symbols.append(symbol)
@@ -463,6 +485,7 @@ def _read_tensors(r: _Reader, section: _Section) -> list[TensorParams]:
             raise r.error(entry + 4, f"tensor {index} scale {scale} must be positive and finite")
         if not -128 <= zero_point <= 127:
             raise r.error(entry + 8, f"tensor {index} zero point {zero_point} is outside −128 ... 127")
+        _require_zero(r, entry + 12, 4, f"tensor {index} reserved field")
         tensors.append(TensorParams(channels, scale, zero_point))
     if tensors[INPUT_TENSOR].channels != INPUT_CHANNELS:
         raise r.error(section.offset + 4, f"input tensor 0 has {tensors[0].channels} channels, expected 3 (RGB)")
@@ -671,6 +694,7 @@ def parse_model(data: bytes, name: str) -> Model:
     (height, width, channels, num_classes, blank, window, *crop) = struct.unpack_from("<10I", r.data, meta.offset)
     mean_std = struct.unpack_from("<6f", r.data, meta.offset + 40)
     lut_offset, feature_tensor = struct.unpack_from("<II", r.data, meta.offset + 64)
+    _require_zero(r, meta.offset + 72, META_SIZE - 72, "META bytes 72-127")
     if height < 1 or width < 1:
         raise r.error(meta.offset, f"input size {height}x{width} must be positive")
     if channels != INPUT_CHANNELS:
@@ -707,6 +731,7 @@ def parse_model(data: bytes, name: str) -> Model:
             info = r.data[info_section.offset:info_section.end].decode("utf-8")
         except UnicodeDecodeError:
             raise r.error(info_section.offset, "INFO is not UTF-8 text") from None
+        _printable(r, info_section.offset, info, "INFO")
     (_major, minor) = struct.unpack_from("<HH", r.data, 8)
     return Model(input_height=height, input_width=width, default_window=window, default_crop=tuple(crop),
                  mean=tuple(mean_std[:3]), std=tuple(mean_std[3:]), input_lut=lut, alphabet=alphabet,

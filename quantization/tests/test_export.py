@@ -226,3 +226,25 @@ def test_the_writer_refuses_a_model_the_loader_would_reject(tmp_path, tiny):
     with pytest.raises(ValueError, match="tensor 1 zero point 300"):
         write_model(model, path)
     assert not path.exists()
+
+
+def test_reserved_fields_and_control_characters_are_rejected(tmp_path, tiny_file, tiny):
+    """Issue 12 #8, as in the Swift loader: reserved and flag fields are zero, and the alphabet
+    and INFO hold no control characters (the writer refuses them too)."""
+    data = Path(tiny_file).read_bytes()
+    sections = _sections(data)
+    meta, tens, alph = (sections[tag][1] for tag in (b"META", b"TENS", b"ALPH"))
+    header = bytearray(data)
+    header[40] = 1
+    _expect_error(tmp_path, header, "offset 40: header bytes 32-63 is not zero")
+    flags = bytearray(data)
+    flags[64 + 4] = 1
+    _expect_error(tmp_path, _reseal(flags), "offset 68: section '.*' flags is not zero")
+    _expect_error(tmp_path, _edit(data, b"META", 100, "I", 7), f"offset {meta + 100}: META bytes 72-127")
+    _expect_error(tmp_path, _edit(data, b"TENS", 4 + 16 + 12, "I", 1), f"offset {tens + 32}: tensor 1 reserved")
+    _expect_error(tmp_path, _edit(data, b"ALPH", 5, "B", 0x0A),
+                  f"offset {alph + 5}: alphabet symbol 0 contains the control character U\\+000A")
+    model = copy.copy(tiny.model)
+    model.info = "tiny\x1b[2J"
+    with pytest.raises(ValueError, match="INFO contains the control character U\\+001B"):
+        write_model(model, tmp_path / "escape.dmdl")

@@ -10,11 +10,34 @@
 extern "C" {
 #endif
 
-// Maps a whole file read-only. Returns NULL and sets *error_number (errno) on failure;
-// an empty file maps to a non-NULL dummy pointer with *size == 0.
+// Error numbers beyond errno, for files the loaders refuse (dactyl_error_text describes them).
+enum {
+    DACTYL_ERROR_FIFO = -1001,
+    DACTYL_ERROR_DIRECTORY = -1002,
+    DACTYL_ERROR_DEVICE = -1003,
+    DACTYL_ERROR_NOT_REGULAR = -1004,  // a socket or anything else that is not a regular file
+    DACTYL_ERROR_SHRANK = -1005,       // the file was truncated while it was being read
+};
+
+// Opens a regular file for reading without ever blocking (a FIFO or device is refused, not
+// waited on). Returns the descriptor and its size, or -1 with *error_number set (an errno
+// value or a DACTYL_ERROR_*).
+int dactyl_open_regular_file(const char *path, int64_t *size, int *error_number);
+// Reads up to count bytes at offset (pread, retried until count or the end of the file).
+// Returns the bytes read (fewer at the end of the file) or -1 with *error_number set.
+long dactyl_read_at(int fd, void *buffer, size_t count, int64_t offset, int *error_number);
+void dactyl_close(int fd);
+// Reads a whole regular file into memory aligned to `alignment` (free it with dactyl_free).
+// Returns NULL with *error_number set on failure; an empty file gives a non-NULL pointer and
+// *size == 0.
+void *dactyl_read_file(const char *path, size_t alignment, size_t *size, int *error_number);
+
+// Maps a whole regular file read-only. Returns NULL and sets *error_number on failure; an
+// empty file maps to a non-NULL dummy pointer with *size == 0. A mapped file that is
+// truncated while mapped raises SIGBUS on access: the model and clip readers copy instead.
 const void *dactyl_map_file(const char *path, size_t *size, int *error_number);
 void dactyl_unmap_file(const void *address, size_t size);
-// strerror for an errno value; static storage.
+// strerror for an errno value, or the text of a DACTYL_ERROR_*; static storage.
 const char *dactyl_error_text(int error_number);
 
 // Writes all bytes (retrying short writes); returns 0 or an errno value.

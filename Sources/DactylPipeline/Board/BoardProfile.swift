@@ -66,6 +66,8 @@ public struct BoardProfile: Equatable, Sendable {
     }()
     /// Encoder threads; 0: one per core.
     public var threads = 0
+    /// When signing starts and ends (docs/live-box.md, "Segmenter").
+    public var segmenter = SegmenterSettings()
 
     public init() {}
 
@@ -76,6 +78,7 @@ public struct BoardProfile: Equatable, Sendable {
         "serial.device", "serial.baud", "serial.mode",
         "keyboard.device", "keyboard.separator",
         "sinks", "threads",
+        "segment.quiet", "segment.start", "segment.stop", "segment.travel",
     ]
 
     /// Baud rates termios can set on Linux.
@@ -90,6 +93,12 @@ public struct BoardProfile: Equatable, Sendable {
         func integer(_ range: ClosedRange<Int>, _ what: String) throws(BoardProfileError) -> Int {
             guard let number = parseWholeNumber(value), range.contains(number) else {
                 throw fail("expected \(what) from \(range.lowerBound) to \(range.upperBound), got '\(value)'")
+            }
+            return number
+        }
+        func decimal(_ range: ClosedRange<Float>, _ what: String) throws(BoardProfileError) -> Float {
+            guard let number = parseDecimal(value), range.contains(number) else {
+                throw fail("expected \(what) from \(fixedText(range.lowerBound)) to \(fixedText(range.upperBound)), got '\(value)'")
             }
             return number
         }
@@ -161,6 +170,10 @@ public struct BoardProfile: Equatable, Sendable {
             guard !selection.isEmpty else { throw fail("expected at least one of stdout, serial, gpio, keyboard") }
             sinks = selection
         case "threads": threads = try integer(0...64, "a thread count (0: one per core)")
+        case "segment.quiet": segmenter.quietSeconds = try decimal(0.1...5, "seconds")
+        case "segment.start": segmenter.startMotion = try decimal(0.1...100, "a motion above the noise floor")
+        case "segment.stop": segmenter.stopMotion = try decimal(0...100, "a motion above the noise floor")
+        case "segment.travel": segmenter.travelMotion = try decimal(0...1000, "a motion above the noise floor (0: off)")
         default:
             throw BoardProfileError(source: source, line: line, key: key,
                                     "unknown key; known keys: \(joined(BoardProfile.keys))")
@@ -237,6 +250,23 @@ public struct BoardProfile: Equatable, Sendable {
 func parseWholeNumber(_ text: String) -> Int? {
     guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
     return Int(text)
+}
+
+/// A decimal number such as `0.6` or `12`, with no sign or exponent.
+func parseDecimal(_ text: String) -> Float? {
+    let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count <= 2, let whole = parseWholeNumber(String(parts[0])), whole < 1_000_000 else { return nil }
+    guard parts.count == 2 else { return Float(whole) }
+    let digits = String(parts[1])
+    guard let fraction = parseWholeNumber(digits), digits.utf8.count <= 6 else { return nil }
+    var scale: Float = 1
+    for _ in 0..<digits.utf8.count { scale *= 10 }
+    return Float(whole) + Float(fraction) / scale
+}
+
+private func fixedText(_ value: Float) -> String {
+    let tenths = Int((value * 10).rounded())
+    return tenths % 10 == 0 ? "\(tenths / 10)" : "\(tenths / 10).\(tenths % 10)"
 }
 
 private func trimmed(_ text: Substring) -> String {

@@ -1,3 +1,5 @@
+import DactylModel
+
 /// The decoding stage: greedy or prefix beam search, then the letter spans, on one workspace
 /// planned in the arena (`workspaceBytes`), so decoding allocates nothing.
 public struct CTCDecoder {
@@ -24,13 +26,15 @@ public struct CTCDecoder {
     private static func spanBytes(_ frames: Int) -> Int { aligned(frames * MemoryLayout<CTCLetterSpan>.stride) }
     private static func aligned(_ bytes: Int) -> Int { (bytes + 63) / 64 * 64 }
 
-    /// Workspace for decoding up to `frames` frames of `classes` classes.
+    /// Workspace for decoding up to `frames` frames of `classes` classes; `Int.max` where that
+    /// overflows (planning rejects it).
     public static func workspaceBytes(frames: Int, classes: Int, method: Method) -> Int {
+        guard frames >= 0, frames <= 1 << 40 else { return .max }
         var search = CTCAlignment.workspaceBytes(frames: frames, labels: frames)
         if case .beam(let width) = method {
             search = max(search, CTCPrefixBeam.workspaceBytes(frames: frames, classes: classes, beamWidth: width))
         }
-        return labelBytes(frames) + spanBytes(frames) + search
+        return CheckedSize.saturatingSum(labelBytes(frames) + spanBytes(frames), search)
     }
 
     /// `workspace` must be 64-byte aligned and `workspaceBytes(frames:classes:method:)` long.

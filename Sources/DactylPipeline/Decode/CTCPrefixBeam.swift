@@ -1,4 +1,5 @@
 import CDactylPlatform
+import DactylModel
 
 /// CTC prefix beam search exactly as docs/ctc-decoding.md, "Prefix beam search", specifies it,
 /// including its tie rules, so that it agrees with the Python reference on the golden vectors.
@@ -7,11 +8,14 @@ import CDactylPlatform
 /// the caller provides (the arena). Prefixes are stored as label arrays of capacity `frames`
 /// (a prefix grows by at most one label per frame), two generations of `beamWidth` of them.
 public enum CTCPrefixBeam {
-    /// Size of the workspace `decode` needs for these dimensions.
+    /// Size of the workspace `decode` needs for these dimensions; `Int.max` where that
+    /// overflows (no arena can hold it, so planning rejects it instead of trapping).
     public static func workspaceBytes(frames: Int, classes: Int, beamWidth: Int) -> Int {
-        let candidates = beamWidth * classes
+        // Each factor is bounded first, so the sums and small multiples below cannot overflow.
+        guard let candidates = CheckedSize.product(beamWidth, classes), candidates <= 1 << 40,
+              let prefixes = CheckedSize.product(beamWidth, frames), prefixes <= 1 << 40 else { return .max }
         let hashBytes = 2 * 2 * beamWidth * MemoryLayout<UInt64>.stride
-        let generationBytes = 2 * (beamWidth * frames + 3 * beamWidth) * 4
+        let generationBytes = 2 * (prefixes + 3 * beamWidth) * 4
         let candidateBytes = (5 * candidates + 3 * beamWidth) * 4
         return hashBytes + generationBytes + candidateBytes
     }

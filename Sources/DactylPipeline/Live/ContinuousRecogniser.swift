@@ -19,6 +19,7 @@ public final class ContinuousRecogniser {
 
     // Arena state, one entry per ring slot where it says so.
     let previousInput: UnsafeMutablePointer<Int8>
+    public private(set) var motionFloor: MotionFloor
     let slotFrameNumber: UnsafeMutablePointer<Int>
     let slotArrival: UnsafeMutablePointer<UInt64>
     var partialText: FixedText
@@ -37,6 +38,11 @@ public final class ContinuousRecogniser {
     var movingRun = 0
     var stillRun = 0
     var lastMoving = 0
+    /// The first frame of the hand travelling out of the zone, if nothing has moved in place since.
+    var travelStart: Int? = nil
+    /// The last frame of the hand travelling into the zone, before anything moved in place.
+    var arrivalEnd: Int? = nil
+    var movedInPlace = false
     var framesSincePartial = 0
     var segmentIndex = 0
     var piece = 0
@@ -51,7 +57,8 @@ public final class ContinuousRecogniser {
     /// Arena bytes the live state needs beside the recogniser's own buffers.
     public static func workspaceBytes(model: Model, inputCount: Int, window: Int) -> Int {
         let textBytes = window * AlphabetText.maximumSymbolBytes(model)
-        return CacheLineCarver.bytes(Int8.self, inputCount) + CacheLineCarver.bytes(Int.self, window)
+        return CacheLineCarver.bytes(Int8.self, inputCount) + CacheLineCarver.bytes(Float.self, 2 * MotionFloor.capacity)
+            + CacheLineCarver.bytes(Int.self, window)
             + CacheLineCarver.bytes(UInt64.self, window) + 3 * CacheLineCarver.bytes(UInt8.self, textBytes)
             + 2 * CacheLineCarver.bytes(CTCLetterSpan.self, window) + AlphabetText.workspaceBytes(model)
     }
@@ -80,6 +87,7 @@ public final class ContinuousRecogniser {
         configured = CTCDecoder(workspace: recogniser.decoderWorkspace, frames: window, classes: model.numClasses, method: method)
         var carver = CacheLineCarver(recogniser.callerWorkspace!, bytes: configuration.callerWorkspaceBytes)
         previousInput = carver.take(Int8.self, recogniser.inputCount)
+        motionFloor = MotionFloor(memory: carver.take(Float.self, 2 * MotionFloor.capacity))
         slotFrameNumber = carver.take(Int.self, window)
         slotArrival = carver.take(UInt64.self, window)
         let textBytes = window * AlphabetText.maximumSymbolBytes(model)
@@ -103,6 +111,7 @@ public final class ContinuousRecogniser {
         recogniser.preprocess(frame)
         let count = recogniser.inputCount
         lastMotion = encoded == 0 ? 0 : meanAbsoluteDifference(recogniser.input, previousInput, count: count)
+        if encoded > 0 { motionFloor.add(lastMotion) }
         previousInput.update(from: recogniser.input, count: count)
         let slot = encoded % window
         recogniser.encodeInput(intoSlot: slot)
@@ -112,7 +121,8 @@ public final class ContinuousRecogniser {
         encoded += 1
         if !segmentOpen && encoded - historyStart > window { historyStart = encoded - window }
 
-        let moving = lastMotion >= settings.startMotion
+        let aboveFloor = lastMotion - motionFloor.floor
+        let moving = aboveFloor >= settings.startMotion
         if !segmentOpen {
             movingRun = moving ? movingRun + 1 : 0
             guard movingRun >= settings.startFrames else { return }
@@ -122,12 +132,23 @@ public final class ContinuousRecogniser {
             piece = 0
             stillRun = 0
             lastMoving = current
+            travelStart = nil
+            arrivalEnd = nil
+            movedInPlace = false
             framesSincePartial = 0
             partialText.clear()
             setStatus(.handSeen, now: now(), sink: &sink)
             return
         }
-        if lastMotion >= settings.stopMotion {
+        if settings.travelMotion > 0 && aboveFloor >= settings.travelMotion {
+            // The hand travelling: into the zone before the first letter, or out of it after the last.
+            if !movedInPlace { arrivalEnd = current }
+            if travelStart == nil { travelStart = current }
+        } else if aboveFloor >= settings.stopMotion {
+            movedInPlace = true
+            travelStart = nil
+        }
+        if aboveFloor >= settings.stopMotion {
             stillRun = 0
             lastMoving = current
         } else {
@@ -135,13 +156,8 @@ public final class ContinuousRecogniser {
         }
         framesSincePartial += 1
         if stillRun >= settings.quietFrames {
-            // A letter that ends among the still frames is a held letter, not the end of the word;
-            // after three quiet stretches the word ends anyway.
-            let lastLetterEnd = decodeSegment(greedy)
-            if lastLetterEnd < encoded - settings.quietFrames || stillRun >= 3 * settings.quietFrames {
-                endSegment(now: now, sink: &sink)
-                return
-            }
+            endSegment(now: now, sink: &sink)
+            return
         }
         if framesSincePartial >= settings.partialEvery {
             framesSincePartial = 0
@@ -186,29 +202,47 @@ public final class ContinuousRecogniser {
     /// Runs the head over the open segment and decodes it with `decoder` into `wordText` and
     /// `wordLetters` (frames as source frame numbers); returns the encoded index where the last
     /// letter ends (or `segmentStart - 1` when there are no letters).
+    ///
+    /// `trimTravel` leaves out letters read while the hand travelled into the zone (before the
+    /// segment's first piece moved in place) or out of it (after its last movement in place): the
+    /// model, trained on words alone, reads letters into a hand that is only passing.
     @discardableResult
-    func decodeSegment(_ decoder: CTCDecoder, frames: Int? = nil) -> Int {
-        let count = frames ?? segmentLength
+    func decodeSegment(_ decoder: CTCDecoder, frames: Int? = nil, trimTravel: Bool = false) -> Int {
+        let count = max(1, frames ?? segmentLength)
         let logProbabilities = recogniser.runHead(ringStart: segmentStart % window, count: count)
         let result = decoder.decode(logProbs: logProbabilities, frames: count)
-        wordText.clear()
-        for label in result.labels { alphabet.append(label, to: &wordText) }
-        var lastEnd = segmentStart - 1
-        for (index, span) in result.spans.enumerated() {
-            lastEnd = segmentStart + Int(span.endFrame)
-            wordLetters[index] = CTCLetterSpan(
-                classIndex: span.classIndex, startFrame: Int32(truncatingIfNeeded: frameNumber(ofEncoded: segmentStart + Int(span.startFrame))),
-                endFrame: Int32(truncatingIfNeeded: frameNumber(ofEncoded: lastEnd)), score: span.score)
+        var first = 0, last = result.labels.count
+        if trimTravel && result.spans.count == result.labels.count {
+            if piece == 0, settings.travelMotion > 0, let arrivalEnd {
+                while first < last && segmentStart + Int(result.spans[first].endFrame) <= arrivalEnd { first += 1 }
+            }
+            if settings.travelMotion > 0, let travelStart {
+                while last > first && segmentStart + Int(result.spans[last - 1].startFrame) >= travelStart { last -= 1 }
+            }
         }
-        lettersDecoded = result.spans.count
-        labelsDecoded = result.labels.count
-        return result.labels.isEmpty ? segmentStart - 1 : (result.spans.isEmpty ? encoded - 1 : lastEnd)
+        wordText.clear()
+        for index in first..<last { alphabet.append(result.labels[index], to: &wordText) }
+        var lastEnd = segmentStart - 1
+        lettersDecoded = 0
+        if result.spans.count == result.labels.count {
+            for index in first..<last {
+                let span = result.spans[index]
+                lastEnd = segmentStart + Int(span.endFrame)
+                wordLetters[lettersDecoded] = CTCLetterSpan(
+                    classIndex: span.classIndex,
+                    startFrame: Int32(truncatingIfNeeded: frameNumber(ofEncoded: segmentStart + Int(span.startFrame))),
+                    endFrame: Int32(truncatingIfNeeded: frameNumber(ofEncoded: lastEnd)), score: span.score)
+                lettersDecoded += 1
+            }
+        }
+        labelsDecoded = last - first
+        return labelsDecoded == 0 ? segmentStart - 1 : (lettersDecoded == 0 ? encoded - 1 : lastEnd)
     }
     var lettersDecoded = 0
     var labelsDecoded = 0
 
     func publishPartial<Sink: BoxSink>(now: UInt64, sink: inout Sink) {
-        decodeSegment(greedy)
+        decodeSegment(greedy, trimTravel: true)
         if labelsDecoded > 0 && status != .signing { setStatus(.signing, now: now, sink: &sink) }
         guard !equal(wordText.bytes, partialText.bytes) else { return }
         partialText.clear()
@@ -220,7 +254,9 @@ public final class ContinuousRecogniser {
     }
 
     func endSegment<Sink: BoxSink>(now: () -> UInt64, sink: inout Sink) {
-        decodeSegment(configured)
+        // The still frames after the last movement are left out: the model, never trained on
+        // a hand at rest, reads letters into them.
+        decodeSegment(configured, frames: min(segmentLength, lastMoving - segmentStart + 1 + settings.tailFrames), trimTravel: true)
         lastSigningEnd = (frameNumber(ofEncoded: lastMoving), arrival(ofEncoded: lastMoving))
         commitWord(endFrame: frameNumber(ofEncoded: lastMoving), end: arrival(ofEncoded: lastMoving), now: now(), sink: &sink)
         segmentOpen = false

@@ -26,6 +26,11 @@ public enum ClipError: Error, CustomStringConvertible {
     case badFrameMarker(path: String, frame: Int, offset: Int, found: String)
     /// Frame `frame`'s data, starting at `offset`, ends before the frame is complete.
     case shortFrame(path: String, frame: Int, offset: Int, expectedBytes: Int, availableBytes: Int)
+    /// The file ended at `offset`, inside frame `frame`, while it was being played: it was
+    /// truncated after it was opened.
+    case truncatedWhilePlaying(path: String, frame: Int, offset: Int)
+    /// Reading at `offset` failed; `reason` is the operating system's text for errno.
+    case readFailed(path: String, offset: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -34,7 +39,8 @@ public enum ClipError: Error, CustomStringConvertible {
         case .notY4M(let path):
             return "\(path): offset 0: expected a YUV4MPEG2 clip (\"YUV4MPEG2 \" at the start)"
         case .unterminatedHeader(let path):
-            return "\(path): offset 0: the YUV4MPEG2 stream header has no terminating newline"
+            return "\(path): offset 0: the YUV4MPEG2 stream header has no terminating newline "
+                + "within its first \(Y4MClip.maximumHeaderBytes) bytes"
         case .badParameter(let path, let offset, let found, let expected):
             return "\(path): offset \(offset): expected \(expected), found \"\(found)\""
         case .missingParameter(let path, let tag):
@@ -57,16 +63,21 @@ public enum ClipError: Error, CustomStringConvertible {
         case .shortFrame(let path, let frame, let offset, let expectedBytes, let availableBytes):
             return "\(path): offset \(offset): frame \(frame) is truncated: expected \(expectedBytes) "
                 + "bytes of picture data, found \(availableBytes)"
+        case .truncatedWhilePlaying(let path, let frame, let offset):
+            return "\(path): offset \(offset): frame \(frame): the clip ends here; it was truncated while it was being read"
+        case .readFailed(let path, let offset, let reason):
+            return "\(path): offset \(offset): cannot read the clip: \(reason)"
         }
     }
 }
 
-/// A YUV4MPEG2 clip (the format `ffmpeg -f yuv4mpegpipe` writes), mapped read-only.
+/// A YUV4MPEG2 clip (the format `ffmpeg -f yuv4mpegpipe` writes), read frame by frame.
 ///
-/// Opening checks the whole file once, so that playing it cannot fail half-way: every frame
-/// marker is read and every frame's data is known to be complete. Nothing is kept per frame,
-/// so a clip of any length costs the same memory; frames are found by walking the markers,
-/// which `Y4MFrameCursor` does in O(1) per frame.
+/// Opening checks the whole file once (every frame marker is read and every frame's data is
+/// known to be complete), so a clip that opens plays unless the file changes under it. Frames
+/// are read with `pread` into one frame buffer that the clip owns, not mapped: memory stays one
+/// frame for a clip of any length, and a file truncated while it plays gives an error (the
+/// cursor's `error`) naming the file and the frame instead of killing the process with SIGBUS.
 public final class Y4MClip {
     public let path: String
     public let width: Int
@@ -77,46 +88,64 @@ public final class Y4MClip {
     public let frameRate: (numerator: Int, denominator: Int)?
     public let frameCount: Int
 
-    private let mapping: ReadOnlyMapping
+    private let source: ClipBytes
     private let firstFrameOffset: Int
     /// Y, U and V planes of one frame together.
     fileprivate let frameDataBytes: Int
+    /// The frame the last read put there: every cursor of this clip reads into it.
+    private let frameBuffer: UnsafeMutablePointer<UInt8>
+    /// Where marker lines are read, a chunk at a time.
+    private let markerBuffer: UnsafeMutablePointer<UInt8>
 
     /// Larger than any camera's frames, small enough that no size or resize position computed
     /// from it can come near overflow.
     public static let maximumDimension = 16384
+    /// The stream header must end within this many bytes (real ones are under 100).
+    public static let maximumHeaderBytes = 4096
+    private static let markerChunkBytes = 128
 
-    /// Maps and checks the clip at `path`.
+    /// Opens and checks the clip at `path`. A FIFO, device or directory is refused without
+    /// waiting on it.
     public convenience init(path: String) throws(ClipError) {
-        try self.init(mapping: try ReadOnlyMapping(path: path), path: path)
+        try self.init(source: try ClipBytes(path: path), path: path)
     }
 
     /// Checks a clip that lives in memory the caller keeps alive (e.g. one built into the
     /// binary); `name` names it in errors.
     public convenience init(borrowing bytes: UnsafeRawBufferPointer, name: String) throws(ClipError) {
-        try self.init(mapping: ReadOnlyMapping(borrowing: bytes), path: name)
+        try self.init(source: ClipBytes(borrowing: bytes), path: name)
     }
 
-    private init(mapping: consuming ReadOnlyMapping, path: String) throws(ClipError) {
-        let bytes = mapping.bytes
-        let header = try StreamHeader(parsing: bytes, path: path)
+    private init(source: consuming ClipBytes, path: String) throws(ClipError) {
+        let headerBytes = min(source.size, Y4MClip.maximumHeaderBytes)
+        let headerBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, headerBytes), alignment: 1)
+        defer { headerBuffer.deallocate() }
+        let headerRead = try source.read(into: headerBuffer.baseAddress!, count: headerBytes, at: 0, path: path)
+        let header = try StreamHeader(parsing: UnsafeRawBufferPointer(rebasing: headerBuffer[0..<headerRead]), path: path)
         let chromaWidth = header.chroma.chromaWidth(forWidth: header.width)
         let chromaHeight = header.chroma.chromaHeight(forHeight: header.height)
         let frameDataBytes = header.width * header.height + 2 * chromaWidth * chromaHeight
 
+        let markerBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: Y4MClip.markerChunkBytes)
         var offset = header.endOffset
         var frameCount = 0
-        while offset < bytes.count {
-            let dataOffset = try Y4MClip.dataOffset(ofMarkerAt: offset, frame: frameCount, in: bytes, path: path)
-            let available = bytes.count - dataOffset
-            guard available >= frameDataBytes else {
-                throw .shortFrame(path: path, frame: frameCount, offset: dataOffset,
-                                  expectedBytes: frameDataBytes, availableBytes: available)
+        do throws(ClipError) {
+            while offset < source.size {
+                let dataOffset = try Y4MClip.dataOffset(
+                    ofMarkerAt: offset, frame: frameCount, source: source, buffer: markerBuffer, path: path)
+                let available = source.size - dataOffset
+                guard available >= frameDataBytes else {
+                    throw .shortFrame(path: path, frame: frameCount, offset: dataOffset,
+                                      expectedBytes: frameDataBytes, availableBytes: available)
+                }
+                offset = dataOffset + frameDataBytes
+                frameCount += 1
             }
-            offset = dataOffset + frameDataBytes
-            frameCount += 1
+            guard frameCount > 0 else { throw .noFrames(path: path, offset: header.endOffset) }
+        } catch {
+            markerBuffer.deallocate()
+            throw error
         }
-        guard frameCount > 0 else { throw .noFrames(path: path, offset: header.endOffset) }
 
         self.path = path
         self.width = header.width
@@ -125,72 +154,107 @@ public final class Y4MClip {
         self.colorRange = header.colorRange
         self.frameRate = header.frameRate
         self.frameCount = frameCount
-        self.mapping = mapping
+        self.source = source
         self.firstFrameOffset = header.endOffset
         self.frameDataBytes = frameDataBytes
+        // Allocated only now that the file is known to hold a whole frame of this size.
+        self.frameBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: frameDataBytes)
+        self.markerBuffer = markerBuffer
     }
 
-    /// A cursor at frame `index` (0 by default); it walks the markers before that frame once.
+    deinit {
+        frameBuffer.deallocate()
+        markerBuffer.deallocate()
+    }
+
+    /// A cursor at frame `index` (0 by default); it reads the markers before that frame once.
+    /// An index outside the clip gives a cursor at the end.
     public func makeFrameCursor(at index: Int = 0) -> Y4MFrameCursor {
-        precondition(index >= 0 && index <= frameCount, "frame index out of range")
         var cursor = Y4MFrameCursor(clip: self, markerOffset: firstFrameOffset)
-        for _ in 0..<index { _ = cursor.next() }
+        cursor.skip(max(0, min(index, frameCount)))
         return cursor
     }
 
-    /// Frame `index`; O(index), use a cursor to play the clip.
-    public func frame(at index: Int) -> YUVFrame {
-        precondition(index >= 0 && index < frameCount, "frame index out of range")
+    /// Frame `index`, in the clip's frame buffer (valid until the next frame is read from this
+    /// clip); O(index) marker reads: use a cursor to play the clip.
+    public func frame(at index: Int) throws(ClipError) -> YUVFrame {
         var cursor = makeFrameCursor(at: index)
-        // The precondition above guarantees a frame is there.
-        return cursor.next()!
+        if let error = cursor.error { throw error }
+        guard index >= 0, index < frameCount, let frame = cursor.next() else {
+            if let error = cursor.error { throw error }
+            throw .noFrames(path: path, offset: firstFrameOffset)
+        }
+        return frame
     }
 
-    /// The frame whose data starts at `dataOffset`; the planes follow each other, Y then U then V.
-    fileprivate func frame(dataOffset: Int) -> YUVFrame {
-        let y = mapping.bytes.baseAddress!.advanced(by: dataOffset).assumingMemoryBound(to: UInt8.self)
+    /// Reads the marker of frame `frame` at `markerOffset`; returns where its data starts.
+    fileprivate func dataOffset(ofMarkerAt markerOffset: Int, frame: Int) throws(ClipError) -> Int {
+        do {
+            return try Y4MClip.dataOffset(ofMarkerAt: markerOffset, frame: frame, source: source,
+                                          buffer: markerBuffer, path: path)
+        } catch {
+            // The marker was there when the clip was opened: an end of file now is a truncation.
+            if case .badFrameMarker(_, _, let offset, let found) = error, found.isEmpty {
+                throw .truncatedWhilePlaying(path: path, frame: frame, offset: offset)
+            }
+            throw error
+        }
+    }
+
+    /// Reads frame `frame`'s data at `dataOffset` into the frame buffer.
+    fileprivate func readFrame(dataOffset: Int, frame: Int) throws(ClipError) -> YUVFrame {
+        let read = try source.read(into: frameBuffer, count: frameDataBytes, at: dataOffset, path: path)
+        guard read == frameDataBytes else {
+            throw .truncatedWhilePlaying(path: path, frame: frame, offset: dataOffset + read)
+        }
         let chromaWidth = chroma.chromaWidth(forWidth: width)
         let chromaPlaneBytes = chromaWidth * chroma.chromaHeight(forHeight: height)
+        let y = UnsafePointer(frameBuffer)
         let u = y + width * height
         return YUVFrame(width: width, height: height, chroma: chroma, colorRange: colorRange,
                         y: y, yStride: width, u: u, v: u + chromaPlaneBytes, uvStride: chromaWidth)
     }
 
-    /// Offset of the byte after the marker line; the marker itself was validated at open.
-    fileprivate func dataOffset(ofValidatedMarkerAt offset: Int) -> Int {
-        let bytes = mapping.bytes
-        var end = offset + Y4MClip.frameMarker.utf8CodeUnitCount
-        while bytes[end] != newline { end += 1 }
-        return end + 1
-    }
-
-    fileprivate var fileBytes: Int { mapping.bytes.count }
-
     private static let frameMarker: StaticString = "FRAME"
 
     /// Checks the `FRAME[ params]\n` marker of frame `frame` at `offset` and returns where
-    /// its picture data starts. Frame parameters are allowed and ignored.
-    private static func dataOffset(ofMarkerAt offset: Int, frame: Int, in bytes: UnsafeRawBufferPointer,
-                                   path: String) throws(ClipError) -> Int {
-        let markerEnd = offset + frameMarker.utf8CodeUnitCount
-        guard markerEnd < bytes.count, bytes.matches(frameMarker, at: offset),
-              bytes[markerEnd] == newline || bytes[markerEnd] == space else {
-            throw .badFrameMarker(path: path, frame: frame, offset: offset,
-                                  found: excerpt(of: bytes, at: offset))
+    /// its picture data starts. Frame parameters are allowed and ignored; the line is read a
+    /// chunk at a time into `buffer`.
+    private static func dataOffset(ofMarkerAt offset: Int, frame: Int, source: borrowing ClipBytes,
+                                   buffer: UnsafeMutablePointer<UInt8>, path: String) throws(ClipError) -> Int {
+        var read = try source.read(into: buffer, count: markerChunkBytes, at: offset, path: path)
+        let first = UnsafeRawBufferPointer(start: buffer, count: read)
+        let markerEnd = frameMarker.utf8CodeUnitCount
+        guard markerEnd < first.count, first.matches(frameMarker, at: 0),
+              first[markerEnd] == newline || first[markerEnd] == space else {
+            throw .badFrameMarker(path: path, frame: frame, offset: offset, found: excerpt(of: first, at: 0))
         }
-        guard let lineEnd = firstNewline(in: bytes, from: markerEnd) else {
-            throw .badFrameMarker(path: path, frame: frame, offset: offset,
-                                  found: excerpt(of: bytes, at: offset))
+        var chunkStart = offset
+        var searchFrom = markerEnd
+        while true {
+            let chunk = UnsafeRawBufferPointer(start: buffer, count: read)
+            if let lineEnd = firstNewline(in: chunk, from: searchFrom) { return chunkStart + lineEnd + 1 }
+            guard read == markerChunkBytes else {
+                // The excerpt is of the marker's start, read again: only on this error path.
+                let again = try source.read(into: buffer, count: markerChunkBytes, at: offset, path: path)
+                throw .badFrameMarker(path: path, frame: frame, offset: offset,
+                                      found: excerpt(of: UnsafeRawBufferPointer(start: buffer, count: again), at: 0))
+            }
+            chunkStart += read
+            searchFrom = 0
+            read = try source.read(into: buffer, count: markerChunkBytes, at: chunkStart, path: path)
         }
-        return lineEnd + 1
     }
 }
 
-/// Walks a clip's frames in order; each step reads one marker line.
+/// Walks a clip's frames in order; each step reads one marker line and one frame.
 public struct Y4MFrameCursor: IteratorProtocol {
     public let clip: Y4MClip
     /// Index of the frame `next()` returns.
     public private(set) var frameIndex = 0
+    /// Why `next()` returned nil before the clip's last frame (the file was truncated or could
+    /// not be read while playing); nil while all is well. Check it after the loop.
+    public private(set) var error: ClipError? = nil
     private var markerOffset: Int
 
     fileprivate init(clip: Y4MClip, markerOffset: Int) {
@@ -198,40 +262,78 @@ public struct Y4MFrameCursor: IteratorProtocol {
         self.markerOffset = markerOffset
     }
 
-    /// The next frame, or nil after the last one. Its planes point into the clip's mapping and
-    /// stay valid while the clip lives.
+    /// The next frame, or nil after the last one or on an error (see `error`). Its planes are
+    /// the clip's frame buffer: valid until the next frame is read from this clip.
     public mutating func next() -> YUVFrame? {
-        guard markerOffset < clip.fileBytes else { return nil }
-        let dataOffset = clip.dataOffset(ofValidatedMarkerAt: markerOffset)
-        markerOffset = dataOffset + clip.frameDataBytes
-        frameIndex += 1
-        return clip.frame(dataOffset: dataOffset)
+        guard error == nil, frameIndex < clip.frameCount else { return nil }
+        do throws(ClipError) {
+            let dataOffset = try clip.dataOffset(ofMarkerAt: markerOffset, frame: frameIndex)
+            let frame = try clip.readFrame(dataOffset: dataOffset, frame: frameIndex)
+            markerOffset = dataOffset + clip.frameDataBytes
+            frameIndex += 1
+            return frame
+        } catch {
+            self.error = error
+            return nil
+        }
+    }
+
+    /// Moves past `count` frames, reading only their markers.
+    fileprivate mutating func skip(_ count: Int) {
+        for _ in 0..<count where error == nil {
+            do throws(ClipError) {
+                markerOffset = try clip.dataOffset(ofMarkerAt: markerOffset, frame: frameIndex) + clip.frameDataBytes
+                frameIndex += 1
+            } catch {
+                self.error = error
+            }
+        }
     }
 }
 
-/// A whole file mapped read-only, unmapped when this value ends.
-private struct ReadOnlyMapping: ~Copyable {
-    let bytes: UnsafeRawBufferPointer
-    /// False for memory the caller owns.
-    let mapped: Bool
+/// Where a clip's bytes come from: a regular file read with pread, or memory the caller owns.
+/// The file is closed when this value ends.
+private struct ClipBytes: ~Copyable {
+    private let descriptor: Int32
+    private let borrowed: UnsafeRawBufferPointer?
+    /// Bytes in the file when it was opened.
+    let size: Int
 
     init(path: String) throws(ClipError) {
-        var size = 0
+        var fileSize: Int64 = 0
         var errorNumber: Int32 = 0
-        guard let address = dactyl_map_file(path, &size, &errorNumber) else {
+        let fd = dactyl_open_regular_file(path, &fileSize, &errorNumber)
+        guard fd >= 0 else {
             throw .cannotOpen(path: path, reason: String(cString: dactyl_error_text(errorNumber)))
         }
-        bytes = UnsafeRawBufferPointer(start: address, count: size)
-        mapped = true
+        descriptor = fd
+        borrowed = nil
+        size = Int(fileSize)
     }
 
     init(borrowing bytes: UnsafeRawBufferPointer) {
-        self.bytes = bytes
-        mapped = false
+        descriptor = -1
+        borrowed = bytes
+        size = bytes.count
+    }
+
+    /// Reads up to `count` bytes at `offset` into `buffer`; fewer only at the end of the file.
+    func read(into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int, path: String) throws(ClipError) -> Int {
+        if let borrowed {
+            let available = max(0, min(count, borrowed.count - offset))
+            if available > 0 { buffer.copyMemory(from: borrowed.baseAddress! + offset, byteCount: available) }
+            return available
+        }
+        var errorNumber: Int32 = 0
+        let read = dactyl_read_at(descriptor, buffer, count, Int64(offset), &errorNumber)
+        guard read >= 0 else {
+            throw .readFailed(path: path, offset: offset, reason: String(cString: dactyl_error_text(errorNumber)))
+        }
+        return read
     }
 
     deinit {
-        if mapped, let address = bytes.baseAddress { dactyl_unmap_file(address, bytes.count) }
+        if descriptor >= 0 { dactyl_close(descriptor) }
     }
 }
 

@@ -2,14 +2,14 @@ import Foundation
 
 /// Test sessions made from the bundled sample clip (the word "dragon", 128x128 4:2:0): its frames
 /// rearranged with still and empty stretches between, written as a Y4M file in a temporary folder.
-struct SessionClip {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+public struct SessionClip {
+    public static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    static let modelPath = repository.appendingPathComponent("models/default.dmdl").path
-    static let samplePath = repository.appendingPathComponent("samples/sample.y4m").path
+    public static let modelPath = repository.appendingPathComponent("models/default.dmdl").path
+    public static let samplePath = repository.appendingPathComponent("samples/sample.y4m").path
 
     /// One piece of a session.
-    enum Part {
+    public enum Part {
         /// The sample's frames, in order.
         case word
         /// The sample's first (or last) frame held still for `count` frames.
@@ -19,10 +19,10 @@ struct SessionClip {
         case empty(Int)
     }
 
-    let header: Data
-    let frames: [Data]
+    public let header: Data
+    public let frames: [Data]
 
-    init() throws {
+    public init() throws {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: Self.samplePath))
         let newline = bytes.firstIndex(of: 0x0A)!
         header = bytes[..<(newline + 1)]
@@ -38,7 +38,7 @@ struct SessionClip {
     }
 
     /// Writes the session to a new file and returns its path and the frame ranges of its words.
-    func write(_ parts: [Part], name: String = "session") throws -> (path: String, words: [Range<Int>]) {
+    public func write(_ parts: [Part], name: String = "session") throws -> (path: String, words: [Range<Int>]) {
         var data = header
         var words: [Range<Int>] = []
         var count = 0
