@@ -69,9 +69,7 @@ int dactyl_poll_output(int fd, int timeout_ms) {
     return result;
 }
 
-void dactyl_close(int fd) {
-    if (fd >= 0) close(fd);
-}
+// dactyl_close is defined once, in platform.c (both branches of the hardening/sinks merge added it).
 
 void dactyl_sleep_ns(uint64_t nanoseconds) {
     struct timespec ts = {.tv_sec = (time_t)(nanoseconds / 1000000000u), .tv_nsec = (long)(nanoseconds % 1000000000u)};

@@ -40,10 +40,8 @@ enum RecordCommand {
             frames = try arguments.integer("--frames", default: 0, range: 1...1_000_000)
             configuration.framesPerSecond = try arguments.integer("--fps", default: 30, range: 1...1000)
             configuration.stallTimeoutMilliseconds = try arguments.integer("--stall-ms", default: 5000, range: 100...600_000)
-            if let size = try arguments.integers("--size", count: 2, separator: "x", example: "WxH such as 640x480") {
-                guard size[0] >= 1, size[1] >= 1, size[0] <= 16384, size[1] <= 16384 else {
-                    throw Arguments.UsageError(message: "option '--size' expects WxH from 1x1 to 16384x16384")
-                }
+            if let size = try arguments.integers("--size", count: 2, separator: "x", range: 1...Y4MClip.maximumDimension,
+                                                 example: "WxH such as 640x480") {
                 configuration.width = size[0]
                 configuration.height = size[1]
             }

@@ -131,7 +131,7 @@ final class CameraTests: XCTestCase {
         XCTAssertEqual(clip.chroma, .yuv422)
         XCTAssertEqual(clip.frameCount, 2)
         XCTAssertEqual(clip.frameRate?.numerator, 5035)
-        let frame = clip.frame(at: 1)
+        let frame = try clip.frame(at: 1)
         for row in 0..<height {
             for column in 0..<width {
                 XCTAssertEqual(frame.y[row * frame.yStride + column], sample(0, column, row))
@@ -168,7 +168,7 @@ final class CameraTests: XCTestCase {
         XCTAssertEqual(clip.chroma, .yuv420)
         XCTAssertEqual(clip.colorRange, .full)
         XCTAssertEqual(clip.frameRate?.numerator, 30, "an unknown rate is written as 30:1")
-        let frame = clip.frame(at: 0)
+        let frame = try clip.frame(at: 0)
         XCTAssertEqual(frame.uvStride, 2)
         for row in 0..<height / 2 {
             for column in 0..<width / 2 {
@@ -208,7 +208,7 @@ final class CameraTests: XCTestCase {
         try bytes.write(to: url)
         let clip = try Y4MClip(path: url.path)
         XCTAssertEqual(clip.chroma, .yuv422)
-        let frame = clip.frame(at: 0)
+        let frame = try clip.frame(at: 0)
         XCTAssertEqual(frame.uvStride, 2)
         XCTAssertEqual(frame.u[0], 6)
         XCTAssertEqual(frame.v[0], 10)

@@ -229,7 +229,7 @@ final class CommandLineTests: XCTestCase {
         ] {
             let result = try dactyl(arguments)
             XCTAssertEqual(result.status, 2, "\(arguments)")
-            XCTAssertEqual(result.stderr.split(separator: "\n").first.map(String.init), "dactyl: record: \(message)")
+            XCTAssertEqual(result.stderr, "dactyl: record: \(message) (see `dactyl help record`)\n")
         }
         let help = try dactyl(["record", "--help"])
         XCTAssertEqual(help.status, 0)

@@ -551,10 +551,6 @@ public final class V4L2Camera {
 private let EAGAIN_VALUE = Int32(DACTYL_CAMERA_EAGAIN)
 private let EIO_VALUE = Int32(DACTYL_CAMERA_EIO)
 
-private func errorText(_ error: Int32) -> String {
-    String(cString: dactyl_error_text(error))
-}
-
 /// A fourcc's four characters, e.g. `YUYV`; unprintable bytes as `?`.
 public func fourccText(_ code: UInt32) -> String {
     var text = ""
