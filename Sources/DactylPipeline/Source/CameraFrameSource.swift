@@ -34,6 +34,19 @@ public final class CameraFrameSource {
     /// A loss found by `start()`, reported by the first `next()`.
     private var pendingLoss: CameraError?
 
+    /// The negotiated frame rate, or the configured one while the camera has not been open.
+    public var framesPerSecond: Double {
+        let rate = camera.frameRate
+        guard rate.numerator > 0, rate.denominator > 0 else { return Double(max(1, camera.configuration.framesPerSecond)) }
+        return Double(rate.numerator) / Double(rate.denominator)
+    }
+
+    /// The frame size the recogniser is set up for: the negotiated one, or the configured one
+    /// when the camera was absent at start-up (it must then come back at that size).
+    public var frameSize: (width: Int, height: Int) {
+        camera.isOpen ? (camera.width, camera.height) : (camera.configuration.width, camera.configuration.height)
+    }
+
     public init(camera: V4L2Camera, waitMilliseconds: Int = 100, backoff: CameraBackoff = CameraBackoff()) {
         self.camera = camera
         self.waitMilliseconds = max(1, waitMilliseconds)
@@ -48,6 +61,7 @@ public final class CameraFrameSource {
             try camera.open()
         } catch {
             guard error.isLoss else { throw error }
+            camera.requireSize(width: camera.configuration.width, height: camera.configuration.height)
             pendingLoss = error
             lose()
         }

@@ -237,6 +237,12 @@ public final class V4L2Camera {
         }
     }
 
+    /// Makes every later open insist on this frame size (as after a first open at that size):
+    /// for a camera that was absent when the pipeline was set up for the configured size.
+    public func requireSize(width: Int, height: Int) {
+        firstSize = (width, height)
+    }
+
     /// Full teardown, then `open()`; the frame size must be the one of the first open.
     public func reopen() throws(CameraError) {
         close()
