@@ -105,15 +105,18 @@ if ((RUN)) && [[ -z "${VM_FORCE_RUN:-}" ]]; then
     fi
 fi
 RUN_CLIP_TIMEOUT=0
+# Each clip frame is shown for RUN_HOLD of vivid's 60 Hz frames (2 would be real time at 30 fps):
+# under emulation dactyl encodes about 7-15 frames a second, so the clip is slowed to match.
+RUN_HOLD=${VM_RUN_HOLD:-8}
 if ((RUN)); then
     cp "$RUN_CLIP" "$STAGE/session.y4m"
     # The clip's length in seconds (frames / rate) and a margin: when the feeder must be done.
-    RUN_CLIP_TIMEOUT=$(python3 - "$RUN_CLIP" <<'PY'
+    RUN_CLIP_TIMEOUT=$(python3 - "$RUN_CLIP" "$RUN_HOLD" <<'PY'
 import sys
 data = open(sys.argv[1], "rb").read()
 header = data[:data.index(b"\n")].split()
 rate = next((t[1:].decode() for t in header if t.startswith(b"F")), "30:1").split(":")
-print(int(data.count(b"FRAME") * int(rate[1]) / int(rate[0])) + 30)
+print(int(data.count(b"FRAME") * int(rate[1]) / int(rate[0]) * int(sys.argv[2]) / 2) + 30)
 PY
 )
 fi
@@ -129,6 +132,7 @@ SERIAL_TOKEN=$SERIAL_TOKEN
 RUN=$RUN
 RUN_CLIP=/session.y4m
 RUN_WARMUP=4
+RUN_HOLD=$RUN_HOLD
 RUN_CLIP_TIMEOUT=$RUN_CLIP_TIMEOUT
 RUN_TAIL=3
 ENV
