@@ -90,8 +90,10 @@ enum RunCommand {
         }
         let errorNumber = dactyl_signals_install()
         guard errorNumber == 0 else { throw .failed("cannot install signal handlers: \(String(cString: dactyl_error_text(errorNumber)))") }
-        let box = LiveBox(recogniser: recogniser, source: .clip(player),
-                          sinks: RunSinks(format: format, selection: profile.sinks))
+        let runStart = dactyl_monotonic_ns()
+        let sinks = try RunSinks.open(profile: profile, format: format == "jsonl" ? .jsonLines : .text, model: model,
+                                      runStart: runStart)
+        let box = LiveBox(recogniser: recogniser, source: .clip(player), sinks: sinks)
         box.start()
         loop: while box.sourceFrames < maxFrames {
             let signals = dactyl_signals_take()
@@ -107,14 +109,23 @@ enum RunCommand {
             }
         }
         box.finish()
-        let stats = box.statistics
-        var out = OutputText()
+        let statistics = box.statistics
         if arguments.has("--stats") {
+            var counters = RunCounters()
+            counters.framesSeen = box.sourceFrames
+            counters.framesEncoded = recogniser.encoded
+            counters.framesDropped = statistics.framesDropped
+            counters.wordsCommitted = recogniser.wordsCommitted
             var report = OutputText()
-            report.line("dactyl: " + stats.summary(frames: recogniser.encoded, words: recogniser.wordsCommitted))
+            report.line("dactyl: " + statistics.summary(frames: recogniser.encoded, words: recogniser.wordsCommitted))
             report.write(to: 2)
-            if format == "jsonl" { out.line(stats.json(frames: recogniser.encoded, words: recogniser.wordsCommitted)) }
+            if format == "jsonl" {
+                box.sinks.stdout?.stats(counters, wordLatency: LatencySummary(statistics.wordLatencies),
+                                        frameLatency: LatencySummary(statistics.frameLatencies), now: dactyl_monotonic_ns())
+            }
         }
+        box.sinks.close()
+        let out = OutputText()
         return out
     }
 
