@@ -19,7 +19,7 @@ enum DecodeCommand {
                              a complete word at the end
           --lm FILE          add a character n-gram model's log-probabilities to every extension
                              (a .dclm file: python -m dactyl_quant.charlm train)
-          --lm-weight W      the language model's weight (default: 0.5)
+          --lm-weight W      the language model's weight (default: 0.3)
           --insertion-bonus B  added to every extension with --lexicon or --lm (default: 0)
           --format FORMAT    text: the letters as the last line (default);
                              jsonl: one JSON object with the letters, per-letter frame spans and scores
@@ -37,7 +37,7 @@ enum DecodeCommand {
         let beamWidth: Int, format: String, cropNumbers: [Int]?, lmWeight: Float, insertionBonus: Float
         do {
             beamWidth = try arguments.integer("--beam", default: 0, range: 1...256)
-            lmWeight = try arguments.decimal("--lm-weight", default: 0.5, range: 0...100)
+            lmWeight = try arguments.decimal("--lm-weight", default: 0.3, range: 0...100)
             insertionBonus = try arguments.decimal("--insertion-bonus", default: 0, range: -100...100)
             format = try arguments.choice("--format", from: ["text", "jsonl"], default: "text")
             cropNumbers = try arguments.integers("--crop", count: 4, separator: ",", example: "X,Y,W,H in pixels such as 80,0,480,480")

@@ -5,7 +5,7 @@ import XCTest
 @testable import DactylPipeline
 
 /// The prefix beam search with a lexicon and a character LM: against the Python reference's golden
-/// vectors (Tests/golden/make_vocabulary_golden.py) and against brute force.
+/// vectors (Tests/golden/vocabulary/make_golden.py) and against brute force.
 final class CTCVocabularyTests: XCTestCase {
     static let folder = GoldenVectorTests.folder.appendingPathComponent("vocabulary")
 

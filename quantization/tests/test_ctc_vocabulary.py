@@ -132,3 +132,19 @@ def test_lm_file_errors_name_the_offset(tmp_path):
         charlm.read(tmp_path / "bad.dclm")
     with pytest.raises(ValueError, match="no symbol 'c'"):
         charlm.class_to_symbol(charlm.read(path), Alphabet(("a", "b", "c")))
+
+
+def test_vocabulary_golden_files_are_reproducible(tmp_path):
+    """Tests/golden/vocabulary (what the Swift decoder is checked against) is what its script makes."""
+    import importlib.util
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "Tests" / "golden" / "vocabulary"
+    spec = importlib.util.spec_from_file_location("vocabulary_golden", folder / "make_golden.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.generate(tmp_path)
+    committed = sorted(p.name for p in folder.iterdir() if p.name != "make_golden.py" and p.is_file())
+    assert sorted(p.name for p in tmp_path.iterdir()) == committed
+    for name in committed:
+        assert (tmp_path / name).read_bytes() == (folder / name).read_bytes(), name

@@ -225,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     dactyl.add_argument("--lexicon", metavar="FILE", help="word list constraining the beam search (needs --beam)")
     dactyl.add_argument("--lm", metavar="FILE.dclm", help="character n-gram model (python -m dactyl_quant.charlm "
                                                           "train; needs --beam)")
-    dactyl.add_argument("--lm-weight", type=float, metavar="W", help="the LM's weight (dactyl's default: 0.5)")
+    dactyl.add_argument("--lm-weight", type=float, metavar="W", help="the LM's weight (dactyl's default: 0.3)")
     dactyl.add_argument("--insertion-bonus", type=float, metavar="B",
                         help="added per extension with --lexicon or --lm (default: 0)")
     dactyl.add_argument("--jobs", type=int, metavar="N", help="clips decoded at once (default: cores)")

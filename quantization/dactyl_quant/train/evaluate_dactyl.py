@@ -32,6 +32,7 @@ from .metrics import LetterCount
 from .progress import Progress
 
 REPO = Path(__file__).resolve().parents[3]
+DEFAULT_LM_WEIGHT = 0.3  # dactyl decode's default --lm-weight
 
 
 def single_threaded(workers: int) -> None:
@@ -106,7 +107,7 @@ def _run_reference(job: tuple) -> tuple[str | None, str | None]:
             from .. import charlm
             vocabulary = ctc.make_vocabulary(model.alphabet, ctc.read_lexicon(lexicon, model.alphabet) if lexicon else None,
                                              charlm.read(lm) if lm else None,
-                                             0.5 if lm_weight is None else lm_weight, bonus or 0.0)
+                                             DEFAULT_LM_WEIGHT if lm_weight is None else lm_weight, bonus or 0.0)
         labels = ctc.beam_search(log_probs, beam, vocabulary) if beam else ctc.greedy(log_probs)
         return model.alphabet.decode(labels), None
     except (ValueError, OSError) as error:
@@ -163,7 +164,7 @@ def evaluate_model_file(args) -> dict:
     if args.lexicon:
         decoder += " + lexicon"
     if args.lm:
-        decoder += f" + LM (weight {0.5 if args.lm_weight is None else args.lm_weight:g}"
+        decoder += f" + LM (weight {DEFAULT_LM_WEIGHT if args.lm_weight is None else args.lm_weight:g}"
         decoder += f", bonus {args.insertion_bonus or 0:g})"
     elif args.lexicon and args.insertion_bonus:
         decoder += f" (bonus {args.insertion_bonus:g})"

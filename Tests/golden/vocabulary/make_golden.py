@@ -2,8 +2,8 @@
 """Golden vectors that tie the Swift prefix beam search with a lexicon and a character LM to the
 Python reference (quantization/dactyl_quant/ctc.py, docs/ctc-decoding.md).
 
-Run from the repository root: `python Tests/golden/make_vocabulary_golden.py`. It writes, into
-Tests/golden/vocabulary/:
+Run from the repository root: `python Tests/golden/vocabulary/make_golden.py`. It writes, beside
+itself (or into `--out-dir`):
 
 - lexicon.txt: a few words (and a comment, a blank line, upper case, surrounding spaces);
 - lm.dclm: an order-3 Witten-Bell model trained on words.txt's words (not all in the lexicon);
@@ -17,19 +17,20 @@ kept only if every decision has a margin above TIE_MARGIN (pruning and the final
 the f32 Swift decoder must agree. Deterministic (seeded).
 """
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "quantization"))
 
 from dactyl_quant import charlm, ctc  # noqa: E402
 from dactyl_quant.alphabet import CHICAGO  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "vocabulary"
+OUT = Path(__file__).resolve().parent
 TIE_MARGIN = 1e-3
 BEAM_WIDTH = 6
 LEXICON_TEXT = "# golden lexicon\ncanoe\n  Circle \n\ncoin\ncold\nhe\nbeach\nbe\ncan\n"
@@ -62,12 +63,19 @@ def spelling_table(text: str, rng: np.random.Generator) -> np.ndarray:
 
 
 def main() -> int:
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "lexicon.txt").write_text(LEXICON_TEXT)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out-dir", type=Path, default=OUT, help="where to write (default: beside this script)")
+    generate(parser.parse_args().out_dir)
+    return 0
+
+
+def generate(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "lexicon.txt").write_text(LEXICON_TEXT)
     lm = charlm.train(LM_WORDS, order=3)
-    charlm.write(lm, OUT / "lm.dclm")
-    lm = charlm.read(OUT / "lm.dclm")  # the float32 rows, as Swift reads them
-    words = ctc.read_lexicon(OUT / "lexicon.txt", CHICAGO)
+    charlm.write(lm, out / "lm.dclm")
+    lm = charlm.read(out / "lm.dclm")  # the float32 rows, as Swift reads them
+    words = ctc.read_lexicon(out / "lexicon.txt", CHICAGO)
     rng = np.random.default_rng(2026)
     cases, tables, first_frame = [], [], 0
     for text in SPELLINGS:
@@ -86,25 +94,23 @@ def main() -> int:
             if ok:
                 break
         else:
-            print(f"no unambiguous table for {text!r}", file=sys.stderr)
-            return 1
+            raise SystemExit(f"no unambiguous table for {text!r}")
         cases.append({"spelt": text, "first_frame": first_frame, "frames": len(table),
                       "results": [dict(setting, letters=letters) for setting, letters in zip(SETTINGS, results)]})
         tables.append(table)
         first_frame += len(table)
-    (OUT / "logprobs.bin").write_bytes(np.concatenate(tables).astype("<f4").tobytes())
+    (out / "logprobs.bin").write_bytes(np.concatenate(tables).astype("<f4").tobytes())
     expected = {
         "alphabet": list(CHICAGO.symbols), "classes": CHICAGO.num_classes, "beam_width": BEAM_WIDTH,
         "lexicon": "lexicon.txt", "lm": "lm.dclm", "logprobs": "logprobs.bin",
         "tie_margin": TIE_MARGIN,
         "cases": cases,
     }
-    (OUT / "cases.json").write_text(json.dumps(expected, indent=1) + "\n")
+    (out / "cases.json").write_text(json.dumps(expected, indent=1) + "\n")
     differing = sum(len({r["letters"] for r in case["results"]}) > 1 for case in cases)
-    print(f"{OUT}: {len(cases)} tables, {differing} where the vocabulary changes the letters")
+    print(f"{out}: {len(cases)} tables, {differing} where the vocabulary changes the letters")
     for case in cases:
         print(f"  {case['spelt']!r}: " + " / ".join(r["letters"] for r in case["results"]))
-    return 0
 
 
 if __name__ == "__main__":
