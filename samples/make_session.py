@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The bundled session clip: samples/session.y4m and samples/session.json.
 
-Run from the repository root: `python samples/make_session.py [--dactyl .build/release/dactyl]`.
+Run from the repository root: `python samples/make_session.py [--dactyl .build/release/dactyl]`
+(the shipped clip: with `--dactyl` and the default model; it is session 35 of seed 7).
 Three held-out test words of 3-4 letters, signed by a held-out test signer in a held-out room
 (synth/session.py, the test split), with idle stretches of every kind between them. The clip stays
 under 5 MB (at most 203 frames of 128x128 4:2:0), so the idle stretches are short (6-10 frames; with the hand moving down and up around them, the letters of two words lie about a second apart).
