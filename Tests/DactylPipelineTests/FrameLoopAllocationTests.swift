@@ -96,6 +96,31 @@ final class FrameLoopAllocationTests: XCTestCase {
         XCTAssertEqual(real.allocations, 0, "\(real.allocations) heap allocations in the live loop with the stdout and serial sinks")
         XCTAssertEqual(real.box.sinks.serial?.wordsDelivered, counted.box.sinks.commits, "every piece of both words reached the port")
     }
+
+    func testBeamSearchWithLexiconAndLanguageModelAllocatesNothing() throws {
+        #if DEBUG
+        try XCTSkipUnless(false, "runs on the release build: scripts/test.sh runs it with swift test -c release")
+        #endif
+        let folder = GoldenVectorTests.folder
+        let model = try Model.load(path: folder.appendingPathComponent("tiny.dmdl").path)
+        let clip = try Y4MClip(path: folder.appendingPathComponent("clip420.y4m").path)
+        let files = try VocabularyFiles(lexiconPath: folder.appendingPathComponent("vocabulary/lexicon.txt").path,
+                                        languageModelPath: folder.appendingPathComponent("vocabulary/lm.dclm").path,
+                                        alphabet: model.alphabet)
+        let recogniser = try Recogniser(model: model, clip: clip, crop: CropRect(x: 8, y: 0, width: 48, height: 48),
+                                        method: .beam(width: 4), vocabularyBytes: files.arenaBytes)
+        let vocabulary = files.install(into: recogniser.vocabularyMemory!, lmWeight: 0.5, insertionBonus: 1)
+        let decoder = recogniser.makeDecoder(.beam(width: 4), vocabulary: vocabulary)
+        try recogniser.add(clip: clip)
+        let logProbs = recogniser.runHead()
+        for pass in 0..<2 {
+            allocation_counter_start()
+            let result = decoder.decode(logProbs: logProbs, frames: recogniser.frames)
+            let allocations = allocation_counter_stop()
+            XCTAssertEqual(allocations, 0, "pass \(pass): \(allocations) heap allocations while decoding")
+            XCTAssertGreaterThan(result.labels.count, 0)
+        }
+    }
 }
 
 /// A sink that only counts, so that it allocates nothing itself.

@@ -152,6 +152,38 @@ final class CommandLineTests: XCTestCase {
         XCTAssertFalse(result.stderr.contains("Fatal error") || result.stderr.contains("crashed"), result.stderr, file: file, line: line)
     }
 
+    func testLexiconKeepsTheResultToItsWordsAndBadFilesAreNamed() throws {
+        let lexicon = clip("vocabulary/lexicon.txt")
+        let words = try String(contentsOfFile: lexicon, encoding: .utf8).split(separator: "\n")
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        // Words of the lexicon separated by spaces, the last one possibly unfinished.
+        func inLexicon(_ letters: String) -> Bool {
+            let parts = letters.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+            return parts.dropLast().allSatisfy(words.contains) && words.contains { $0.hasPrefix(parts.last!) }
+        }
+        let plain = try dactyl(["decode", clip("clip420.y4m"), "--model", tinyModel, "--beam", "4"])
+        XCTAssertFalse(inLexicon(plain.lastLine), "the untrained model's letters are not lexicon words")
+        for extra in [["--lexicon", lexicon], ["--lexicon", lexicon, "--lm", clip("vocabulary/lm.dclm"), "--lm-weight", "0.5"]] {
+            let result = try dactyl(["decode", clip("clip420.y4m"), "--model", tinyModel, "--beam", "4"] + extra)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            XCTAssertTrue(inLexicon(result.lastLine), "\(result.lastLine) is not made of lexicon words")
+        }
+        let withLM = try dactyl(["decode", clip("clip420.y4m"), "--model", tinyModel, "--beam", "4", "--lm",
+                                 clip("vocabulary/lm.dclm"), "--lm-weight", "3", "--insertion-bonus", "-0.5"])
+        XCTAssertEqual(withLM.status, 0, withLM.stderr)
+
+        let bad = scratch.appendingPathComponent("words.txt")
+        try "canoe\ncan oe\n".write(to: bad, atomically: true, encoding: .utf8)
+        try assertFails(["decode", clip("clip420.y4m"), "--model", tinyModel, "--beam", "4", "--lexicon", bad.path],
+                        status: 1, mentioning: [bad.path + ": line 2: expected one word"])
+        try assertFails(["decode", clip("clip420.y4m"), "--model", tinyModel, "--beam", "4", "--lm", lexicon],
+                        status: 1, mentioning: [lexicon + ": offset 0: expected a character language model"])
+        try assertFails(["decode", clip("clip420.y4m"), "--lexicon", lexicon], status: 2, mentioning: ["--beam N"])
+        try assertFails(["decode", clip("clip420.y4m"), "--beam", "4", "--lm-weight", "0.5"], status: 2, mentioning: ["--lm FILE"])
+        try assertFails(["decode", clip("clip420.y4m"), "--beam", "4", "--lm", lexicon, "--lm-weight", "1e3"], status: 2,
+                        mentioning: ["--lm-weight", "1e3"])
+    }
+
     func testBadInputGivesAClearErrorAndNoResult() throws {
         let missing = scratch.appendingPathComponent("missing.y4m").path
         try assertFails(["decode", missing, "--model", tinyModel], status: 1, mentioning: [missing, "No such file"])
