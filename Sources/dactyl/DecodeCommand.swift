@@ -19,12 +19,7 @@ enum DecodeCommand {
           CLIP               the clip to decode
           --model FILE       model file (default: the default model, see `dactyl help`)
           --beam N           prefix beam search with N beams (default: greedy decoding)
-          --lexicon FILE     keep the beam to prefixes of these words (one per line) and prefer
-                             a complete word at the end
-          --lm FILE          add a character n-gram model's log-probabilities to every extension
-                             (a .dclm file: python -m dactyl_quant.charlm train)
-          --lm-weight W      the language model's weight (default: 0.3)
-          --insertion-bonus B  added to every extension with --lexicon or --lm (default: 0)
+        \(VocabularyOptions.usage)
           --format FORMAT    text: the letters as the last line (default);
                              jsonl: one JSON object with the letters, per-letter frame spans and scores
           --crop X,Y,W,H     the hand's rectangle in the frame, in pixels (default: the model's)
@@ -33,44 +28,23 @@ enum DecodeCommand {
 
     static func run(_ words: ArraySlice<String>) throws(CommandError) -> OutputText {
         let arguments = try CommandError.parsing(
-            words, valueOptions: ["--model", "--beam", "--format", "--crop", "--lexicon", "--lm", "--lm-weight", "--insertion-bonus"],
+            words, valueOptions: ["--model", "--beam", "--format", "--crop"] + VocabularyOptions.names,
             flagOptions: ["--timing"])
         guard arguments.positionals.count == 1 else {
             throw .usage(arguments.positionals.isEmpty ? "decode needs a clip" : "decode takes one clip, got \(arguments.positionals.count)")
         }
-        let beamWidth: Int, format: String, cropNumbers: [Int]?, lmWeight: Float, insertionBonus: Float
+        let beamWidth: Int, format: String, cropNumbers: [Int]?
         do {
             beamWidth = try arguments.integer("--beam", default: 0, range: 1...maximumBeamWidth)
-            lmWeight = try arguments.decimal("--lm-weight", default: 0.3, range: 0...100)
-            insertionBonus = try arguments.decimal("--insertion-bonus", default: 0, range: -100...100)
             format = try arguments.choice("--format", from: ["text", "jsonl"], default: "text")
             cropNumbers = try arguments.integers("--crop", count: 4, separator: ",", range: 0...Y4MClip.maximumDimension,
                                                  example: "X,Y,W,H in pixels such as 80,0,480,480")
         } catch {
             throw .usage(error.message)
         }
-
-        let lexiconPath = arguments.value("--lexicon")
-        let lmPath = arguments.value("--lm")
-        if beamWidth == 0 && (lexiconPath != nil || lmPath != nil) {
-            throw .usage("--lexicon and --lm need the prefix beam search (--beam N)")
-        }
-        if lmPath == nil && arguments.value("--lm-weight") != nil {
-            throw .usage("--lm-weight needs --lm FILE")
-        }
-        if lexiconPath == nil && lmPath == nil && arguments.value("--insertion-bonus") != nil {
-            throw .usage("--insertion-bonus needs --lexicon or --lm")
-        }
-
+        let vocabularyOptions = try VocabularyOptions(arguments, beamWidth: beamWidth)
         let model = try loadModel(arguments.value("--model"))
-        var vocabularyFiles: VocabularyFiles? = nil
-        if lexiconPath != nil || lmPath != nil {
-            do {
-                vocabularyFiles = try VocabularyFiles(lexiconPath: lexiconPath, languageModelPath: lmPath, alphabet: model.alphabet)
-            } catch {
-                throw .failed(error.description)
-            }
-        }
+        let vocabularyFiles = try vocabularyOptions?.load(alphabet: model.alphabet)
         let clip: Y4MClip
         do {
             clip = try Y4MClip(path: arguments.positionals[0])
@@ -103,7 +77,8 @@ enum DecodeCommand {
         }
         let encodingFinished = dactyl_monotonic_ns()
         let vocabulary = vocabularyFiles.map { files in
-            files.install(into: recogniser.vocabularyMemory!, lmWeight: lmWeight, insertionBonus: insertionBonus)
+            files.install(into: recogniser.vocabularyMemory!, lmWeight: vocabularyOptions!.lmWeight,
+                          insertionBonus: vocabularyOptions!.insertionBonus)
         }
         let result = recogniser.makeDecoder(method, vocabulary: vocabulary).decode(logProbs: recogniser.runHead(), frames: recogniser.frames)
         let finished = dactyl_monotonic_ns()

@@ -17,6 +17,9 @@ enum RunCommand {
           --board NAME|FILE      a board profile: pi5, pi4, zero2w, pc (board/*.conf) or a file
           --model FILE           model file (default: the default model, see `dactyl help`)
           --beam N               decode finished words with prefix beam search of width N (default: greedy)
+          --lexicon FILE, --lm FILE, --lm-weight W, --insertion-bonus B
+                                 a word list and/or character language model for the beam search
+                                 (as for `dactyl decode`)
           --window N             frames the recogniser sees at once (default: the model's); longer
                                  words are committed in pieces
           --fast                 a clip is played as fast as frames are processed, not in real time
@@ -44,6 +47,7 @@ enum RunCommand {
 
     static func run(_ words: ArraySlice<String>) throws(CommandError) -> OutputText {
         var valueOptions = ["--board", "--model", "--beam", "--window", "--max-frames", "--format"] + BoardProfile.options
+            + VocabularyOptions.names
         for (alias, _) in aliases { valueOptions.append(alias) }
         let arguments = try CommandError.parsing(words, valueOptions: valueOptions, flagOptions: ["--fast", "--loop", "--stats", "--trace"])
         guard arguments.positionals.count <= 1 else {
@@ -51,7 +55,7 @@ enum RunCommand {
         }
         let beamWidth: Int, maxFrames: Int, format: String, windowOption: Int?
         do {
-            beamWidth = try arguments.integer("--beam", default: 0, range: 1...256)
+            beamWidth = try arguments.integer("--beam", default: 0, range: 1...maximumBeamWidth)
             maxFrames = try arguments.integer("--max-frames", default: Int.max, range: 1...Int.max)
             format = try arguments.choice("--format", from: ["text", "jsonl"], default: "text")
             windowOption = arguments.value("--window") == nil ? nil : try arguments.integer("--window", default: 0, range: 32...4096)
@@ -62,7 +66,11 @@ enum RunCommand {
         let trace = arguments.has("--trace")
         var profile = try loadProfile(boardName, overrides: arguments)
 
+        let vocabularyOptions = try VocabularyOptions(arguments, beamWidth: beamWidth)
         let model = try loadModel(arguments.value("--model"))
+        let vocabulary = try vocabularyOptions.map { options throws(CommandError) in
+            (files: try options.load(alphabet: model.alphabet), lmWeight: options.lmWeight, insertionBonus: options.insertionBonus)
+        }
         let method: CTCDecoder.Method = beamWidth > 0 ? .beam(width: beamWidth) : .greedy
         let sourcePath = arguments.positionals.first ?? profile.cameraDevice
         guard isClip(sourcePath) else {
@@ -84,7 +92,8 @@ enum RunCommand {
         do {
             recogniser = try ContinuousRecogniser(model: model, window: window, method: method, crop: crop,
                                                   frameWidth: clip.width, frameHeight: clip.height,
-                                                  framesPerSecond: player.framesPerSecond, settings: profile.segmenter)
+                                                  framesPerSecond: player.framesPerSecond, settings: profile.segmenter,
+                                                  vocabulary: vocabulary)
         } catch {
             throw .failed("\(sourcePath): \(error.description)")
         }
