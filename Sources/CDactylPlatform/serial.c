@@ -69,8 +69,6 @@ int dactyl_poll_output(int fd, int timeout_ms) {
     return result;
 }
 
-// dactyl_close is defined once, in platform.c (both branches of the hardening/sinks merge added it).
-
 void dactyl_sleep_ns(uint64_t nanoseconds) {
     struct timespec ts = {.tv_sec = (time_t)(nanoseconds / 1000000000u), .tv_nsec = (long)(nanoseconds % 1000000000u)};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}

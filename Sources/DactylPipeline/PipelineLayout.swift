@@ -10,6 +10,9 @@ public struct PipelineConfiguration: Sendable {
     public var window: Int
     /// Prefix beam width; 0 plans for greedy decoding only.
     public var beamWidth: Int
+    /// Arena bytes of the beam search's lexicon trie and language model (`VocabularyFiles.arenaBytes`);
+    /// 0: none.
+    public var vocabularyBytes = 0
     public var strategy: PlanningStrategy
     /// Bytes of arena memory live for the whole run, for the caller's own state (the live box's
     /// segmenter, text and timing rings); 0 for none.
@@ -51,6 +54,8 @@ public struct PipelineLayout {
     public let decoderWorkspace: Int
     /// nil when the configuration asked for none.
     public let callerWorkspace: Int?
+    /// The lexicon trie and language model, filled at start-up and read by every decode (nil: none).
+    public let vocabulary: Int?
     /// A readable name per step, for `dactyl inspect`.
     public let stepNames: [String]
 
@@ -171,8 +176,11 @@ public struct PipelineLayout {
                                           firstStep: requests[current].firstStep, lastStep: decodeStep)
         decoderWorkspace = request(
             "CTC decoder workspace",
-            CTCDecoder.workspaceBytes(frames: window, classes: model.numClasses, method: configuration.decodingMethod),
+            CTCDecoder.workspaceBytes(frames: window, classes: model.numClasses, method: configuration.decodingMethod,
+                                      vocabulary: configuration.vocabularyBytes > 0),
             decodeStep, decodeStep)
+        vocabulary = configuration.vocabularyBytes > 0
+            ? request("lexicon trie and language model", configuration.vocabularyBytes, 0, decodeStep) : nil
 
         var stepNames = ["preprocess"]
         for (index, op) in ops.enumerated() { stepNames.append("encoder op \(index) \(op.name)") }

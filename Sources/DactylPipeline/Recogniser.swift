@@ -140,6 +140,11 @@ public final class Recogniser {
         arena.base + layout.plan.offsets[layout.decoderWorkspace]
     }
 
+    /// The arena memory reserved for the lexicon trie and language model (nil: none planned).
+    public var vocabularyMemory: UnsafeMutableRawPointer? {
+        layout.vocabulary.map { arena.base + layout.plan.offsets[$0] }
+    }
+
     /// Empties the window (the next frame starts a new utterance).
     public func reset() { frames = 0 }
 }
@@ -147,9 +152,11 @@ public final class Recogniser {
 extension Recogniser {
     /// A recogniser whose window holds all of `clip`, with the decoder's workspace planned for `method`.
     public convenience init(model: Model, clip: Y4MClip, crop: CropRect, method: CTCDecoder.Method,
-                            kernelPath: KernelPath? = nil, strategy: PlanningStrategy = .greedyBySize) throws(PipelineError) {
+                            kernelPath: KernelPath? = nil, strategy: PlanningStrategy = .greedyBySize,
+                            vocabularyBytes: Int = 0) throws(PipelineError) {
         var configuration = PipelineConfiguration.modelDefaults(model)
         configuration.window = clip.frameCount
+        configuration.vocabularyBytes = vocabularyBytes
         configuration.strategy = strategy
         if case .beam(let width) = method { configuration.beamWidth = width }
         try self.init(
@@ -166,7 +173,8 @@ extension Recogniser {
     }
 
     /// A decoder on this recogniser's planned workspace.
-    public func makeDecoder(_ method: CTCDecoder.Method) -> CTCDecoder {
-        CTCDecoder(workspace: decoderWorkspace, frames: window, classes: classes, method: method)
+    public func makeDecoder(_ method: CTCDecoder.Method, vocabulary: BeamVocabulary? = nil) -> CTCDecoder {
+        precondition(vocabulary == nil || layout.vocabulary != nil, "the decoder's vocabulary was not planned")
+        return CTCDecoder(workspace: decoderWorkspace, frames: window, classes: classes, method: method, vocabulary: vocabulary)
     }
 }

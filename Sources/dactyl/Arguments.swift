@@ -84,6 +84,44 @@ struct Arguments {
         return numbers
     }
 
+    /// A decimal number such as `0.5`, `-2` or `.25` (no exponent: Embedded Swift has no
+    /// `Float(String)`), within `range`.
+    func decimal(_ name: String, default defaultValue: Float, range: ClosedRange<Float>) throws(UsageError) -> Float {
+        guard let text = value(name) else { return defaultValue }
+        var bytes = Array(text.utf8)
+        var sign: Double = 1
+        if let first = bytes.first, first == UInt8(ascii: "-") || first == UInt8(ascii: "+") {
+            if first == UInt8(ascii: "-") { sign = -1 }
+            bytes.removeFirst()
+        }
+        var number: Double = 0
+        var scale: Double = 1
+        var digits = 0
+        var seenPoint = false
+        var valid = !bytes.isEmpty
+        for byte in bytes {
+            if byte == UInt8(ascii: "."), !seenPoint {
+                seenPoint = true
+            } else if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
+                number = number * 10 + Double(byte - UInt8(ascii: "0"))
+                if seenPoint { scale *= 10 }
+                digits += 1
+            } else {
+                valid = false
+            }
+        }
+        let value = Float(sign * number / scale)
+        guard valid, digits > 0, range.contains(value) else {
+            throw UsageError(message: "option '\(name)' expects a decimal number from \(fixedText(range.lowerBound)) to "
+                             + "\(fixedText(range.upperBound)), got '\(text)'")
+        }
+        return value
+    }
+
+    private func fixedText(_ value: Float) -> String {
+        value == value.rounded() ? "\(Int(value))" : fixed(value, decimals: 2)
+    }
+
     func choice(_ name: String, from choices: [String], default defaultValue: String) throws(UsageError) -> String {
         guard let text = value(name) else { return defaultValue }
         guard choices.contains(text) else {

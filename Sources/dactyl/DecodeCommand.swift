@@ -10,7 +10,8 @@ let maximumBeamWidth = 256
 /// `dactyl decode`: a clip's letters.
 enum DecodeCommand {
     static let usage = """
-        usage: dactyl decode CLIP [--model FILE] [--beam N] [--format text|jsonl] [--crop X,Y,W,H] [--timing]
+        usage: dactyl decode CLIP [--model FILE] [--beam N [--lexicon FILE] [--lm FILE [--lm-weight W]]
+                             [--insertion-bonus B]] [--format text|jsonl] [--crop X,Y,W,H] [--timing]
 
         Recognises the fingerspelled letters in a YUV4MPEG2 clip (.y4m, 4:2:0 or 4:4:4): every
         frame through the int8 encoder, the whole clip through the temporal head, then CTC decoding.
@@ -18,6 +19,7 @@ enum DecodeCommand {
           CLIP               the clip to decode
           --model FILE       model file (default: the default model, see `dactyl help`)
           --beam N           prefix beam search with N beams (default: greedy decoding)
+        \(VocabularyOptions.usage)
           --format FORMAT    text: the letters as the last line (default);
                              jsonl: one JSON object with the letters, per-letter frame spans and scores
           --crop X,Y,W,H     the hand's rectangle in the frame, in pixels (default: the model's)
@@ -26,7 +28,8 @@ enum DecodeCommand {
 
     static func run(_ words: ArraySlice<String>) throws(CommandError) -> OutputText {
         let arguments = try CommandError.parsing(
-            words, valueOptions: ["--model", "--beam", "--format", "--crop"], flagOptions: ["--timing"])
+            words, valueOptions: ["--model", "--beam", "--format", "--crop"] + VocabularyOptions.names,
+            flagOptions: ["--timing"])
         guard arguments.positionals.count == 1 else {
             throw .usage(arguments.positionals.isEmpty ? "decode needs a clip" : "decode takes one clip, got \(arguments.positionals.count)")
         }
@@ -39,8 +42,9 @@ enum DecodeCommand {
         } catch {
             throw .usage(error.message)
         }
-
+        let vocabularyOptions = try VocabularyOptions(arguments, beamWidth: beamWidth)
         let model = try loadModel(arguments.value("--model"))
+        let vocabularyFiles = try vocabularyOptions?.load(alphabet: model.alphabet)
         let clip: Y4MClip
         do {
             clip = try Y4MClip(path: arguments.positionals[0])
@@ -55,7 +59,8 @@ enum DecodeCommand {
         let started = dactyl_monotonic_ns()
         let recogniser: Recogniser
         do {
-            recogniser = try Recogniser(model: model, clip: clip, crop: crop, method: method)
+            recogniser = try Recogniser(model: model, clip: clip, crop: crop, method: method,
+                                        vocabularyBytes: vocabularyFiles?.arenaBytes ?? 0)
         } catch {
             if case .model(let modelError) = error, modelError.kind == .exceedsMemoryLimit {
                 throw .failed("\(clip.path): the clip has \(clip.frameCount) frames and decode holds a whole clip in one window: \(modelError.detail)")
@@ -71,7 +76,11 @@ enum DecodeCommand {
             throw .failed("\(clip.path): frame \(recogniser.frames): \(error.description)")
         }
         let encodingFinished = dactyl_monotonic_ns()
-        let result = recogniser.makeDecoder(method).decode(logProbs: recogniser.runHead(), frames: recogniser.frames)
+        let vocabulary = vocabularyFiles.map { files in
+            files.install(into: recogniser.vocabularyMemory!, lmWeight: vocabularyOptions!.lmWeight,
+                          insertionBonus: vocabularyOptions!.insertionBonus)
+        }
+        let result = recogniser.makeDecoder(method, vocabulary: vocabulary).decode(logProbs: recogniser.runHead(), frames: recogniser.frames)
         let finished = dactyl_monotonic_ns()
 
         if arguments.has("--timing") {

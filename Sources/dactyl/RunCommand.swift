@@ -17,6 +17,9 @@ enum RunCommand {
           --board NAME|FILE      a board profile: pi5, pi4, zero2w, pc (board/*.conf) or a file
           --model FILE           model file (default: the default model, see `dactyl help`)
           --beam N               decode finished words with prefix beam search of width N (default: greedy)
+          --lexicon FILE, --lm FILE, --lm-weight W, --insertion-bonus B
+                                 a word list and/or character language model for the beam search
+                                 (as for `dactyl decode`)
           --window N             frames the recogniser sees at once (default: the model's); longer
                                  words are committed in pieces
           --fast                 a clip is played as fast as frames are processed, not in real time
@@ -44,6 +47,7 @@ enum RunCommand {
 
     static func run(_ words: ArraySlice<String>) throws(CommandError) -> OutputText {
         var valueOptions = ["--board", "--model", "--beam", "--window", "--max-frames", "--format"] + BoardProfile.options
+            + VocabularyOptions.names
         for (alias, _) in aliases { valueOptions.append(alias) }
         let arguments = try CommandError.parsing(words, valueOptions: valueOptions, flagOptions: ["--fast", "--loop", "--stats", "--trace"])
         guard arguments.positionals.count <= 1 else {
@@ -51,7 +55,7 @@ enum RunCommand {
         }
         let beamWidth: Int, maxFrames: Int, format: String, windowOption: Int?
         do {
-            beamWidth = try arguments.integer("--beam", default: 0, range: 1...256)
+            beamWidth = try arguments.integer("--beam", default: 0, range: 1...maximumBeamWidth)
             maxFrames = try arguments.integer("--max-frames", default: Int.max, range: 1...Int.max)
             format = try arguments.choice("--format", from: ["text", "jsonl"], default: "text")
             windowOption = arguments.value("--window") == nil ? nil : try arguments.integer("--window", default: 0, range: 32...4096)
@@ -62,7 +66,11 @@ enum RunCommand {
         let trace = arguments.has("--trace")
         var profile = try loadProfile(boardName, overrides: arguments)
 
+        let vocabularyOptions = try VocabularyOptions(arguments, beamWidth: beamWidth)
         let model = try loadModel(arguments.value("--model"))
+        let vocabulary = try vocabularyOptions.map { options throws(CommandError) in
+            (files: try options.load(alphabet: model.alphabet), lmWeight: options.lmWeight, insertionBonus: options.insertionBonus)
+        }
         let method: CTCDecoder.Method = beamWidth > 0 ? .beam(width: beamWidth) : .greedy
         let sourcePath = arguments.positionals.first ?? profile.cameraDevice
         let source: FrameSource
@@ -90,14 +98,17 @@ enum RunCommand {
         do {
             recogniser = try ContinuousRecogniser(model: model, window: window, method: method, crop: crop,
                                                   frameWidth: frameWidth, frameHeight: frameHeight,
-                                                  framesPerSecond: source.framesPerSecond, settings: profile.segmenter)
+                                                  framesPerSecond: source.framesPerSecond, settings: profile.segmenter,
+                                                  vocabulary: vocabulary)
         } catch {
             throw .failed("\(sourcePath): \(error.description)")
         }
         let errorNumber = dactyl_signals_install()
         guard errorNumber == 0 else { throw .failed("cannot install signal handlers: \(String(cString: dactyl_error_text(errorNumber)))") }
-        let box = LiveBox(recogniser: recogniser, source: source,
-                          sinks: RunSinks(format: format, selection: profile.sinks))
+        let runStart = dactyl_monotonic_ns()
+        let sinks = try RunSinks.open(profile: profile, format: format == "jsonl" ? .jsonLines : .text, model: model,
+                                      runStart: runStart)
+        let box = LiveBox(recogniser: recogniser, source: source, sinks: sinks)
         box.start()
         loop: while box.sourceFrames < maxFrames {
             let signals = dactyl_signals_take()
@@ -113,14 +124,23 @@ enum RunCommand {
             }
         }
         box.finish()
-        let stats = box.statistics
-        var out = OutputText()
+        let statistics = box.statistics
         if arguments.has("--stats") {
+            var counters = RunCounters()
+            counters.framesSeen = box.sourceFrames
+            counters.framesEncoded = recogniser.encoded
+            counters.framesDropped = statistics.framesDropped
+            counters.wordsCommitted = recogniser.wordsCommitted
             var report = OutputText()
-            report.line("dactyl: " + stats.summary(frames: recogniser.encoded, words: recogniser.wordsCommitted))
+            report.line("dactyl: " + statistics.summary(frames: recogniser.encoded, words: recogniser.wordsCommitted))
             report.write(to: 2)
-            if format == "jsonl" { out.line(stats.json(frames: recogniser.encoded, words: recogniser.wordsCommitted)) }
+            if format == "jsonl" {
+                box.sinks.stdout?.stats(counters, wordLatency: LatencySummary(statistics.wordLatencies),
+                                        frameLatency: LatencySummary(statistics.frameLatencies), now: dactyl_monotonic_ns())
+            }
         }
+        box.sinks.close()
+        let out = OutputText()
         return out
     }
 

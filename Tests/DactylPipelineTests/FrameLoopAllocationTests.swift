@@ -2,6 +2,7 @@ import DactylTestSupport
 import AllocationCounter
 import DactylModel
 import Foundation
+import Glibc
 import XCTest
 @testable import DactylPipeline
 
@@ -51,7 +52,8 @@ final class FrameLoopAllocationTests: XCTestCase {
     }
 
     /// The live box's loop (`dactyl run` over a clip): source, segmenter, partials, commits,
-    /// prefix beam decoding of each word, sinks and statistics.
+    /// prefix beam decoding of each word, statistics, and the sinks: one that counts, then the
+    /// real stdout (JSON lines, to /dev/null) and serial (a pseudo-terminal) sinks.
     func testLiveBoxLoopAllocatesNothing() throws {
         #if DEBUG
         try XCTSkipUnless(false, "runs on the release build: scripts/test.sh runs it with swift test -c release")
@@ -59,33 +61,75 @@ final class FrameLoopAllocationTests: XCTestCase {
         let model = try Model.load(path: SessionClip.modelPath)
         let (path, _) = try SessionClip().write([.holdFirst(20), .word, .holdLast(30), .empty(10), .word, .holdLast(30)])
         let clip = try Y4MClip(path: path)
-        let recogniser = try ContinuousRecogniser(
-            model: model, window: 48, method: .beam(width: 4), crop: CropRect(x: 0, y: 0, width: clip.width, height: clip.height),
-            frameWidth: clip.width, frameHeight: clip.height, framesPerSecond: 30)
-        let box = LiveBox(recogniser: recogniser, source: .clip(ClipPlayer(clip: clip, realtime: false, loop: false)),
-                          sinks: CountingSink())
-        allocation_counter_start()
-        box.start()
-        var steps = 0
-        while box.step() != .ended { steps += 1 }
-        box.finish(flushSeconds: 0)
-        let allocations = allocation_counter_stop()
-        XCTAssertEqual(allocations, 0, "\(allocations) heap allocations in \(steps) steps of the live loop")
-        XCTAssertEqual(box.sourceFrames, clip.frameCount)
+
+        func run<Sinks: BoxSink>(_ sinks: Sinks) throws -> (allocations: UInt64, box: LiveBox<Sinks>) {
+            let recogniser = try ContinuousRecogniser(
+                model: model, window: 48, method: .beam(width: 4), crop: CropRect(x: 0, y: 0, width: clip.width, height: clip.height),
+                frameWidth: clip.width, frameHeight: clip.height, framesPerSecond: 30)
+            let box = LiveBox(recogniser: recogniser, source: .clip(ClipPlayer(clip: clip, realtime: false, loop: false)), sinks: sinks)
+            allocation_counter_start()
+            box.start()
+            while box.step() != .ended {}
+            box.finish(flushSeconds: 0.5)
+            return (allocation_counter_stop(), box)
+        }
+
+        let counted = try run(CountingSink())
+        XCTAssertEqual(counted.allocations, 0, "\(counted.allocations) heap allocations in the live loop")
+        XCTAssertEqual(counted.box.sourceFrames, clip.frameCount)
         // Both words arrived (in pieces: the window is shorter than the word), with partials and status changes.
-        XCTAssertEqual(box.sinks.finalWords, 2)
-        XCTAssertEqual(box.sinks.letters, 12)
-        XCTAssertGreaterThan(box.sinks.partials, 2)
-        XCTAssertGreaterThan(box.sinks.statuses, 4)
+        XCTAssertEqual(counted.box.sinks.finalWords, 2)
+        XCTAssertEqual(counted.box.sinks.letters, 12)
+        XCTAssertGreaterThan(counted.box.sinks.partials, 2)
+        XCTAssertGreaterThan(counted.box.sinks.statuses, 4)
+
+        var master: Int32 = -1, slave: Int32 = -1
+        var name = [CChar](repeating: 0, count: 128)
+        XCTAssertEqual(openpty(&master, &slave, &name, nil, nil), 0)
+        defer { close(master); close(slave) }
+        let devNull = open("/dev/null", O_WRONLY)
+        defer { close(devNull) }
+        let sinks = SinkSet(
+            stdout: StdoutSink(configuration: StdoutSink.Configuration(format: .jsonLines, fd: devNull), alphabet: model.alphabet, runStart: 0),
+            serial: try SerialSink(configuration: SerialSink.Configuration(path: String(cString: name)), runStart: 0, now: 0))
+        let real = try run(sinks)
+        XCTAssertEqual(real.allocations, 0, "\(real.allocations) heap allocations in the live loop with the stdout and serial sinks")
+        XCTAssertEqual(real.box.sinks.serial?.wordsDelivered, counted.box.sinks.commits, "every piece of both words reached the port")
+    }
+
+    func testBeamSearchWithLexiconAndLanguageModelAllocatesNothing() throws {
+        #if DEBUG
+        try XCTSkipUnless(false, "runs on the release build: scripts/test.sh runs it with swift test -c release")
+        #endif
+        let folder = GoldenVectorTests.folder
+        let model = try Model.load(path: folder.appendingPathComponent("tiny.dmdl").path)
+        let clip = try Y4MClip(path: folder.appendingPathComponent("clip420.y4m").path)
+        let files = try VocabularyFiles(lexiconPath: folder.appendingPathComponent("vocabulary/lexicon.txt").path,
+                                        languageModelPath: folder.appendingPathComponent("vocabulary/lm.dclm").path,
+                                        alphabet: model.alphabet)
+        let recogniser = try Recogniser(model: model, clip: clip, crop: CropRect(x: 8, y: 0, width: 48, height: 48),
+                                        method: .beam(width: 4), vocabularyBytes: files.arenaBytes)
+        let vocabulary = files.install(into: recogniser.vocabularyMemory!, lmWeight: 0.5, insertionBonus: 1)
+        let decoder = recogniser.makeDecoder(.beam(width: 4), vocabulary: vocabulary)
+        try recogniser.add(clip: clip)
+        let logProbs = recogniser.runHead()
+        for pass in 0..<2 {
+            allocation_counter_start()
+            let result = decoder.decode(logProbs: logProbs, frames: recogniser.frames)
+            let allocations = allocation_counter_stop()
+            XCTAssertEqual(allocations, 0, "pass \(pass): \(allocations) heap allocations while decoding")
+            XCTAssertGreaterThan(result.labels.count, 0)
+        }
     }
 }
 
 /// A sink that only counts, so that it allocates nothing itself.
 struct CountingSink: BoxSink {
-    var partials = 0, finalWords = 0, letters = 0, statuses = 0
+    var partials = 0, commits = 0, finalWords = 0, letters = 0, statuses = 0
     mutating func partial(_ word: WordView, now: UInt64) { partials += 1 }
     mutating func commit(_ word: WordView, now: UInt64) {
         letters += word.text.count
+        commits += 1
         if word.isFinal { finalWords += 1 }
     }
     mutating func status(_ status: BoxStatus, message: UnsafeBufferPointer<UInt8>, now: UInt64) { statuses += 1 }

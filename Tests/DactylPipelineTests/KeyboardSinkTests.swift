@@ -87,8 +87,12 @@ final class KeyboardSinkTests: XCTestCase {
         sink.commit(words.word("café"), now: 0)
         sink.commit(words.word(""), now: 0)
         sink.commit(words.word("ll"), now: 0)
+        // A word committed in pieces is typed joined, with one separator after its last piece.
+        sink.commit(words.word("dra", segment: 2, piece: 0, isFinal: false), now: 0)
+        sink.commit(words.word("gon", segment: 2, piece: 1, isFinal: false), now: 0)
+        sink.commit(words.word("", segment: 2, piece: 2, isFinal: true), now: 0)
         sink.flush(deadline: monotonicNanoseconds() + 1_000_000_000)
-        XCTAssertEqual(decode(readAvailable(reader, timeoutMs: 1000)), "caf\nll\n")
+        XCTAssertEqual(decode(readAvailable(reader, timeoutMs: 1000)), "caf\nll\ndragon\n")
         XCTAssertEqual(sink.charactersSkipped, 2, "é is two UTF-8 bytes, neither has a key")
     }
 

@@ -79,7 +79,7 @@ final class SerialSinkTests: XCTestCase {
         let lines = readLines(pty, &sink, count: 5)
         // At open the sink announces its state (starting), then the status, partial, words.
         XCTAssertEqual(lines, ["S 0 starting 0 ", "S 12 idle 0 camera ready", "P 840 0 dra",
-                               "W 2710 0 0 0 dragon", "W 4000 1 1 0 fly"])
+                               "W 2710 0 0 0 1 dragon", "W 4000 1 1 0 1 fly"])
         XCTAssertEqual(sink.wordsDelivered, 2)
     }
 
@@ -113,7 +113,7 @@ final class SerialSinkTests: XCTestCase {
         let before = readLines(first, &sink, count: 2)
         XCTAssertEqual(before.count, 2)
         XCTAssertEqual(before.last?.hasPrefix("W "), true)
-        XCTAssertEqual(before.last?.hasSuffix(" 0 0 0 one"), true, "\(before)")
+        XCTAssertEqual(before.last?.hasSuffix(" 0 0 0 1 one"), true, "\(before)")
         // Unplugged: the far side closes and its device node goes away.
         first.close()
         let later = ["two", "three", "four", "five"]
@@ -133,7 +133,7 @@ final class SerialSinkTests: XCTestCase {
         XCTAssertEqual(sink.reopens, 1)
         XCTAssertEqual(lines.first?.hasPrefix("S "), true)
         let delivered = lines.filter { $0.hasPrefix("W ") }.map { $0.split(separator: " ") }
-        XCTAssertEqual(delivered.map { String($0[5]) }, later)
+        XCTAssertEqual(delivered.map { String($0[6]) }, later)
         XCTAssertEqual(delivered.map { Int($0[2])! }, [1, 2, 3, 4])
         XCTAssertEqual(sink.wordsDelivered, 5)
         XCTAssertEqual(sink.wordsDropped, 0)
@@ -163,10 +163,10 @@ final class SerialSinkTests: XCTestCase {
         XCTAssertEqual(lines.first?.split(separator: " ").dropFirst(2).first.map(String.init), "starting", "\(lines)")
         XCTAssertEqual(lines.first?.split(separator: " ").dropFirst(3).first.map(String.init), "6", "\(lines)")
         let delivered = lines.dropFirst().map { $0.split(separator: " ") }
-        XCTAssertEqual(delivered.map { $0.count }, [6, 6, 6, 6])
-        guard delivered.allSatisfy({ $0.count == 6 }) else { return }
+        XCTAssertEqual(delivered.map { $0.count }, [7, 7, 7, 7])
+        guard delivered.allSatisfy({ $0.count == 7 }) else { return }
         XCTAssertEqual(delivered.map { Int($0[2])! }, [6, 7, 8, 9])
-        XCTAssertEqual(delivered.map { String($0[5]) }, Array(texts.suffix(4)))
+        XCTAssertEqual(delivered.map { String($0[6]) }, Array(texts.suffix(4)))
     }
 
     func testAStalledPortNeverBlocksAndLinesStayWhole() throws {
@@ -197,8 +197,8 @@ final class SerialSinkTests: XCTestCase {
         XCTAssertEqual(sequence.last, committed - 1)
         for line in wordLines {
             let fields = line.split(separator: " ")
-            XCTAssertEqual(fields.count, 6, line)
-            XCTAssertEqual(fields[5], Substring("\(fields[2])\(long)".prefix(64)), line)
+            XCTAssertEqual(fields.count, 7, line)
+            XCTAssertEqual(fields[6], Substring("\(fields[2])\(long)".prefix(64)), line)
         }
         XCTAssertEqual(sink.queuedWords, 0)
         XCTAssertEqual(sink.wordsDelivered + sink.wordsDropped, committed)
@@ -218,9 +218,13 @@ final class SerialSinkTests: XCTestCase {
         sink.commit(words.word("hello"), now: 3)
         sink.commit(words.word(""), now: 3)
         sink.commit(words.word("world"), now: 4)
+        // A word committed in pieces is sent joined, with one separator after its last piece.
+        sink.commit(words.word("fing", segment: 5, piece: 0, isFinal: false), now: 5)
+        sink.commit(words.word("ers", segment: 5, piece: 1, isFinal: false), now: 6)
+        sink.commit(words.word("", segment: 5, piece: 2, isFinal: true), now: 7)
         sink.flush(deadline: monotonicNanoseconds() + 1_000_000_000)
         let bytes = readAvailable(pty.master, timeoutMs: 1000)
-        XCTAssertEqual(String(decoding: bytes, as: UTF8.self), "hello world ")
+        XCTAssertEqual(String(decoding: bytes, as: UTF8.self), "hello world fingers ")
     }
 
     func testAnUnsupportedBaudIsAClearError() {
@@ -242,6 +246,6 @@ final class SerialSinkTests: XCTestCase {
         try pointLink(to: pty.slavePath)
         let lines = readLines(pty, &sink, count: 2)
         XCTAssertEqual(lines.count, 2)
-        XCTAssertEqual(lines.last?.hasSuffix(" 0 0 0 early"), true, "\(lines)")
+        XCTAssertEqual(lines.last?.hasSuffix(" 0 0 0 1 early"), true, "\(lines)")
     }
 }

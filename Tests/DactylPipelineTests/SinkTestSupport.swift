@@ -7,7 +7,7 @@ final class WordFixture {
     private var texts: [UnsafeMutableBufferPointer<UInt8>] = []
     private var spans: [UnsafeMutableBufferPointer<CTCLetterSpan>] = []
 
-    func word(_ text: String, segment: Int = 0, piece: Int = 0, letters: [CTCLetterSpan] = [],
+    func word(_ text: String, segment: Int = 0, piece: Int = 0, isFinal: Bool = true, letters: [CTCLetterSpan] = [],
               startFrame: Int = 0, endFrame: Int = 0, startNanoseconds: UInt64 = 0, endNanoseconds: UInt64 = 0) -> WordView {
         let bytes = Array(text.utf8)
         let textBuffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(bytes.count, 1))
@@ -18,7 +18,7 @@ final class WordFixture {
         spans.append(spanBuffer)
         return WordView(text: UnsafeBufferPointer(rebasing: textBuffer[0..<bytes.count]),
                         letters: UnsafeBufferPointer(rebasing: spanBuffer[0..<letters.count]),
-                        segment: segment, piece: piece, startFrame: startFrame, endFrame: endFrame,
+                        segment: segment, piece: piece, isFinal: isFinal, startFrame: startFrame, endFrame: endFrame,
                         startNanoseconds: startNanoseconds, endNanoseconds: endNanoseconds)
     }
 

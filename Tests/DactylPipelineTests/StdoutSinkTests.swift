@@ -115,4 +115,22 @@ final class StdoutSinkTests: XCTestCase {
         XCTAssertEqual((parsed.first?["letters"] as? [Any])?.count, 2)
         XCTAssertEqual(parsed.first?["letters_omitted"] as? Int, 1)
     }
+
+    func testPiecesOfALongWordAreJoinedOnOneLine() throws {
+        let words = WordFixture()
+        var sink = StdoutSink(configuration: StdoutSink.Configuration(format: .text, fd: pipeEnds[1]), alphabet: alphabet, runStart: 0)
+        sink.commit(words.word("drag", segment: 3, piece: 0, isFinal: false), now: 1)
+        sink.commit(words.word("on", segment: 3, piece: 1, isFinal: true), now: 2)
+        sink.commit(words.word("fl", segment: 4, piece: 0, isFinal: false), now: 3)
+        sink.commit(words.word("y", segment: 4, piece: 1, isFinal: false), now: 4)
+        sink.commit(words.word("", segment: 4, piece: 2, isFinal: true), now: 5)
+        XCTAssertEqual(lines(), ["dragon", "fly"])
+
+        var json = StdoutSink(configuration: StdoutSink.Configuration(format: .jsonLines, fd: pipeEnds[1]), alphabet: alphabet, runStart: 0)
+        json.commit(words.word("drag", segment: 3, piece: 0, isFinal: false), now: 1)
+        json.commit(words.word("on", segment: 3, piece: 1, isFinal: true), now: 2)
+        let objects = try objects()
+        XCTAssertEqual(objects.map { $0["final"] as? Bool }, [false, true])
+        XCTAssertEqual(objects.map { $0["piece"] as? Int }, [0, 1])
+    }
 }

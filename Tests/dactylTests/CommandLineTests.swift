@@ -1,6 +1,7 @@
 import DactylTestSupport
 import DactylTestSupport
 import Foundation
+import Glibc
 import XCTest
 
 /// The `dactyl` binary as a user runs it: output, exit status, and one-line errors.
@@ -149,6 +150,38 @@ final class CommandLineTests: XCTestCase {
             XCTAssertTrue(result.stderr.contains(text), "\(result.stderr) should mention \(text)", file: file, line: line)
         }
         XCTAssertFalse(result.stderr.contains("Fatal error") || result.stderr.contains("crashed"), result.stderr, file: file, line: line)
+    }
+
+    func testLexiconKeepsTheResultToItsWordsAndBadFilesAreNamed() throws {
+        let lexicon = clip("vocabulary/lexicon.txt")
+        let words = try String(contentsOfFile: lexicon, encoding: .utf8).split(separator: "\n")
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        // Words of the lexicon separated by spaces, the last one possibly unfinished.
+        func inLexicon(_ letters: String) -> Bool {
+            let parts = letters.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+            return parts.dropLast().allSatisfy(words.contains) && words.contains { $0.hasPrefix(parts.last!) }
+        }
+        let plain = try dactyl(["decode", clip("clip420.y4m"), "--model", tinyModel, "--beam", "4"])
+        XCTAssertFalse(inLexicon(plain.lastLine), "the untrained model's letters are not lexicon words")
+        for extra in [["--lexicon", lexicon], ["--lexicon", lexicon, "--lm", clip("vocabulary/lm.dclm"), "--lm-weight", "0.5"]] {
+            let result = try dactyl(["decode", clip("clip420.y4m"), "--model", tinyModel, "--beam", "4"] + extra)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            XCTAssertTrue(inLexicon(result.lastLine), "\(result.lastLine) is not made of lexicon words")
+        }
+        let withLM = try dactyl(["decode", clip("clip420.y4m"), "--model", tinyModel, "--beam", "4", "--lm",
+                                 clip("vocabulary/lm.dclm"), "--lm-weight", "3", "--insertion-bonus", "-0.5"])
+        XCTAssertEqual(withLM.status, 0, withLM.stderr)
+
+        let bad = scratch.appendingPathComponent("words.txt")
+        try "canoe\ncan oe\n".write(to: bad, atomically: true, encoding: .utf8)
+        try assertFails(["decode", clip("clip420.y4m"), "--model", tinyModel, "--beam", "4", "--lexicon", bad.path],
+                        status: 1, mentioning: [bad.path + ": line 2: expected one word"])
+        try assertFails(["decode", clip("clip420.y4m"), "--model", tinyModel, "--beam", "4", "--lm", lexicon],
+                        status: 1, mentioning: [lexicon + ": offset 0: expected a character language model"])
+        try assertFails(["decode", clip("clip420.y4m"), "--lexicon", lexicon], status: 2, mentioning: ["--beam N"])
+        try assertFails(["decode", clip("clip420.y4m"), "--beam", "4", "--lm-weight", "0.5"], status: 2, mentioning: ["--lm FILE"])
+        try assertFails(["decode", clip("clip420.y4m"), "--beam", "4", "--lm", lexicon, "--lm-weight", "1e3"], status: 2,
+                        mentioning: ["--lm-weight", "1e3"])
     }
 
     func testBadInputGivesAClearErrorAndNoResult() throws {
@@ -411,5 +444,40 @@ final class CommandLineTests: XCTestCase {
             try (lines.joined(separator: "\n") + "\n").write(to: expectations, atomically: true, encoding: .utf8)
             try assertFails(["selftest", "--golden", golden.path, "--model", tinyModel], status: 1, mentioning: ["beam", "1 to 256"])
         }
+    }
+
+    func testRunSendsWordsToASerialPortAndJSONLinesToStdout() throws {
+        // A pseudo-terminal is a real serial port: the far end reads what an assistive device would.
+        var master: Int32 = -1, slave: Int32 = -1
+        var name = [CChar](repeating: 0, count: 128)
+        XCTAssertEqual(openpty(&master, &slave, &name, nil, nil), 0)
+        defer { close(master); close(slave) }
+        let port = String(cString: name)
+        let result = try dactyl(["run", sample, "--fast", "--sink", "serial,stdout", "--serial", port, "--format", "jsonl", "--stats"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        var received = [UInt8](repeating: 0, count: 4096)
+        _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
+        let count = read(master, &received, received.count)
+        let serial = String(decoding: received.prefix(max(0, count)), as: UTF8.self).split(separator: "\n").map(String.init)
+        XCTAssertTrue(serial.contains { $0.hasPrefix("W ") && $0.hasSuffix(" 0 0 1 dragon") }, "\(serial)")
+        XCTAssertTrue(serial.contains { $0.hasPrefix("P ") }, "\(serial)")
+        XCTAssertEqual(serial.first?.hasPrefix("S "), true, "\(serial)")
+
+        let objects = try result.stdout.split(separator: "\n").map {
+            try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        XCTAssertEqual(objects.filter { $0["type"] as? String == "commit" }.map { $0["text"] as? String }, ["dragon"])
+        XCTAssertEqual(objects.last?["type"] as? String, "stats")
+        XCTAssertEqual(objects.last?["frames_seen"] as? Int, 67)
+        XCTAssertEqual(objects.first?["status"] as? String, "idle")
+    }
+
+    func testAMissingGPIOChipOrKeyboardIsReportedAndTheBoxRunsWithoutThem() throws {
+        let result = try dactyl(["run", sample, "--fast", "--sink", "stdout,gpio,keyboard", "--gpio-chip", "/dev/nosuchchip",
+                                 "--gpio-status-led", "GPIO17", "--keyboard", scratch.appendingPathComponent("hidg9").path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, "dragon\n")
+        XCTAssertTrue(result.stderr.contains("/dev/nosuchchip") && result.stderr.contains("running without GPIO"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("hidg9") && result.stderr.contains("running without the keyboard"), result.stderr)
     }
 }

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import charlm
+
 BLANK = 0
 NEG_INF = -math.inf
 
@@ -45,17 +47,108 @@ class Beam:
         return logaddexp(self.pb, self.pnb)
 
 
+class Lexicon:
+    """A word list as a set of words and of their prefixes (class sequences).
+
+    `space` is the word separator's class (None if the alphabet has none): after a complete word it
+    starts the next word. See docs/ctc-decoding.md, "Lexicon and language model".
+    """
+
+    def __init__(self, words: list[list[int]], space: int | None = None):
+        self.words = {tuple(word) for word in words if word}
+        self.prefixes = {tuple(word[:i]) for word in self.words for i in range(len(word) + 1)}
+        self.space = space
+
+    def current_word(self, prefix: tuple[int, ...]) -> tuple[int, ...]:
+        """The part of `prefix` after its last word separator."""
+        if self.space is not None and self.space in prefix:
+            return prefix[len(prefix) - prefix[::-1].index(self.space):]
+        return prefix
+
+    def allows(self, prefix: tuple[int, ...], c: int) -> bool:
+        word = self.current_word(prefix)
+        if c == self.space:
+            return word in self.words
+        return word + (c,) in self.prefixes
+
+    def complete(self, prefix: tuple[int, ...]) -> bool:
+        return self.current_word(prefix) in self.words
+
+
+def read_lexicon(path, alphabet) -> list[list[int]]:
+    """The words of a lexicon file as class sequences: one word per line, surrounding white space
+    and case ignored, blank lines and lines starting with # skipped; errors name the line."""
+    words = []
+    with open(path, encoding="utf-8") as stream:
+        for number, line in enumerate(stream, 1):
+            word = line.strip().lower()
+            if not word or word.startswith("#"):
+                continue
+            if any(ch.isspace() for ch in word):
+                raise ValueError(f"{path}: line {number}: expected one word, found {word!r}")
+            try:
+                words.append(alphabet.encode(word))
+            except ValueError as error:
+                raise ValueError(f"{path}: line {number}: {error}") from None
+    return words
+
+
+@dataclass(frozen=True)
+class BeamVocabulary:
+    """What constrains and scores the prefix beam search beyond the acoustic model."""
+
+    lexicon: Lexicon | None = None
+    lm: "charlm.CharLM | None" = None
+    lm_symbol: tuple[int, ...] = ()  # per class: its LM symbol (class_to_symbol)
+    lm_weight: float = 0.0
+    bonus: float = 0.0  # added to every extension
+    space: int | None = None  # the word separator's class
+
+    def lm_row(self, prefix: tuple[int, ...]) -> np.ndarray | None:
+        """The LM's log-probabilities after `prefix`: the history is the current word's symbols
+        after order − 1 boundaries."""
+        if self.lm is None:
+            return None
+        word = prefix
+        if self.space is not None and self.space in prefix:
+            word = prefix[len(prefix) - prefix[::-1].index(self.space):]
+        history = [charlm.BOUNDARY] * (self.lm.order - 1) + [self.lm_symbol[c] for c in word]
+        return self.lm.row(history)
+
+    def extension(self, row: np.ndarray | None, c: int) -> float:
+        if row is None:
+            return self.bonus
+        return self.lm_weight * float(row[self.lm_symbol[c]]) + self.bonus
+
+    def final(self, prefix: tuple[int, ...]) -> float:
+        """Added to a beam's total when the utterance ends: the LM's end of the word."""
+        row = self.lm_row(prefix)
+        return 0.0 if row is None else self.lm_weight * float(row[charlm.BOUNDARY])
+
+
+def make_vocabulary(alphabet, lexicon_words: list[list[int]] | None = None, lm=None, lm_weight: float = 0.0,
+                    bonus: float = 0.0) -> BeamVocabulary:
+    space = alphabet.encode(charlm.WORD_SEPARATOR)[0] if charlm.WORD_SEPARATOR in alphabet.symbols else None
+    lexicon = Lexicon(lexicon_words, space) if lexicon_words is not None else None
+    mapping = tuple(charlm.class_to_symbol(lm, alphabet)) if lm is not None else ()
+    return BeamVocabulary(lexicon, lm, mapping, lm_weight, bonus, space)
+
+
 @dataclass(frozen=True)
 class BeamSearchResult:
     beams: list[Beam]  # after the last frame, best first (creation order among equal totals)
     # The smallest gap, over all frames, between the last beam kept and the best one dropped: how
     # far the scores may move before the pruning could change (inf if nothing was ever dropped).
     pruning_margin: float
+    best: int = 0  # the result's index in `beams` (the final choice, see the doc)
+    # The gap between the chosen beam's final score and the best other candidate's (inf if none).
+    final_margin: float = math.inf
 
 
-def prefix_beam_search(lp: np.ndarray, beam_width: int) -> BeamSearchResult:
+def prefix_beam_search(lp: np.ndarray, beam_width: int, vocabulary: BeamVocabulary | None = None) -> BeamSearchResult:
     if beam_width < 1:
         raise ValueError(f"beam width {beam_width} must be at least 1")
+    lexicon = vocabulary.lexicon if vocabulary is not None else None
     beams = [Beam((), pb=0.0)]
     pruning_margin = math.inf
     for frame in np.asarray(lp, dtype=np.float64):
@@ -69,29 +162,45 @@ def prefix_beam_search(lp: np.ndarray, beam_width: int) -> BeamSearchResult:
         for beam in beams:
             last = beam.prefix[-1] if beam.prefix else None
             total = beam.total
+            row = vocabulary.lm_row(beam.prefix) if vocabulary is not None else None
             for c, p in enumerate(frame.tolist()):
                 if c == BLANK:
                     target = at(beam.prefix)
                     target.pb = logaddexp(target.pb, total + p)
-                elif c == last:
+                    continue
+                if c == last:
                     target = at(beam.prefix)
                     target.pnb = logaddexp(target.pnb, beam.pnb + p)
-                    extended = at(beam.prefix + (c,))
-                    extended.pnb = logaddexp(extended.pnb, beam.pb + p)
-                else:
-                    extended = at(beam.prefix + (c,))
-                    extended.pnb = logaddexp(extended.pnb, total + p)
+                if lexicon is not None and not lexicon.allows(beam.prefix, c):
+                    continue
+                bonus = vocabulary.extension(row, c) if vocabulary is not None else 0.0
+                extended = at(beam.prefix + (c,))
+                source = beam.pb if c == last else total
+                extended.pnb = logaddexp(extended.pnb, source + p + bonus if vocabulary is not None else source + p)
         # sorted() is stable: among equal totals the beam created first stays first.
         ranked = sorted(following.values(), key=lambda b: -b.total)
         if len(ranked) > beam_width:
             pruning_margin = min(pruning_margin, ranked[beam_width - 1].total - ranked[beam_width].total)
         beams = ranked[:beam_width]
-    return BeamSearchResult(beams, pruning_margin)
+    if vocabulary is None:
+        return BeamSearchResult(beams, pruning_margin)
+    scores = [beam.total + vocabulary.final(beam.prefix) for beam in beams]
+    eligible = list(range(len(beams)))
+    if lexicon is not None and any(lexicon.complete(beam.prefix) for beam in beams):
+        eligible = [i for i in eligible if lexicon.complete(beams[i].prefix)]
+    best = eligible[0]
+    for i in eligible[1:]:
+        if scores[i] > scores[best]:
+            best = i
+    others = [scores[i] for i in eligible if i != best]
+    margin = scores[best] - max(others) if others else math.inf
+    return BeamSearchResult(beams, pruning_margin, best, margin)
 
 
-def beam_search(lp: np.ndarray, beam_width: int) -> list[int]:
-    """The best prefix of the prefix beam search."""
-    return list(prefix_beam_search(lp, beam_width).beams[0].prefix)
+def beam_search(lp: np.ndarray, beam_width: int, vocabulary: BeamVocabulary | None = None) -> list[int]:
+    """The chosen prefix of the prefix beam search (the best one without a vocabulary)."""
+    result = prefix_beam_search(lp, beam_width, vocabulary)
+    return list(result.beams[result.best].prefix)
 
 
 @dataclass(frozen=True)

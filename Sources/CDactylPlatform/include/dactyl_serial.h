@@ -37,7 +37,7 @@ long dactyl_serial_write(int fd, const void *bytes, size_t count);
 enum { DACTYL_POLL_WRITABLE = 1, DACTYL_POLL_HANGUP = 2 };
 int dactyl_poll_output(int fd, int timeout_ms);
 
-void dactyl_close(int fd);
+// (dactyl_close is in dactyl_platform.h.)
 
 // Sleeps `nanoseconds` (shutdown paths only: a sink's flush waiting for a port to return).
 void dactyl_sleep_ns(uint64_t nanoseconds);

@@ -18,6 +18,8 @@ public struct CTCDecoder {
     public let method: Method
     public let maximumFrames: Int
     public let classes: Int
+    /// The lexicon and language model of the beam search (nil: none; greedy ignores it).
+    public let vocabulary: BeamVocabulary?
     private let labels: UnsafeMutablePointer<Int32>
     private let spans: UnsafeMutablePointer<CTCLetterSpan>
     private let searchWorkspace: UnsafeMutableRawPointer
@@ -26,20 +28,27 @@ public struct CTCDecoder {
     private static func spanBytes(_ frames: Int) -> Int { aligned(frames * MemoryLayout<CTCLetterSpan>.stride) }
     private static func aligned(_ bytes: Int) -> Int { (bytes + 63) / 64 * 64 }
 
-    /// Workspace for decoding up to `frames` frames of `classes` classes; `Int.max` where that
-    /// overflows (planning rejects it).
-    public static func workspaceBytes(frames: Int, classes: Int, method: Method) -> Int {
+    /// Workspace for decoding up to `frames` frames of `classes` classes (with a vocabulary
+    /// when `vocabulary` is true); `Int.max` where that overflows (planning rejects it).
+    public static func workspaceBytes(frames: Int, classes: Int, method: Method, vocabulary: Bool = false) -> Int {
         guard frames >= 0, frames <= 1 << 40 else { return .max }
         var search = CTCAlignment.workspaceBytes(frames: frames, labels: frames)
         if case .beam(let width) = method {
-            search = max(search, CTCPrefixBeam.workspaceBytes(frames: frames, classes: classes, beamWidth: width))
+            var beam = CTCPrefixBeam.workspaceBytes(frames: frames, classes: classes, beamWidth: width)
+            if vocabulary {
+                beam = aligned(beam) + CTCPrefixBeam.vocabularyWorkspaceBytes(classes: classes, beamWidth: width)
+            }
+            search = max(search, beam)
         }
         return CheckedSize.saturatingSum(labelBytes(frames) + spanBytes(frames), search)
     }
 
-    /// `workspace` must be 64-byte aligned and `workspaceBytes(frames:classes:method:)` long.
-    public init(workspace: UnsafeMutableRawPointer, frames: Int, classes: Int, method: Method) {
+    /// `workspace` must be 64-byte aligned and `workspaceBytes(frames:classes:method:vocabulary:)`
+    /// long, `vocabulary` true if `vocabulary` is given.
+    public init(workspace: UnsafeMutableRawPointer, frames: Int, classes: Int, method: Method,
+                vocabulary: BeamVocabulary? = nil) {
         self.method = method
+        self.vocabulary = vocabulary
         self.maximumFrames = frames
         self.classes = classes
         labels = workspace.bindMemory(to: Int32.self, capacity: frames)
@@ -54,8 +63,11 @@ public struct CTCDecoder {
         case .greedy:
             count = CTCGreedy.decode(logProbs: logProbs, frames: frames, classes: classes, into: labels)
         case .beam(let width):
+            let vocabularyWorkspace = searchWorkspace
+                + CTCDecoder.aligned(CTCPrefixBeam.workspaceBytes(frames: maximumFrames, classes: classes, beamWidth: width))
             count = CTCPrefixBeam.decode(logProbs: logProbs, frames: frames, classes: classes, beamWidth: width,
-                                         workspace: searchWorkspace, into: labels)
+                                         workspace: searchWorkspace, vocabulary: vocabulary,
+                                         vocabularyWorkspace: vocabulary == nil ? nil : vocabularyWorkspace, into: labels)
         }
         let aligned = CTCAlignment.letterSpans(logProbs: logProbs, frames: frames, classes: classes, labels: labels,
                                                labelCount: count, workspace: searchWorkspace, into: spans)

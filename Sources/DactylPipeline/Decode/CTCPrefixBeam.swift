@@ -23,13 +23,32 @@ public enum CTCPrefixBeam {
     /// Alignment of the workspace `decode` needs.
     public static var workspaceAlignment: Int { MemoryLayout<UInt64>.alignment }
 
+    /// Size of the second workspace `decode` needs with a vocabulary: the lexicon's trie node
+    /// of every beam (two generations) and of every candidate.
+    public static func vocabularyWorkspaceBytes(classes: Int, beamWidth: Int) -> Int {
+        (2 * beamWidth + beamWidth * classes) * MemoryLayout<Int32>.stride
+    }
+
     /// Decodes log-probabilities `logProbs[frames][classes]` (class 0 the blank) with beam width
     /// `beamWidth` into `labels` (room for `frames` class indices) and returns how many it wrote.
     public static func decode(logProbs: UnsafePointer<Float>, frames: Int, classes: Int, beamWidth: Int,
                               workspace: UnsafeMutableRawPointer,
                               into labels: UnsafeMutablePointer<Int32>) -> Int {
+        decode(logProbs: logProbs, frames: frames, classes: classes, beamWidth: beamWidth, workspace: workspace,
+               vocabulary: nil, vocabularyWorkspace: nil, into: labels)
+    }
+
+    /// Decodes as above, constrained and scored by `vocabulary` (docs/ctc-decoding.md, "Lexicon
+    /// and language model"); `vocabularyWorkspace` (`vocabularyWorkspaceBytes`, 4-byte aligned)
+    /// is needed when `vocabulary` is given.
+    public static func decode(logProbs: UnsafePointer<Float>, frames: Int, classes: Int, beamWidth: Int,
+                              workspace: UnsafeMutableRawPointer, vocabulary: BeamVocabulary?,
+                              vocabularyWorkspace: UnsafeMutableRawPointer?,
+                              into labels: UnsafeMutablePointer<Int32>) -> Int {
         precondition(frames >= 0 && classes >= 1 && beamWidth >= 1, "invalid CTC beam search dimensions")
-        var search = PrefixBeamSearch(workspace: workspace, frames: frames, classes: classes, beamWidth: beamWidth)
+        precondition(vocabulary == nil || vocabularyWorkspace != nil, "a vocabulary needs its workspace")
+        var search = PrefixBeamSearch(workspace: workspace, frames: frames, classes: classes, beamWidth: beamWidth,
+                                      vocabulary: vocabulary, vocabularyWorkspace: vocabularyWorkspace)
         for frame in 0..<frames {
             search.step(logProbs: logProbs + frame * classes)
         }
@@ -94,7 +113,15 @@ private struct PrefixBeamSearch {
     let ranked: UnsafeMutablePointer<Int32>
     let rankedTotals: UnsafeMutablePointer<Float>
 
-    init(workspace: UnsafeMutableRawPointer, frames: Int, classes: Int, beamWidth: Int) {
+    let vocabulary: BeamVocabulary?
+    /// With a vocabulary: the lexicon trie node of each current and next beam and of each
+    /// candidate (0, the root, without a lexicon).
+    var currentNodes: UnsafeMutablePointer<Int32>?
+    var nextNodes: UnsafeMutablePointer<Int32>?
+    let candidateNodes: UnsafeMutablePointer<Int32>?
+
+    init(workspace: UnsafeMutableRawPointer, frames: Int, classes: Int, beamWidth: Int,
+         vocabulary: BeamVocabulary?, vocabularyWorkspace: UnsafeMutableRawPointer?) {
         precondition(Int(bitPattern: workspace) % CTCPrefixBeam.workspaceAlignment == 0,
                      "CTC beam search workspace is misaligned")
         self.frames = frames
@@ -127,6 +154,18 @@ private struct PrefixBeamSearch {
         precondition(carver.bytesTaken == CTCPrefixBeam.workspaceBytes(frames: frames, classes: classes,
                                                                         beamWidth: beamWidth),
                      "CTC beam search workspace layout and size disagree")
+        self.vocabulary = vocabulary
+        if vocabulary != nil, let vocabularyWorkspace {
+            var nodes = WorkspaceCarver(start: vocabularyWorkspace)
+            currentNodes = nodes.take(Int32.self, beamWidth)
+            nextNodes = nodes.take(Int32.self, beamWidth)
+            candidateNodes = nodes.take(Int32.self, beamWidth * classes)
+            currentNodes![0] = 0
+        } else {
+            currentNodes = nil
+            nextNodes = nil
+            candidateNodes = nil
+        }
 
         // One beam: the empty prefix, pb = 0, pnb = −∞.
         current.count = 1
@@ -152,6 +191,10 @@ private struct PrefixBeamSearch {
             let total = logAddExp(blankScore, labelScore)
             let length = Int(current.lengths[beam])
             let last = length > 0 ? Int(current.labels[beam * frames + length - 1]) : -1
+            if let vocabulary {
+                stepWithVocabulary(vocabulary, beam: beam, row: row, length: length, last: last)
+                continue
+            }
             for c in 0..<classes {
                 let p = row[c]
                 if c == ctcBlank {
@@ -174,6 +217,36 @@ private struct PrefixBeamSearch {
         }
         next.count = kept
         swap(&current, &next)
+        swap(&currentNodes, &nextNodes)
+    }
+
+    /// One beam's candidates as `step` makes them, with the vocabulary's rules: an extension
+    /// must keep the prefix inside the lexicon and scores the LM and the insertion bonus on top.
+    private mutating func stepWithVocabulary(_ vocabulary: BeamVocabulary, beam: Int, row: UnsafePointer<Float>,
+                                             length: Int, last: Int) {
+        let blankScore = current.blankScores[beam]
+        let labelScore = current.labelScores[beam]
+        let total = logAddExp(blankScore, labelScore)
+        let node = currentNodes![beam]
+        let lmRow = vocabulary.languageModelRow(labels: current.labels + beam * frames, count: length)
+        for c in 0..<classes {
+            let p = row[c]
+            if c == ctcBlank {
+                let own = ownCandidate(of: beam)
+                candidateBlankScores[own] = logAddExp(candidateBlankScores[own], total + p)
+                continue
+            }
+            if c == last {
+                let own = ownCandidate(of: beam)
+                candidateLabelScores[own] = logAddExp(candidateLabelScores[own], labelScore + p)
+            }
+            let child = vocabulary.lexiconNode(after: node, Int32(c))
+            if child < 0 { continue }
+            let source = c == last ? blankScore : total
+            let extended = extensionCandidate(of: beam, with: c, node: child)
+            candidateLabelScores[extended] = logAddExp(candidateLabelScores[extended],
+                                                       source + p + vocabulary.extensionScore(lmRow, c))
+        }
     }
 
     /// Fills `extensionBeams` for the current generation: which beam is which other beam plus
@@ -204,20 +277,21 @@ private struct PrefixBeamSearch {
     /// The candidate for beam `beam`'s own prefix, created on first use.
     private mutating func ownCandidate(of beam: Int) -> Int {
         if ownCandidates[beam] < 0 {
-            ownCandidates[beam] = Int32(newCandidate(parent: beam, appended: -1))
+            ownCandidates[beam] = Int32(newCandidate(parent: beam, appended: -1, node: currentNodes?[beam] ?? 0))
         }
         return Int(ownCandidates[beam])
     }
 
     /// The candidate for beam `beam`'s prefix plus class `c`: another beam's own candidate if
     /// that beam is this prefix, else a new one (each beam and class pair is visited once).
-    private mutating func extensionCandidate(of beam: Int, with c: Int) -> Int {
+    private mutating func extensionCandidate(of beam: Int, with c: Int, node: Int32 = 0) -> Int {
         let existing = Int(extensionBeams[beam * classes + c])
-        return existing >= 0 ? ownCandidate(of: existing) : newCandidate(parent: beam, appended: c)
+        return existing >= 0 ? ownCandidate(of: existing) : newCandidate(parent: beam, appended: c, node: node)
     }
 
-    private mutating func newCandidate(parent: Int, appended: Int) -> Int {
+    private mutating func newCandidate(parent: Int, appended: Int, node: Int32 = 0) -> Int {
         let index = candidateCount
+        candidateNodes?[index] = node
         candidateParents[index] = Int32(parent)
         candidateAppended[index] = Int32(appended)
         candidateBlankScores[index] = -.infinity
@@ -266,12 +340,34 @@ private struct PrefixBeamSearch {
         }
         next.blankScores[slot] = candidateBlankScores[candidate]
         next.labelScores[slot] = candidateLabelScores[candidate]
+        if let candidateNodes { nextNodes![slot] = candidateNodes[candidate] }
     }
 
-    /// Copies the best beam's prefix (rank 0; ranking already broke ties) to `labels`.
+    /// Copies the result's prefix to `labels`: the best beam (rank 0; ranking already broke
+    /// ties), or with a vocabulary the best final score (total plus the LM's end of word) among
+    /// the complete lexicon words if any beam is one, else among all beams; first on ties.
     func writeBest(into labels: UnsafeMutablePointer<Int32>) -> Int {
-        let length = Int(current.lengths[0])
-        labels.update(from: current.labels, count: length)
+        var best = 0
+        if let vocabulary, current.count > 1 {
+            var onlyWords = false
+            if let lexicon = vocabulary.lexicon {
+                for beam in 0..<current.count where lexicon.isWord(currentNodes![beam]) { onlyWords = true }
+            }
+            var bestScore: Float = 0
+            var found = false
+            for beam in 0..<current.count {
+                if onlyWords && !vocabulary.lexicon!.isWord(currentNodes![beam]) { continue }
+                let score = logAddExp(current.blankScores[beam], current.labelScores[beam])
+                    + vocabulary.finalScore(labels: current.labels + beam * frames, count: Int(current.lengths[beam]))
+                if !found || score > bestScore {
+                    best = beam
+                    bestScore = score
+                    found = true
+                }
+            }
+        }
+        let length = Int(current.lengths[best])
+        labels.update(from: current.labels + best * frames, count: length)
         return length
     }
 }

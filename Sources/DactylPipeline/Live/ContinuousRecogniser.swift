@@ -64,9 +64,10 @@ public final class ContinuousRecogniser {
     }
 
     /// The configuration `Recogniser` needs for live recognition with `window` frames.
-    public static func configuration(model: Model, window: Int, method: CTCDecoder.Method) -> PipelineConfiguration {
+    public static func configuration(model: Model, window: Int, method: CTCDecoder.Method, vocabularyBytes: Int = 0) -> PipelineConfiguration {
         var configuration = PipelineConfiguration.modelDefaults(model)
         configuration.window = window
+        configuration.vocabularyBytes = vocabularyBytes
         if case .beam(let width) = method { configuration.beamWidth = width }
         configuration.callerWorkspaceBytes = workspaceBytes(
             model: model, inputCount: configuration.inputHeight * configuration.inputWidth * 3, window: window)
@@ -74,17 +75,24 @@ public final class ContinuousRecogniser {
     }
 
     /// `framesPerSecond` is the source's rate, which turns the settings' seconds into frames.
+    /// `vocabulary` (a lexicon and/or language model, with `method` a beam search) constrains
+    /// the decoding of finished words; partials stay greedy, so they show what is being read.
     public init(model: Model, window: Int, method: CTCDecoder.Method, crop: CropRect, frameWidth: Int, frameHeight: Int,
                 framesPerSecond: Double, settings: SegmenterSettings = SegmenterSettings(),
+                vocabulary: (files: VocabularyFiles, lmWeight: Float, insertionBonus: Float)? = nil,
                 kernelPath: KernelPath? = nil) throws(PipelineError) {
-        let configuration = ContinuousRecogniser.configuration(model: model, window: window, method: method)
-        recogniser = try Recogniser(model: model, configuration: configuration, crop: crop, frameWidth: frameWidth,
-                                    frameHeight: frameHeight, kernelPath: kernelPath)
+        let configuration = ContinuousRecogniser.configuration(model: model, window: window, method: method,
+                                                               vocabularyBytes: vocabulary?.files.arenaBytes ?? 0)
+        let recogniser = try Recogniser(model: model, configuration: configuration, crop: crop, frameWidth: frameWidth,
+                                        frameHeight: frameHeight, kernelPath: kernelPath)
+        self.recogniser = recogniser
         self.window = window
         self.method = method
         self.settings = settings.frames(framesPerSecond: framesPerSecond, window: window)
+        let installed = vocabulary.map { $0.files.install(into: recogniser.vocabularyMemory!, lmWeight: $0.lmWeight,
+                                                           insertionBonus: $0.insertionBonus) }
         greedy = CTCDecoder(workspace: recogniser.decoderWorkspace, frames: window, classes: model.numClasses, method: .greedy)
-        configured = CTCDecoder(workspace: recogniser.decoderWorkspace, frames: window, classes: model.numClasses, method: method)
+        configured = recogniser.makeDecoder(method, vocabulary: installed)
         var carver = CacheLineCarver(recogniser.callerWorkspace!, bytes: configuration.callerWorkspaceBytes)
         previousInput = carver.take(Int8.self, recogniser.inputCount)
         motionFloor = MotionFloor(memory: carver.take(Float.self, 2 * MotionFloor.capacity))

@@ -22,7 +22,7 @@ public struct SegmenterSettings: Sendable, Equatable {
     /// Consecutive moving frames that start a segment.
     public var startFrames = 3
     /// Still seconds, with no letter ending in them, that end a segment.
-    public var quietSeconds: Float = 0.6
+    public var quietSeconds: Float = 0.4
     /// Seconds before the first moving frame that the segment includes.
     public var preRollSeconds: Float = 0.2
     /// Seconds after the last moving frame that the word's decoding includes.

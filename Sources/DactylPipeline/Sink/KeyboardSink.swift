@@ -137,12 +137,14 @@ public struct KeyboardSink: BoxSink {
     public mutating func commit(_ word: WordView, now: UInt64) {
         var needed = 0
         for byte in word.text where USKeyboardLayout.key(for: byte) != nil { needed += 2 }
-        // Nothing to type (nothing read, or no key for any of it): not even a separator.
-        guard needed > 0 else {
+        // Nothing to type (nothing read, or no key for any of it): not even a separator, unless
+        // this is the empty last piece of a word committed in pieces, which the separator ends.
+        let separates = word.isFinal && configuration.separator != .none
+        guard needed > 0 || (separates && word.piece > 0) else {
             charactersSkipped += word.text.count
             return
         }
-        if configuration.separator != .none { needed += 2 }
+        if separates { needed += 2 }
         guard needed <= configuration.queueReports - queuedReports else {
             wordsDropped += 1
             pump(now: now)
@@ -155,10 +157,12 @@ public struct KeyboardSink: BoxSink {
             }
             enqueue(key)
         }
-        switch configuration.separator {
-        case .space: enqueue((0, USKeyboardLayout.space))
-        case .enter: enqueue((0, USKeyboardLayout.enter))
-        case .none: break
+        if separates {
+            switch configuration.separator {
+            case .space: enqueue((0, USKeyboardLayout.space))
+            case .enter: enqueue((0, USKeyboardLayout.enter))
+            case .none: break
+            }
         }
         pump(now: now)
     }

@@ -156,8 +156,9 @@ public struct SerialSink: BoxSink {
     public mutating func commit(_ word: WordView, now: UInt64) {
         // The word supersedes any partial not yet sent.
         partialPending = false
-        // Plain text has nothing to show for a segment where nothing was read.
-        if configuration.mode == .plainText && word.text.isEmpty { return }
+        // Plain text has nothing to show for a segment where nothing was read; the empty last
+        // piece of a word committed in pieces still ends the word (its separator).
+        if configuration.mode == .plainText && word.text.isEmpty && (!word.isFinal || word.piece == 0) { return }
         if queuedWords == configuration.queueWords {
             queueHead = (queueHead + 1) % configuration.queueWords
             queuedWords -= 1
@@ -178,12 +179,14 @@ public struct SerialSink: BoxSink {
             line.append(integer: word.segment)
             line.append(UInt8(ascii: " "))
             line.append(integer: word.piece)
-            line.append(UInt8(ascii: " "))
+            line.append(word.isFinal ? " 1 " : " 0 ")
             line.append(lineSafe: text, spaces: false)
+            appendSeparator(&line)
         } else {
             line.append(lineSafe: text, spaces: false)
+            // Pieces of one word are joined; the separator follows the word's last piece.
+            if word.isFinal { appendSeparator(&line) }
         }
-        appendSeparator(&line)
         slot[0] = UInt8(truncatingIfNeeded: line.count)
         slot[1] = UInt8(truncatingIfNeeded: line.count >> 8)
         nextSequence += 1

@@ -106,7 +106,7 @@ public protocol BoxSink {
 // The stdout sink's JSON lines (`--format jsonl`), one object per line, for scripts:
 //   {"type":"status","status":"idle","message":"","t_ms":12}
 //   {"type":"partial","segment":0,"text":"dra","t_ms":840}
-//   {"type":"commit","segment":0,"piece":0,"text":"dragon","start_frame":12,"end_frame":80,
-//    "letters":[{"letter":"d","start":14,"end":20,"score":-0.0123},...],"t_ms":2710,"latency_ms":95.2}
+//   {"type":"commit","segment":0,"piece":0,"final":true,"text":"dragon","start_frame":12,"end_frame":80,
+//    "letters":[{"letter":"d","start":14,"end":20,"score":0.9871},...],"t_ms":2710,"latency_ms":95.2}
 //   {"type":"stats",...}  (once, at exit, with --stats)
 // t_ms: milliseconds since the run started (CLOCK_MONOTONIC); frames as in WordView.

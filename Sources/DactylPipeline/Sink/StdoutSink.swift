@@ -84,10 +84,11 @@ public struct StdoutSink: BoxSink {
     public mutating func commit(_ word: WordView, now: UInt64) {
         line.clear()
         guard configuration.format == .jsonLines else {
-            // Text mode prints words: a segment where nothing was read prints nothing.
-            guard !word.text.isEmpty else { return }
+            // Text mode prints words, one per line: a segment where nothing was read prints
+            // nothing; the pieces of a long word are joined on one line.
+            guard !word.text.isEmpty || (word.isFinal && word.piece > 0) else { return }
             line.append(lineSafe: word.text, spaces: false)
-            line.append(UInt8(ascii: "\n"))
+            if word.isFinal { line.append(UInt8(ascii: "\n")) }
             writeLine(to: configuration.fd)
             return
         }
@@ -95,6 +96,7 @@ public struct StdoutSink: BoxSink {
         line.append(integer: word.segment)
         line.append(",\"piece\":")
         line.append(integer: word.piece)
+        line.append(word.isFinal ? ",\"final\":true" : ",\"final\":false")
         line.append(",\"text\":")
         line.append(jsonString: word.text)
         line.append(",\"start_frame\":")

@@ -38,6 +38,26 @@ def _generate(args: argparse.Namespace) -> None:
           f"({frames / elapsed:.0f} frames/s with {args.workers} worker{'s' if args.workers > 1 else ''})")
 
 
+def _pair(text: str) -> tuple[int, int]:
+    low, _, high = text.partition(",")
+    if not (low.isdigit() and high.isdigit()) or int(low) > int(high) or int(low) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected MIN,MAX, e.g. 15,30")
+    return int(low), int(high)
+
+
+def _session(args: argparse.Namespace) -> None:
+    from .session import write_sessions
+    words = read_words(args.words or DEFAULT_WORDS[args.split])
+    width, height = args.size
+    settings = SynthSettings(args.split, width, height, args.fps)
+    started = time.perf_counter()
+    records = write_sessions(words, args.out, args.seed, settings, args.sessions, args.y4m, args.idle_frames,
+                             args.words_per_session, args.first)
+    frames = sum(r["frames"] for r in records)
+    print(f"{args.out}: {len(records)} {args.split} sessions, {sum(len(r['words']) for r in records)} words, "
+          f"{frames} frames ({time.perf_counter() - started:.0f} s)")
+
+
 def _sheet(args: argparse.Namespace) -> None:
     make_sheet(args.out, args.size, args.seed)
     print(args.out)
@@ -67,6 +87,25 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--y4m", action="store_true", help="also write .y4m clips (always done for test)")
     generate.add_argument("--workers", type=int, default=1, metavar="N", help="processes to render with")
     generate.set_defaults(run=_generate)
+
+    session = commands.add_parser("session", help="render continuous sessions: words with idle stretches between, "
+                                                   "and their timings (session.py)")
+    session.add_argument("--out", required=True, metavar="DIR")
+    session.add_argument("--seed", type=int, required=True)
+    session.add_argument("--split", choices=SPLITS, default="test",
+                         help="whose words, signers, skin tones, viewpoints and backgrounds (default: test)")
+    session.add_argument("--sessions", type=int, default=1, metavar="N")
+    session.add_argument("--first", type=int, default=0, metavar="I", help="index of the first session (default: 0)")
+    session.add_argument("--words", metavar="FILE", help="word list (default: the split's)")
+    session.add_argument("--words-per-session", type=_pair, default=(3, 4), metavar="MIN,MAX",
+                         help="words in a session (default: 3,4)")
+    session.add_argument("--idle-frames", type=_pair, default=(15, 30), metavar="MIN,MAX",
+                         help="frames of each idle stretch at 30 frames/s (default: 15,30)")
+    session.add_argument("--size", type=_frame_size, default=(128, 128), metavar="WxH")
+    session.add_argument("--fps", type=int, default=FPS)
+    session.add_argument("--y4m", action="store_true",
+                         help="write .y4m clips (else the RGB frames as .npy, for tests and training)")
+    session.set_defaults(run=_session)
 
     sheet = commands.add_parser("sheet", help="draw every letter and frames of two words into a PNG")
     sheet.add_argument("--out", required=True, metavar="FILE.png")

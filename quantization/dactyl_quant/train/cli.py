@@ -4,6 +4,7 @@
     pretrain         warm-up: KD on single frames, then the head on frozen features → RUN/pretrained.pt (fit --init)
     evaluate         fp32 letter accuracy of a checkpoint on a split (greedy or beam)
     evaluate-dactyl  int8 letter accuracy of a .dmdl through the Swift `dactyl decode` (or the numpy reference)
+    evaluate-sessions  the segmenter of `dactyl run` on generated sessions: word boundaries and letters
     report           markdown table of evaluation results (JSON files from the two above)
     cache            decode + crop + resize clips into the cache only (e.g. where Pillow is installed)
     configs          the student configs with their MACs per frame
@@ -81,6 +82,11 @@ def _evaluate(args) -> None:
 def _evaluate_dactyl(args) -> None:
     from .evaluate_dactyl import evaluate_model_file
     evaluate_model_file(args)
+
+
+def _evaluate_sessions(args) -> None:
+    from .evaluate_sessions import evaluate_sessions
+    evaluate_sessions(args)
 
 
 def _report(args) -> None:
@@ -216,10 +222,32 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the Swift binary, or the numpy int8 reference (bit-exact encoder, slower)")
     dactyl.add_argument("--split", default="test")
     dactyl.add_argument("--beam", type=int, default=0, metavar="N")
+    dactyl.add_argument("--lexicon", metavar="FILE", help="word list constraining the beam search (needs --beam)")
+    dactyl.add_argument("--lm", metavar="FILE.dclm", help="character n-gram model (python -m dactyl_quant.charlm "
+                                                          "train; needs --beam)")
+    dactyl.add_argument("--lm-weight", type=float, metavar="W", help="the LM's weight (dactyl's default: 0.3)")
+    dactyl.add_argument("--insertion-bonus", type=float, metavar="B",
+                        help="added per extension with --lexicon or --lm (default: 0)")
     dactyl.add_argument("--jobs", type=int, metavar="N", help="clips decoded at once (default: cores)")
     _result_options(dactyl)
     dactyl.add_argument("--quiet", action="store_true")
     dactyl.set_defaults(run=_evaluate_dactyl, crop_policy=None, bbox_margin=None)
+
+    sessions = commands.add_parser("evaluate-sessions",
+                                   help="word-boundary and letter accuracy of `dactyl run` on generated sessions")
+    sessions.add_argument("--data", required=True, metavar="DIR",
+                          help="session-*.json and .y4m (python -m dactyl_quant.synth session --y4m)")
+    sessions.add_argument("--dactyl", metavar="PATH", help="the dactyl binary (default: $DACTYL, "
+                                                           ".build/release/dactyl, or dactyl on PATH)")
+    sessions.add_argument("--model", metavar="M.dmdl", help="passed to dactyl run (default: its default model)")
+    sessions.add_argument("--lexicon", metavar="FILE", help="passed to dactyl run")
+    sessions.add_argument("--run-arg", action="append", metavar="ARG",
+                          help="one more argument for dactyl run (repeat: --run-arg=--beam --run-arg=8)")
+    sessions.add_argument("--jobs", type=int, metavar="N", help="sessions run at once (default: cores)")
+    sessions.add_argument("--timeout", type=float, default=600, metavar="S", help="seconds per session (600)")
+    sessions.add_argument("--json", metavar="FILE", help="write the metrics and per-session results")
+    sessions.add_argument("--quiet", action="store_true", help="do not print failed runs")
+    sessions.set_defaults(run=_evaluate_sessions)
 
     report = commands.add_parser("report", help="markdown table of evaluation results")
     report.add_argument("results", nargs="+", metavar="[LABEL=]RESULT.json")

@@ -5,6 +5,10 @@ on every .y4m clip of the split, in parallel, and scores its letters. Engine `re
 numpy int8 reference (`dactyl_quant.reference`), bit-exact with the Swift encoder, for machines
 without the Swift build (slower).
 
+`--lexicon`, `--lm`, `--lm-weight` and `--insertion-bonus` go to `dactyl decode` (the reference
+engine applies the same rules, `ctc.make_vocabulary`). A clip whose decoding fails counts as all
+errors (an empty hypothesis) and is counted in `failed`.
+
 Clips: ChicagoFSWild layout → DIR/y4m/<filename>.y4m; CSV corpora → the `clip` column's .y4m.
 With `--crop-policy bbox` each clip gets the same signing-hand crop as in training (`--crop`).
 """
@@ -28,6 +32,7 @@ from .metrics import LetterCount
 from .progress import Progress
 
 REPO = Path(__file__).resolve().parents[3]
+DEFAULT_LM_WEIGHT = 0.3  # dactyl decode's default --lm-weight
 
 
 def single_threaded(workers: int) -> None:
@@ -57,12 +62,24 @@ def clip_crop(sample: Sample, spec: CacheSpec | None) -> Crop | None:
     return choose_crop(spec, sample.bbox_dir, frames, fmt.width, fmt.height)
 
 
+def vocabulary_arguments(args) -> list[str]:
+    """The `dactyl decode` options of the lexicon and LM."""
+    options = []
+    if (args.lexicon or args.lm) and not args.beam:
+        raise DataError("--lexicon and --lm need the beam search (--beam N)")
+    for flag, value in (("--lexicon", args.lexicon), ("--lm", args.lm), ("--lm-weight", args.lm_weight),
+                        ("--insertion-bonus", args.insertion_bonus)):
+        if value is not None:
+            options += [flag, f"{value:.6f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)]
+    return options
+
+
 def _run_dactyl(job: tuple) -> tuple[str | None, str | None]:
     """(letters, error)."""
-    dactyl, model, clip, beam, crop = job
+    dactyl, model, clip, beam, crop, extra = job
     command = [dactyl, "decode", clip, "--model", model, "--format", "jsonl"]
     if beam:
-        command += ["--beam", str(beam)]
+        command += ["--beam", str(beam)] + extra
     if crop is not None:
         command += ["--crop", f"{crop.x},{crop.y},{crop.width},{crop.height}"]
     try:
@@ -81,11 +98,17 @@ def _run_dactyl(job: tuple) -> tuple[str | None, str | None]:
 def _run_reference(job: tuple) -> tuple[str | None, str | None]:
     from ..reference import run_clip  # numpy only, but heavy: imported in the worker
 
-    model_path, clip, beam, crop = job
+    model_path, clip, beam, crop, lexicon, lm, lm_weight, bonus = job
     try:
         model = read_model(model_path)
         _, log_probs = run_clip(model, clip, crop)
-        labels = ctc.beam_search(log_probs, beam) if beam else ctc.greedy(log_probs)
+        vocabulary = None
+        if lexicon or lm:
+            from .. import charlm
+            vocabulary = ctc.make_vocabulary(model.alphabet, ctc.read_lexicon(lexicon, model.alphabet) if lexicon else None,
+                                             charlm.read(lm) if lm else None,
+                                             DEFAULT_LM_WEIGHT if lm_weight is None else lm_weight, bonus or 0.0)
+        labels = ctc.beam_search(log_probs, beam, vocabulary) if beam else ctc.greedy(log_probs)
         return model.alphabet.decode(labels), None
     except (ValueError, OSError) as error:
         return None, f"{clip}: {error}"
@@ -102,6 +125,7 @@ def evaluate_model_file(args) -> dict:
     if args.crop_policy == "bbox":
         spec = CacheSpec(model.input_height, model.input_width, tuple(model.default_crop), "bbox", args.bbox_margin)
     engine = args.engine
+    extra = vocabulary_arguments(args)
     dactyl = find_dactyl(args.dactyl) if engine == "dactyl" else None
     jobs, samples = [], []
     for sample in corpus.split(args.split):
@@ -109,8 +133,9 @@ def evaluate_model_file(args) -> dict:
             skipped.bad("missing clip", f"{sample.where}: {sample.source} is not an existing .y4m clip")
             continue
         crop = clip_crop(sample, spec)
-        jobs.append((dactyl, str(args.model), sample.source, args.beam, crop) if engine == "dactyl"
-                    else (str(args.model), sample.source, args.beam, crop))
+        jobs.append((dactyl, str(args.model), sample.source, args.beam, crop, extra) if engine == "dactyl"
+                    else (str(args.model), sample.source, args.beam, crop, args.lexicon, args.lm, args.lm_weight,
+                          args.insertion_bonus))
         samples.append(sample)
     if not jobs:
         raise DataError(f"no .y4m clips in the {args.split!r} split")
@@ -119,6 +144,7 @@ def evaluate_model_file(args) -> dict:
     pool = (ThreadPoolExecutor(workers) if engine == "dactyl"
             else ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")))
     count = LetterCount()
+    failed = words_correct = 0
     predictions = []
     progress = Progress(len(jobs), f"{engine} {args.split}", enabled=not args.quiet)
     with pool:
@@ -126,19 +152,32 @@ def evaluate_model_file(args) -> dict:
                                                               jobs)):
             progress.update()
             if error is not None:
-                skipped.bad("decode failed", f"{sample.where}: {error}")
-                continue
+                failed += 1
+                if not args.quiet:
+                    print(f"{sample.where}: {error}", flush=True)
+                letters = ""
             count.add(CHICAGO.encode(letters), sample.labels)
+            words_correct += CHICAGO.encode(letters) == list(sample.labels)
             predictions.append((sample.key, sample.letters, letters))
     progress.close()
     decoder = f"beam {args.beam}" if args.beam else "greedy"
+    if args.lexicon:
+        decoder += " + lexicon"
+    if args.lm:
+        decoder += f" + LM (weight {DEFAULT_LM_WEIGHT if args.lm_weight is None else args.lm_weight:g}"
+        decoder += f", bonus {args.insertion_bonus or 0:g})"
+    elif args.lexicon and args.insertion_bonus:
+        decoder += f" (bonus {args.insertion_bonus:g})"
     precision = "int8 (dactyl)" if engine == "dactyl" else "int8 (numpy reference)"
     result = {"label": args.label or f"{Path(args.model).stem}, {precision}", "precision": precision,
               "split": args.split, "decoder": decoder, "model": str(args.model), "info": model.info,
               "letter_accuracy": count.accuracy, "edits": count.edits, "letters": count.letters,
-              "clips": count.clips, "skipped": dict(skipped.counts)}
+              "clips": count.clips, "words_correct": words_correct,
+              "word_rate": words_correct / count.clips if count.clips else float("nan"), "failed": failed,
+              "lexicon": args.lexicon, "lm": args.lm, "skipped": dict(skipped.counts)}
     print(f"{args.split}: letter accuracy {count.accuracy:.4f} ({count.edits} edits / {count.letters} letters, "
-          f"{count.clips} clips, {decoder}, {precision}); {skipped.summary()}", flush=True)
+          f"{count.clips} clips, {decoder}, {precision}); whole words {words_correct}/{count.clips}; "
+          f"{failed} failed (counted as errors); {skipped.summary()}", flush=True)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as stream:
             json.dump(result, stream, indent=1)
