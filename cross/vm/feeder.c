@@ -3,14 +3,15 @@
 // checks recordings of the capture node against what it fed.
 //
 //   feeder play CAPTURE OUTPUT CLIP.y4m X Y [--loops N] [--ready FILE] [--start FILE] [--done FILE] [--hold N]
+//               [--format yuyv|nv12]
 //       Sets vivid up (HDMI input and output, both 640x480p60, 'OSD Text Mode' None, 'Loop
-//       Video' 1), then writes the clip as YUYV 640x480 with its frames placed at (X, Y) on a grey
+//       Video' 1), then writes the clip as YUYV (or NV12) 640x480 with its frames placed at (X, Y) on a grey
 //       background, each clip frame held for output-rate / clip-rate buffers (real time; --hold N
 //       holds each for N). After N plays (default 0: forever) it writes the empty background
 //       (nobody there) until killed. Creates the --ready file once streaming and the --done file
 //       after the last play; with --start, plays only the background until that file exists.
 //   feeder verify RECORDED.y4m CLIP.y4m X Y [RESTARTS]
-//       RECORDED is `dactyl record`'s C422 clip of the capture node: every recorded frame must
+//       RECORDED is `dactyl record`'s clip of the capture node (C422 from YUYV, C420 from NV12): every recorded frame must
 //       equal, byte for byte, a frame the feeder writes (a clip frame or the background), in
 //       play order (going back to the clip's start at most once, plus once per feeder restart).
 //       Prints one line and exits 0 when it holds.
@@ -120,23 +121,42 @@ static void read_clip(const char *path, struct clip *clip) {
     if (clip->frames == 0) die("%s: no frames", path);
 }
 
-// Clip frame `index` (or the empty background for index < 0) as YUYV 640x480, the clip's
-// top-left corner at (x, y); bytes_per_line >= 2 * WIDTH.
-static void compose(const struct clip *clip, int index, int x, int y, uint8_t *out, size_t bytes_per_line) {
-    for (int row = 0; row < HEIGHT; row++) {
-        uint8_t *line = out + (size_t)row * bytes_per_line;
-        for (int column = 0; column < 2 * WIDTH; column++) line[column] = BACKGROUND;
-        if (index < 0 || row < y || row >= y + clip->height) continue;
-        const uint8_t *frame = clip->bytes + clip->offsets[index];
-        int clip_row = row - y, chroma_row = clip_row >> 1;
+// The pixel format fed and recorded: YUYV (packed 4:2:2) or NV12 (Y plane, then U V pairs at 4:2:0).
+static int nv12 = 0;
+
+static size_t image_size(void) { return nv12 ? (size_t)WIDTH * HEIGHT * 3 / 2 : (size_t)WIDTH * HEIGHT * 2; }
+static uint32_t fourcc(void) { return nv12 ? V4L2_PIX_FMT_NV12 : V4L2_PIX_FMT_YUYV; }
+
+// Clip frame `index` (or the empty background for index < 0) as a 640x480 YUYV or NV12 image
+// with tight lines, the clip's top-left corner at (x, y) (both even).
+static void compose(const struct clip *clip, int index, int x, int y, uint8_t *out) {
+    memset(out, BACKGROUND, image_size());
+    if (index < 0) return;
+    const uint8_t *frame = clip->bytes + clip->offsets[index];
+    const uint8_t *u_plane = frame + (size_t)clip->width * clip->height;
+    const uint8_t *v_plane = u_plane + (size_t)clip->chroma_width * clip->chroma_height;
+    for (int clip_row = 0; clip_row < clip->height; clip_row++) {
         const uint8_t *luma = frame + (size_t)clip_row * clip->width;
-        const uint8_t *u = frame + (size_t)clip->width * clip->height + (size_t)chroma_row * clip->chroma_width;
-        const uint8_t *v = u + (size_t)clip->chroma_width * clip->chroma_height;
-        for (int column = 0; column < clip->width && x + column < WIDTH; column++) {
-            uint8_t *pixel = line + 2 * (x + column);
-            pixel[0] = luma[column];
-            // Even columns carry U, odd ones V (x is even); 4:2:0 chroma repeats over two rows.
-            pixel[1] = (column & 1) ? v[column >> 1] : u[column >> 1];
+        const uint8_t *u = u_plane + (size_t)(clip_row >> 1) * clip->chroma_width;
+        const uint8_t *v = v_plane + (size_t)(clip_row >> 1) * clip->chroma_width;
+        int row = y + clip_row;
+        if (nv12) {
+            memcpy(out + (size_t)row * WIDTH + x, luma, (size_t)clip->width);
+            if ((clip_row & 1) == 0) {
+                uint8_t *pairs = out + (size_t)WIDTH * HEIGHT + (size_t)(row >> 1) * WIDTH + x;
+                for (int c = 0; c < clip->chroma_width; c++) {
+                    pairs[2 * c] = u[c];
+                    pairs[2 * c + 1] = v[c];
+                }
+            }
+        } else {
+            uint8_t *line = out + (size_t)row * 2 * WIDTH;
+            for (int column = 0; column < clip->width; column++) {
+                uint8_t *pixel = line + 2 * (x + column);
+                pixel[0] = luma[column];
+                // Even columns carry U, odd ones V (x is even); 4:2:0 chroma repeats over two rows.
+                pixel[1] = (column & 1) ? v[column >> 1] : u[column >> 1];
+            }
         }
     }
 }
@@ -219,10 +239,11 @@ static _Noreturn void play(int argc, char **argv) {
         else if (strcmp(argv[i], "--done") == 0) done = argv[i + 1];
         else if (strcmp(argv[i], "--start") == 0) start = argv[i + 1];
         else if (strcmp(argv[i], "--hold") == 0) hold = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--format") == 0) nv12 = strcmp(argv[i + 1], "nv12") == 0;
         else die("unknown option %s", argv[i]);
     }
-    if (x < 0 || y < 0 || (x & 1) || x + clip.width > WIDTH || y + clip.height > HEIGHT)
-        die("the %dx%d clip does not fit at (%d, %d) in %dx%d (x must be even)", clip.width, clip.height, x, y, WIDTH, HEIGHT);
+    if (x < 0 || y < 0 || (x & 1) || (y & 1) || x + clip.width > WIDTH || y + clip.height > HEIGHT)
+        die("the %dx%d clip does not fit at (%d, %d) in %dx%d (x and y must be even)", clip.width, clip.height, x, y, WIDTH, HEIGHT);
 
     // Ahead of dactyl on the one emulated CPU: a late buffer shows vivid's pattern, not the clip.
     setpriority(PRIO_PROCESS, 0, -10);
@@ -238,21 +259,23 @@ static _Noreturn void play(int argc, char **argv) {
     struct v4l2_format format = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE};
     format.fmt.pix.width = WIDTH;
     format.fmt.pix.height = HEIGHT;
-    format.fmt.pix.pixelformat = V4L2_PIX_FMT_YUYV;
+    format.fmt.pix.pixelformat = fourcc();
     format.fmt.pix.field = V4L2_FIELD_NONE;
-    CHECK(xioctl(capture, VIDIOC_S_FMT, &format), "capture VIDIOC_S_FMT YUYV 640x480");
+    CHECK(xioctl(capture, VIDIOC_S_FMT, &format), "capture VIDIOC_S_FMT 640x480");
     close(capture);  // dactyl opens it; vivid keeps input, timings, controls and format
 
     memset(&format, 0, sizeof format);
     format.type = V4L2_BUF_TYPE_VIDEO_OUTPUT;
     format.fmt.pix.width = WIDTH;
     format.fmt.pix.height = HEIGHT;
-    format.fmt.pix.pixelformat = V4L2_PIX_FMT_YUYV;
+    format.fmt.pix.pixelformat = fourcc();
     format.fmt.pix.field = V4L2_FIELD_NONE;
-    CHECK(xioctl(output, VIDIOC_S_FMT, &format), "output VIDIOC_S_FMT YUYV 640x480");
-    if (format.fmt.pix.width != WIDTH || format.fmt.pix.height != HEIGHT || format.fmt.pix.pixelformat != V4L2_PIX_FMT_YUYV)
-        die("output format came back %ux%u", format.fmt.pix.width, format.fmt.pix.height);
-    size_t bytes_per_line = format.fmt.pix.bytesperline, image_bytes = format.fmt.pix.sizeimage;
+    CHECK(xioctl(output, VIDIOC_S_FMT, &format), "output VIDIOC_S_FMT 640x480");
+    if (format.fmt.pix.width != WIDTH || format.fmt.pix.height != HEIGHT || format.fmt.pix.pixelformat != fourcc()
+        || format.fmt.pix.bytesperline != (nv12 ? WIDTH : 2 * WIDTH) || format.fmt.pix.sizeimage < image_size())
+        die("output format came back %ux%u, %u bytes per line", format.fmt.pix.width, format.fmt.pix.height,
+            format.fmt.pix.bytesperline);
+    size_t image_bytes = format.fmt.pix.sizeimage;
 
     // Real time: each clip frame is held for as many output frames as the two rates call for.
     struct v4l2_streamparm parameters = {.type = V4L2_BUF_TYPE_VIDEO_OUTPUT};
@@ -302,7 +325,7 @@ static _Noreturn void play(int argc, char **argv) {
             if (poll(&descriptor, 1, 5000) <= 0) die("output: no buffer back for 5 s");
             CHECK(xioctl(output, VIDIOC_DQBUF, &buffer), "output VIDIOC_DQBUF");
         }
-        compose(&clip, index, x, y, buffers[buffer.index], bytes_per_line);
+        compose(&clip, index, x, y, buffers[buffer.index]);
         buffer.bytesused = (uint32_t)image_bytes;
         buffer.field = V4L2_FIELD_NONE;
         CHECK(xioctl(output, VIDIOC_QBUF, &buffer), "output VIDIOC_QBUF");
@@ -326,23 +349,34 @@ static int verify(int argc, char **argv) {
     read_clip(argv[2], &recorded);
     read_clip(argv[3], &clip);
     int x = atoi(argv[4]), y = atoi(argv[5]);
-    if (recorded.width != WIDTH || recorded.height != HEIGHT || recorded.chroma_height != HEIGHT)
-        die("%s: expected a C422 640x480 recording, got %dx%d", argv[2], recorded.width, recorded.height);
-    size_t line = 2 * WIDTH, image = line * HEIGHT;
+    if (recorded.width != WIDTH || recorded.height != HEIGHT)
+        die("%s: expected a 640x480 recording, got %dx%d", argv[2], recorded.width, recorded.height);
+    // C422 recordings are of a YUYV camera, C420 ones of an NV12 camera.
+    nv12 = recorded.chroma_height != HEIGHT;
+    size_t image = image_size();
     uint8_t *expected = malloc(image * (size_t)(clip.frames + 1)), *got = malloc(image);
-    for (int k = -1; k < clip.frames; k++) compose(&clip, k, x, y, expected + image * (size_t)(k + 1), line);
+    for (int k = -1; k < clip.frames; k++) compose(&clip, k, x, y, expected + image * (size_t)(k + 1));
     int previous = -2, distinct = 0, first = -2, backwards = 0, bad = 0;
     char first_bad[400] = "";
     for (int f = 0; f < recorded.frames; f++) {
-        // The recording's planes back into YUYV.
+        // The recording's planes back into the camera's layout.
         const uint8_t *planes = recorded.bytes + recorded.offsets[f];
-        const uint8_t *luma = planes, *u = planes + WIDTH * HEIGHT, *v = u + (WIDTH / 2) * HEIGHT;
-        for (int row = 0; row < HEIGHT; row++)
-            for (int column = 0; column < WIDTH; column++) {
-                uint8_t *pixel = got + (size_t)row * line + 2 * column;
-                pixel[0] = luma[row * WIDTH + column];
-                pixel[1] = (column & 1) ? v[row * (WIDTH / 2) + column / 2] : u[row * (WIDTH / 2) + column / 2];
+        const uint8_t *luma = planes, *u = planes + WIDTH * HEIGHT;
+        const uint8_t *v = u + (size_t)recorded.chroma_width * recorded.chroma_height;
+        if (nv12) {
+            memcpy(got, luma, (size_t)WIDTH * HEIGHT);
+            for (int i = 0; i < (WIDTH / 2) * (HEIGHT / 2); i++) {
+                got[WIDTH * HEIGHT + 2 * i] = u[i];
+                got[WIDTH * HEIGHT + 2 * i + 1] = v[i];
             }
+        } else {
+            for (int row = 0; row < HEIGHT; row++)
+                for (int column = 0; column < WIDTH; column++) {
+                    uint8_t *pixel = got + (size_t)row * 2 * WIDTH + 2 * column;
+                    pixel[0] = luma[row * WIDTH + column];
+                    pixel[1] = (column & 1) ? v[row * (WIDTH / 2) + column / 2] : u[row * (WIDTH / 2) + column / 2];
+                }
+        }
         int match = -2;
         for (int k = -1; k < clip.frames && match == -2; k++)
             if (memcmp(got, expected + image * (size_t)(k + 1), image) == 0) match = k;
@@ -361,8 +395,10 @@ static int verify(int argc, char **argv) {
             int first_row = -1, last_row = -1;
             for (size_t i = 0; i < image; i++) {
                 if (got[i] == near[i]) continue;
-                if (i % 2 == 0) luma++; else chroma++;
-                int row = (int)(i / line);
+                int is_luma = nv12 ? i < (size_t)WIDTH * HEIGHT : i % 2 == 0;
+                if (is_luma) luma++; else chroma++;
+                int row = nv12 ? (int)(i < (size_t)WIDTH * HEIGHT ? i / WIDTH : (i - (size_t)WIDTH * HEIGHT) / WIDTH * 2)
+                               : (int)(i / (2 * WIDTH));
                 if (first_row < 0) first_row = row;
                 last_row = row;
             }
