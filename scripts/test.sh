@@ -43,7 +43,7 @@ bash cross/test.sh 2>&1 | tee "$logs/cross.log" | grep -E "^(PASS|FAIL|  FAIL)|c
 # cross/test.sh just built; downloads the arm64 kernel once (cached under cross/.cache).
 step "virtual Raspberry Pi: camera, GPIO, serial (cross/vm-test.sh)"
 vm_started=$SECONDS
-bash cross/vm-test.sh --skip-build 2>&1 | tee "$logs/vm.log" | grep -E "^(PASS|FAIL) |cross/vm-test.sh:|left out"
+bash cross/vm-test.sh --skip-build 2>&1 | tee "$logs/vm.log" | grep -E "^(PASS|FAIL|WARN) |cross/vm-test.sh:|left out"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 echo "cross/vm-test.sh took $((SECONDS - vm_started)) s"
 
