@@ -311,15 +311,7 @@ public final class V4L2Camera {
             var ready: Int32 = 0
             let waitError = dactyl_camera_wait(fd, remaining, &ready)
             if waitError != 0 { return lose("poll", waitError) }
-            if ready == 0 {
-                let silentNanoseconds = dactyl_monotonic_ns() - lastFrameNanoseconds
-                if silentNanoseconds >= UInt64(configuration.stallTimeoutMilliseconds) * 1_000_000 {
-                    let device = configuration.device
-                    close()
-                    return .lost(.stalled(device: device, milliseconds: configuration.stallTimeoutMilliseconds))
-                }
-                return .timeout
-            }
+            if ready == 0 { return stalledOrTimeout() }
             var newest = -1
             var newestSequence: UInt32 = 0
             var newestTimestamp: UInt64 = 0
@@ -371,9 +363,9 @@ public final class V4L2Camera {
                 newestTimestamp = timestamp
             }
             if newest < 0 {
-                // Woken without a frame: an error the driver signalled only through poll, or a
-                // corrupt frame. Wait again for what is left of the time.
-                if dactyl_monotonic_ns() >= deadline { return .timeout }
+                // Woken without a usable frame (only corrupt ones): wait again for what is left
+                // of the time; a camera that sends nothing usable for the stall time is lost.
+                if dactyl_monotonic_ns() >= deadline { return stalledOrTimeout() }
                 continue
             }
             heldIndex = newest
@@ -385,6 +377,16 @@ public final class V4L2Camera {
                                       timestampNanoseconds: newestTimestamp,
                                       droppedBefore: skipped + driverDropped))
         }
+    }
+
+    /// No frame within a read's wait: a timeout, or the camera is lost when it has been silent
+    /// for the stall time.
+    private func stalledOrTimeout() -> CameraRead {
+        let silentNanoseconds = dactyl_monotonic_ns() - lastFrameNanoseconds
+        guard silentNanoseconds >= UInt64(configuration.stallTimeoutMilliseconds) * 1_000_000 else { return .timeout }
+        let device = configuration.device
+        close()
+        return .lost(.stalled(device: device, milliseconds: configuration.stallTimeoutMilliseconds))
     }
 
     // MARK: - Set-up
