@@ -252,6 +252,15 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("67 frames encoded, 0 dropped; 1 words"), result.stderr)
     }
 
+    func testTheBundledSessionPrintsItsWordsOneByOne() throws {
+        let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.repository.appendingPathComponent("samples/session.json")))
+        let words = try XCTUnwrap((truth as? [String: Any])?["words"] as? [[String: Any]]).compactMap { $0["text"] as? String }
+        XCTAssertEqual(words.count, 3)
+        let result = try dactyl(["run", "samples/session.y4m", "--fast", "--sink", "stdout"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, words.map { $0 + "\n" }.joined())
+    }
+
     func testRunTakesABoardProfileAndOverridesItsKeys() throws {
         let profile = scratch.appendingPathComponent("box.conf")
         try "crop = 0,0,128,128\nsinks = stdout\n".write(to: profile, atomically: true, encoding: .utf8)
