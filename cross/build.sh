@@ -131,7 +131,10 @@ build() {  # build KIND(dynamic|static)
         # -static-pie: glibc, libm, libpthread, OpenBLAS (libopenblas.a) and its Fortran runtime
         # (libgfortran.a) all inside; the kernel loads it at a random address like any PIE.
         extra=(-Xswiftc -Xclang-linker -Xswiftc -static-pie
-               -Xlinker "-L$GCCLIB" -Xlinker -lgfortran -Xlinker -lpthread -Xlinker -lm)
+               -Xlinker "-L$GCCLIB" -Xlinker -lgfortran -Xlinker -lpthread -Xlinker -lm
+               # libv4l2.a's own dependencies (a shared libv4l2 names them itself): its format
+               # conversion (libv4lconvert.a, which decodes MJPEG with libjpeg.a) and dlopen for plugins.
+               -Xlinker -lv4lconvert -Xlinker -ljpeg -Xlinker -ldl -Xlinker -lrt -Xlinker -lm)
     fi
     local start=$SECONDS
     ((FIX_CHANGED)) && rm -f "$scratch/aarch64-none-none-elf/release/dactyl"

@@ -19,7 +19,7 @@ STAMP="$SYSROOT/.stamp"
 
 # What the board binary links (and its headers). apt resolves the closure of their dependencies.
 PACKAGES=(libopenblas-dev libopenblas-pthread-dev libopenblas0-pthread libgfortran5 libgfortran-12-dev
-          libv4l-dev libv4l-0 libv4lconvert0 libjpeg62-turbo libgpiod-dev libgpiod2)
+          libv4l-dev libv4l-0 libv4lconvert0 libjpeg62-turbo libjpeg62-turbo-dev libgpiod-dev libgpiod2)
 # Packages the host cross toolchain already provides (glibc, libgcc, linux headers): not
 # unpacked into the sysroot, so the toolchain's copies are the only ones the linker sees.
 SKIP_REGEX='^(libc6|libc6-dev|libc-dev-bin|libcrypt1|libcrypt-dev|libnsl2|libnsl-dev|libtirpc.*|libgssapi.*|libkrb5.*|libk5crypto3|libkeyutils1|libcom-err2|libssl3|linux-libc-dev|rpcsvc-proto|gcc-12-base|libgcc-s1|libgcc-12-dev|libstdc\+\+6|libasan8|libatomic1|libgomp1|libhwasan0|libitm1|liblsan0|libtsan2|libubsan1|debconf|perl-base|dpkg|tar|install-info)$'

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the Swift package's (host build), the no-allocation test on the release
 # build, the Embedded Swift build of the board code, the aarch64 cross build under qemu
-# (cortex-a72 and cortex-a76), and the Python side's. Expects scripts/setup.sh to have run.
+# (cortex-a72 and cortex-a76), the board's devices in a virtual Raspberry Pi, and the Python
+# side's. Expects scripts/setup.sh to have run.
 # Ends with one summary line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +38,15 @@ step "aarch64 cross build, run under qemu (cross/test.sh)"
 bash cross/test.sh 2>&1 | tee "$logs/cross.log" | grep -E "^(PASS|FAIL|  FAIL)|cross/test.sh|took"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
+# The board's devices against real kernel drivers in a virtual Raspberry Pi (qemu-system-aarch64):
+# vivid as the camera, the PL061 GPIO chip, a USB serial adapter. Uses the static binary that
+# cross/test.sh just built; downloads the arm64 kernel once (cached under cross/.cache).
+step "virtual Raspberry Pi: camera, GPIO, serial (cross/vm-test.sh)"
+vm_started=$SECONDS
+bash cross/vm-test.sh --skip-build 2>&1 | tee "$logs/vm.log" | grep -E "^(PASS|FAIL) |cross/vm-test.sh:|left out"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+echo "cross/vm-test.sh took $((SECONDS - vm_started)) s"
+
 step "python -m pytest quantization"
 (cd quantization && python3 -m pytest -q -p no:cacheprovider 2>&1) | tee "$logs/python.log" | tail -n 15
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
@@ -59,10 +69,13 @@ python_failed=$(echo "$python_line" | grep -oE "[0-9]+ (failed|errors?)" | awk '
 # cross/test.sh: "PASS  BINARY @ CPU  (N checks)" or "FAIL  BINARY @ CPU  (F of N checks failed)"
 cross_passed=$(grep -E "^PASS " "$logs/cross.log" | grep -oE "\([0-9]+ checks\)" | grep -oE "[0-9]+" | awk '{s+=$1} END {print s+0}')
 cross_failed=$(grep -E "^FAIL " "$logs/cross.log" | grep -oE "\([0-9]+ of" | grep -oE "[0-9]+" | awk '{s+=$1} END {print s+0}')
-[ "$swift_passed" -gt 0 ] && [ "$python_passed" -gt 0 ] && [ "$cross_passed" -gt 0 ] || status=1
-failed=$((swift_failed + python_failed + cross_failed))
+# cross/vm-test.sh: "PASS  vm NAME: ..." or "FAIL  vm NAME: ..." per check.
+vm_passed=$(grep -cE "^PASS  vm " "$logs/vm.log")
+vm_failed=$(grep -cE "^FAIL  vm " "$logs/vm.log")
+[ "$swift_passed" -gt 0 ] && [ "$python_passed" -gt 0 ] && [ "$cross_passed" -gt 0 ] && [ "$vm_passed" -gt 0 ] || status=1
+failed=$((swift_failed + python_failed + cross_failed + vm_failed))
 [ "$status" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
 echo
-echo "tests: $((swift_passed + cross_passed + python_passed)) passed, $failed failed"
+echo "tests: $((swift_passed + cross_passed + vm_passed + python_passed)) passed, $failed failed"
 rm -rf "$logs"
 exit $status

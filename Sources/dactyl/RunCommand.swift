@@ -73,26 +73,32 @@ enum RunCommand {
         }
         let method: CTCDecoder.Method = beamWidth > 0 ? .beam(width: beamWidth) : .greedy
         let sourcePath = arguments.positionals.first ?? profile.cameraDevice
-        guard isClip(sourcePath) else {
-            throw .failed("\(sourcePath): cameras arrive with the camera source; give a .y4m clip")
+        let source: FrameSource
+        let frameWidth: Int, frameHeight: Int
+        if isClip(sourcePath) {
+            let clip: Y4MClip
+            do {
+                clip = try Y4MClip(path: sourcePath)
+            } catch {
+                throw .failed(error.description)
+            }
+            source = .clip(ClipPlayer(clip: clip, realtime: !arguments.has("--fast"), loop: arguments.has("--loop")))
+            (frameWidth, frameHeight) = (clip.width, clip.height)
+        } else {
+            let camera = try openCamera(sourcePath, profile: profile)
+            source = .camera(camera)
+            (frameWidth, frameHeight) = camera.frameSize
         }
-        let clip: Y4MClip
-        do {
-            clip = try Y4MClip(path: sourcePath)
-        } catch {
-            throw .failed(error.description)
-        }
-        let player = ClipPlayer(clip: clip, realtime: !arguments.has("--fast"), loop: arguments.has("--loop"))
         let defaultCrop = CropRect.fromThousandths(
             x: model.defaultCrop.x, y: model.defaultCrop.y, width: model.defaultCrop.width, height: model.defaultCrop.height,
-            frameWidth: clip.width, frameHeight: clip.height)
+            frameWidth: frameWidth, frameHeight: frameHeight)
         let crop = profile.crop ?? defaultCrop
         let window = windowOption ?? model.defaultWindow
         let recogniser: ContinuousRecogniser
         do {
             recogniser = try ContinuousRecogniser(model: model, window: window, method: method, crop: crop,
-                                                  frameWidth: clip.width, frameHeight: clip.height,
-                                                  framesPerSecond: player.framesPerSecond, settings: profile.segmenter,
+                                                  frameWidth: frameWidth, frameHeight: frameHeight,
+                                                  framesPerSecond: source.framesPerSecond, settings: profile.segmenter,
                                                   vocabulary: vocabulary)
         } catch {
             throw .failed("\(sourcePath): \(error.description)")
@@ -102,7 +108,7 @@ enum RunCommand {
         let runStart = dactyl_monotonic_ns()
         let sinks = try RunSinks.open(profile: profile, format: format == "jsonl" ? .jsonLines : .text, model: model,
                                       runStart: runStart)
-        let box = LiveBox(recogniser: recogniser, source: .clip(player), sinks: sinks)
+        let box = LiveBox(recogniser: recogniser, source: source, sinks: sinks)
         box.start()
         loop: while box.sourceFrames < maxFrames {
             let signals = dactyl_signals_take()
@@ -136,6 +142,21 @@ enum RunCommand {
         box.sinks.close()
         let out = OutputText()
         return out
+    }
+
+    /// The profile's camera, opened (an absent camera is reopened with back-off by the loop; a
+    /// device that can never work is an error now).
+    static func openCamera(_ device: String, profile: BoardProfile) throws(CommandError) -> CameraFrameSource {
+        let configuration = CameraConfiguration(device: device, width: profile.cameraWidth, height: profile.cameraHeight,
+                                                framesPerSecond: profile.cameraFramesPerSecond,
+                                                pixelFormat: CameraPixelFormat(name: profile.cameraFormat) ?? .auto)
+        let source = CameraFrameSource(camera: V4L2Camera(configuration: configuration))
+        do {
+            try source.start()
+        } catch {
+            throw .failed(error.description)
+        }
+        return source
     }
 
     /// SIGHUP: re-reads the board profile and applies what can change while running (the crop),

@@ -12,6 +12,7 @@ let help = """
       run [SOURCE]     the live box: camera (or clip) in, words out to serial, GPIO, keyboard, stdout
       decode CLIP      the letters fingerspelled in a .y4m clip
       inspect [MODEL]  the model's ops, shapes, MACs and memory plan
+      record DEVICE    records a V4L2 camera into a .y4m clip (--frames N --out FILE)
       selftest         checks this binary on this CPU against built-in golden vectors
       help [COMMAND]   this help, or a command's
       version          the version
@@ -29,6 +30,7 @@ func commandUsage(_ command: String) -> String? {
     case "run": RunCommand.usage
     case "decode": DecodeCommand.usage
     case "inspect": InspectCommand.usage
+    case "record": RecordCommand.usage
     case "selftest": SelfTestCommand.usage
     default: nil
     }
@@ -54,6 +56,8 @@ func runCommand(_ words: [String]) -> Int32 {
             try DecodeCommand.run(rest).write()
         case "inspect":
             try InspectCommand.run(rest).write()
+        case "record":
+            try RecordCommand.run(rest).write()
         case "selftest":
             try SelfTestCommand.run(rest).write()
         case "help", "--help", "-h":
@@ -65,7 +69,7 @@ func runCommand(_ words: [String]) -> Int32 {
             out.line("dactyl \(version)")
             out.write()
         default:
-            throw .usage("unknown command '\(command)'; commands: run, decode, inspect, selftest, help, version")
+            throw .usage("unknown command '\(command)'; commands: run, decode, inspect, record, selftest, help, version")
         }
         return 0
     } catch {

@@ -241,6 +241,34 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(help.stdout.contains("usage: dactyl decode CLIP"))
     }
 
+    func testRecordNamesTheDeviceAndStepAndWritesNothingOnFailure() throws {
+        let out = scratch.appendingPathComponent("clip.y4m").path
+        let notCamera = try dactyl(["record", "/dev/null", "--frames", "2", "--out", out])
+        XCTAssertEqual(notCamera.status, 1)
+        XCTAssertEqual(notCamera.stderr, "dactyl: /dev/null: VIDIOC_QUERYCAP: Inappropriate ioctl for device\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "no clip from a device that is not a camera")
+        let missing = try dactyl(["record", scratch.appendingPathComponent("video5").path, "--frames", "2", "--out", out])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.hasSuffix("video5: cannot open camera: No such file or directory\n"), missing.stderr)
+
+        for (arguments, message) in [
+            (["record", "--frames", "2", "--out", out], "record needs a camera device"),
+            (["record", "/dev/video0", "--out", out], "record needs --frames N"),
+            (["record", "/dev/video0", "--frames", "2"], "record needs --out FILE.y4m"),
+            (["record", "/dev/video0", "--frames", "0", "--out", out], "option '--frames' expects a whole number from 1 to 1000000, got '0'"),
+            (["record", "/dev/video0", "--frames", "2", "--out", out, "--size", "640"], "option '--size' expects WxH such as 640x480, got '640'"),
+            (["record", "/dev/video0", "--frames", "2", "--out", out, "--pixel-format", "rgb"],
+             "option '--pixel-format' expects one of auto, yuyv, nv12, yu12, i420, mjpeg, got 'rgb'"),
+        ] {
+            let result = try dactyl(arguments)
+            XCTAssertEqual(result.status, 2, "\(arguments)")
+            XCTAssertEqual(result.stderr, "dactyl: record: \(message) (see `dactyl help record`)\n")
+        }
+        let help = try dactyl(["record", "--help"])
+        XCTAssertEqual(help.status, 0)
+        XCTAssertTrue(help.stdout.contains("usage: dactyl record DEVICE --frames N --out FILE.y4m"))
+    }
+
     // MARK: - dactyl run
 
     var sample: String { Self.repository.appendingPathComponent("samples/sample.y4m").path }

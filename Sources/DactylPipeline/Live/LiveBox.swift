@@ -4,10 +4,13 @@ import CDactylPlatform
 /// sample), or a camera.
 public enum FrameSource {
     case clip(ClipPlayer)
+    /// A V4L2 camera (opened by the caller: `CameraFrameSource.start()`).
+    case camera(CameraFrameSource)
 
     public var framesPerSecond: Double {
         switch self {
         case .clip(let player): player.framesPerSecond
+        case .camera(let source): source.framesPerSecond
         }
     }
 }
@@ -67,6 +70,23 @@ public final class LiveBox<Sinks: BoxSink> {
                 result = .frame
             } else {
                 result = ended ? .ended : .waiting
+            }
+        case .camera(let camera):
+            switch camera.next() {
+            case .frame(let frame, let number, let arrival):
+                counters.framesDropped = camera.framesDropped
+                process(frame, number: number, arrival: arrival)
+                result = .frame
+            case .waiting:
+                result = .waiting
+            case .lost(let error):
+                // Rare, so the message may allocate: the sinks show the camera as lost (LED, status line).
+                var text = error.description
+                text.withUTF8 { output.status(.cameraLost, message: $0, now: dactyl_monotonic_ns()) }
+                result = .waiting
+            case .back:
+                output.status(.idle, message: UnsafeBufferPointer(start: nil, count: 0), now: dactyl_monotonic_ns())
+                result = .waiting
             }
         }
         serviceSinks()

@@ -48,7 +48,7 @@ public enum ClipError: Error, CustomStringConvertible {
                 + "(the frame width W and height H are required)"
         case .unsupportedChroma(let path, let offset, let found):
             return "\(path): offset \(offset): unsupported colour space \"\(found)\", "
-                + "expected C420jpeg, C420paldv, C420mpeg2, C420 or C444"
+                + "expected C420jpeg, C420paldv, C420mpeg2, C420, C422 or C444"
         case .unsupportedInterlacing(let path, let offset, let found):
             return "\(path): offset \(offset): unsupported interlacing \"\(found)\", "
                 + "expected progressive frames (Ip or I?)"
@@ -395,6 +395,8 @@ private struct StreamHeader {
                 if token.valueIs("420jpeg") || token.valueIs("420paldv") || token.valueIs("420mpeg2")
                     || token.valueIs("420") {
                     chroma = .yuv420
+                } else if token.valueIs("422") {
+                    chroma = .yuv422
                 } else if token.valueIs("444") {
                     chroma = .yuv444
                 } else {
