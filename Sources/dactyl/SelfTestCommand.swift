@@ -139,6 +139,11 @@ enum SelfTestCommand {
             }
         }
 
+        for path in KernelPath.allCases where !path.isAvailable(on: cpu) {
+            report.line("  SKIP  kernel path \(path.name): not checked, "
+                        + (path.isCompiled ? "this CPU lacks its instructions" : "an \(path.architecture) binary has it"))
+        }
+
         // A short decode with the model the box will use: it must load and run on this CPU.
         if arguments.value("--model") != nil || DefaultModel.isAvailable {
             do throws(CommandError) {
