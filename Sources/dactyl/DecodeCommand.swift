@@ -7,6 +7,7 @@ import DactylPipeline
 enum DecodeCommand {
     static let usage = """
         usage: dactyl decode CLIP [--model FILE] [--beam N] [--format text|jsonl] [--crop X,Y,W,H] [--timing]
+                            [--kernel PATH] [--threads N]
 
         Recognises the fingerspelled letters in a YUV4MPEG2 clip (.y4m, 4:2:0 or 4:4:4): every
         frame through the int8 encoder, the whole clip through the temporal head, then CTC decoding.
@@ -18,11 +19,11 @@ enum DecodeCommand {
                              jsonl: one JSON object with the letters, per-letter frame spans and scores
           --crop X,Y,W,H     the hand's rectangle in the frame, in pixels (default: the model's)
           --timing           report frames per second on standard error
-        """
+        """ + "\n" + KernelOptions.usageLines
 
     static func run(_ words: ArraySlice<String>) throws(CommandError) -> OutputText {
         let arguments = try CommandError.parsing(
-            words, valueOptions: ["--model", "--beam", "--format", "--crop"], flagOptions: ["--timing"])
+            words, valueOptions: ["--model", "--beam", "--format", "--crop"] + KernelOptions.valueOptions, flagOptions: ["--timing"])
         guard arguments.positionals.count == 1 else {
             throw .usage(arguments.positionals.isEmpty ? "decode needs a clip" : "decode takes one clip, got \(arguments.positionals.count)")
         }
@@ -35,6 +36,7 @@ enum DecodeCommand {
             throw .usage(error.message)
         }
 
+        let kernel = try KernelOptions(arguments)
         let model = try loadModel(arguments.value("--model"))
         let clip: Y4MClip
         do {
@@ -50,7 +52,8 @@ enum DecodeCommand {
         let started = dactyl_monotonic_ns()
         let recogniser: Recogniser
         do {
-            recogniser = try Recogniser(model: model, clip: clip, crop: crop, method: method)
+            recogniser = try Recogniser(model: model, clip: clip, crop: crop, method: method,
+                                        kernelPath: kernel.kernelPath, threads: kernel.threads)
         } catch {
             throw .failed("\(clip.path): \(error.description)")
         }
@@ -72,7 +75,8 @@ enum DecodeCommand {
             timing.line("dactyl: \(frames) frames in \(fixed(Float(totalSeconds), decimals: 3)) s: "
                         + "\(fixed(Float(Double(frames) / encodingSeconds), decimals: 1)) frames/s through the encoder, "
                         + "\(fixed(Float(Double(finished - encodingFinished) / 1e6), decimals: 2)) ms for head and decoding, "
-                        + "arena \(grouped(recogniser.layout.plan.arenaBytes)) bytes")
+                        + "arena \(grouped(recogniser.layout.plan.arenaBytes)) bytes, kernel path \(kernel.kernelPath.name), "
+                        + "\(kernel.threads) thread" + (kernel.threads == 1 ? "" : "s"))
             timing.write(to: 2)
         }
         return format == "jsonl"
