@@ -80,6 +80,8 @@ public final class Recogniser {
 
     public var window: Int { layout.configuration.window }
     public var kernelPath: KernelPath { encoder.kernelPath }
+    /// The encoder, for timing it alone (`dactyl bench`).
+    public var frameEncoder: FrameEncoder { encoder }
     public var featureSize: Int { model.featureSize }
     public var classes: Int { model.numClasses }
 

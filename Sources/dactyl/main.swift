@@ -12,6 +12,7 @@ let help = """
       decode CLIP      the letters fingerspelled in a .y4m clip
       inspect [MODEL]  the model's ops, shapes, MACs and memory plan
       selftest         checks this binary on this CPU against built-in golden vectors
+      bench            times the encoder and the head on this CPU
       help [COMMAND]   this help, or a command's
       version          the version
 
@@ -28,6 +29,7 @@ func commandUsage(_ command: String) -> String? {
     case "decode": DecodeCommand.usage
     case "inspect": InspectCommand.usage
     case "selftest": SelfTestCommand.usage
+    case "bench": BenchCommand.usage
     default: nil
     }
 }
@@ -52,6 +54,8 @@ func runCommand(_ words: [String]) -> Int32 {
             try InspectCommand.run(rest).write()
         case "selftest":
             try SelfTestCommand.run(rest).write()
+        case "bench":
+            try BenchCommand.run(rest).write()
         case "help", "--help", "-h":
             var out = OutputText()
             out.line(rest.first.flatMap(commandUsage) ?? help)
@@ -61,7 +65,7 @@ func runCommand(_ words: [String]) -> Int32 {
             out.line("dactyl \(version)")
             out.write()
         default:
-            throw .usage("unknown command '\(command)'; commands: decode, inspect, selftest, help, version")
+            throw .usage("unknown command '\(command)'; commands: decode, inspect, selftest, bench, help, version")
         }
         return 0
     } catch {

@@ -83,20 +83,32 @@ public struct FrameEncoder {
 
     /// Runs every op on the frame in `input`; the result is in `feature`.
     public func encode() {
-        for step in steps {
-            switch step {
-            case let .conv2d(window, inputChannels, outputChannels, input, inputZeroPoint, weights, bias, outputStage, output):
-                conv2dQ8Reference(window: window, inputChannels: inputChannels, outputChannels: outputChannels,
-                                  input: input, inputZeroPoint: inputZeroPoint, weights: weights, bias: bias,
-                                  outputStage: outputStage, output: output)
-            case .fastConv2d(let conv):
-                conv.run(pool: pool)
-            case let .maxPool2d(window, channels, input, output):
-                maxPool2dQ8Reference(window: window, channels: channels, input: input, output: output)
-            case let .globalAvgPool(pixels, channels, input, inputZeroPoint, multiplier, shift, outputZeroPoint, output):
-                globalAvgPoolQ8Reference(pixels: pixels, channels: channels, input: input, inputZeroPoint: inputZeroPoint,
-                                         multiplier: multiplier, shift: shift, outputZeroPoint: outputZeroPoint, output: output)
-            }
+        for index in steps.indices { run(step: index) }
+    }
+
+    /// Encoder ops, for timing them one by one (`dactyl bench --layers`).
+    public var stepCount: Int { steps.count }
+
+    /// Whether op `index` runs on the fast path (else on the reference kernel).
+    public func isFast(step index: Int) -> Bool {
+        if case .fastConv2d = steps[index] { return true }
+        return false
+    }
+
+    /// Runs encoder op `index` alone (the ops before it must have run).
+    public func run(step index: Int) {
+        switch steps[index] {
+        case let .conv2d(window, inputChannels, outputChannels, input, inputZeroPoint, weights, bias, outputStage, output):
+            conv2dQ8Reference(window: window, inputChannels: inputChannels, outputChannels: outputChannels,
+                              input: input, inputZeroPoint: inputZeroPoint, weights: weights, bias: bias,
+                              outputStage: outputStage, output: output)
+        case .fastConv2d(let conv):
+            conv.run(pool: pool)
+        case let .maxPool2d(window, channels, input, output):
+            maxPool2dQ8Reference(window: window, channels: channels, input: input, output: output)
+        case let .globalAvgPool(pixels, channels, input, inputZeroPoint, multiplier, shift, outputZeroPoint, output):
+            globalAvgPoolQ8Reference(pixels: pixels, channels: channels, input: input, inputZeroPoint: inputZeroPoint,
+                                     multiplier: multiplier, shift: shift, outputZeroPoint: outputZeroPoint, output: output)
         }
     }
 }
