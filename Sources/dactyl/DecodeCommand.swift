@@ -1,5 +1,6 @@
 import CDactylPlatform
 import DactylArena
+import DactylKernels
 import DactylModel
 import DactylPipeline
 
