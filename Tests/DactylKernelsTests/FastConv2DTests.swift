@@ -119,6 +119,25 @@ final class FastConv2DTests: XCTestCase {
         }
     }
 
+    func testFastMaxPoolMatchesTheReference() {
+        var random = SplitMix64(seed: 7)
+        for shape in Self.fixedShapes + Self.randomShapes(&random, count: 20) {
+            let kernel = min(shape.kernelHeight, 3), pad = min(shape.pad, kernel / 2)
+            let outH = (shape.height + 2 * pad - kernel) / shape.stride + 1, outW = (shape.width + 2 * pad - kernel) / shape.stride + 1
+            guard outH > 0, outW > 0 else { continue }
+            let window = Window2D(inputHeight: shape.height, inputWidth: shape.width, outputHeight: outH, outputWidth: outW,
+                                  kernelHeight: kernel, kernelWidth: kernel, strideHeight: shape.stride, strideWidth: shape.stride,
+                                  padHeight: pad, padWidth: pad)
+            // Mostly negative inputs, so a padding tap of 0 would win if it were counted.
+            let input = (0..<shape.height * shape.width * shape.inputChannels).map { _ in Int8(truncatingIfNeeded: Int(random.next() % 100) - 120) }
+            var reference = [Int8](repeating: 0, count: outH * outW * shape.inputChannels)
+            var fast = [Int8](repeating: 1, count: reference.count)
+            maxPool2dQ8Reference(window: window, channels: shape.inputChannels, input: input, output: &reference)
+            maxPool2dQ8Fast(window: window, channels: shape.inputChannels, input: input, output: &fast)
+            XCTAssertEqual(fast, reference, "max pool \(shape) kernel \(kernel) pad \(pad)")
+        }
+    }
+
     func testNamedPathsAndErrors() {
         let none = CPUFeatures(bits: 0)
         XCTAssertEqual(KernelPath(name: "vnni"), .vnni)

@@ -53,6 +53,15 @@ size_t dactyl_conv2d_q8_tasks(const dactyl_conv2d_q8 *conv);
 // Runs tasks [first, end) of the convolution.
 void dactyl_conv2d_q8_run(const dactyl_conv2d_q8 *conv, size_t first, size_t end);
 
+// int8 max pooling over NHWC (taps in the padding never win), as maxPool2dQ8Reference.
+typedef struct dactyl_pool2d_q8 {
+    int32_t input_height, input_width, channels, output_height, output_width;
+    int32_t kernel_height, kernel_width, stride_height, stride_width, pad_height, pad_width;
+    const int8_t *input;
+    int8_t *output;
+} dactyl_pool2d_q8;
+void dactyl_maxpool2d_q8(const dactyl_pool2d_q8 *pool);
+
 // A fixed pool of worker threads, created at start-up; running work on it allocates nothing.
 typedef struct dactyl_thread_pool dactyl_thread_pool;
 // `threads` counts the calling thread; NULL if a thread cannot be created.

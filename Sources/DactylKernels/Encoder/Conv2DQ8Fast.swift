@@ -100,3 +100,14 @@ public func kernelPeakMACsPerSecond(_ path: KernelPath, seconds: Double = 0.05, 
     }
     return best
 }
+
+/// int8 max pooling for the fast paths (vectorised C), bit-exact with `maxPool2dQ8Reference`.
+public func maxPool2dQ8Fast(window: Window2D, channels: Int, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {
+    var pool = dactyl_pool2d_q8(
+        input_height: Int32(window.inputHeight), input_width: Int32(window.inputWidth), channels: Int32(channels),
+        output_height: Int32(window.outputHeight), output_width: Int32(window.outputWidth),
+        kernel_height: Int32(window.kernelHeight), kernel_width: Int32(window.kernelWidth),
+        stride_height: Int32(window.strideHeight), stride_width: Int32(window.strideWidth),
+        pad_height: Int32(window.padHeight), pad_width: Int32(window.padWidth), input: input, output: output)
+    dactyl_maxpool2d_q8(&pool)
+}

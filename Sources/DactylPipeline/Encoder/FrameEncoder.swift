@@ -91,8 +91,11 @@ public struct FrameEncoder {
 
     /// Whether op `index` runs on the fast path (else on the reference kernel).
     public func isFast(step index: Int) -> Bool {
-        if case .fastConv2d = steps[index] { return true }
-        return false
+        switch steps[index] {
+        case .fastConv2d: true
+        case .maxPool2d: kernelPath != .scalar
+        case .conv2d, .globalAvgPool: false
+        }
     }
 
     /// Runs encoder op `index` alone (the ops before it must have run).
@@ -105,7 +108,11 @@ public struct FrameEncoder {
         case .fastConv2d(let conv):
             conv.run(pool: pool)
         case let .maxPool2d(window, channels, input, output):
-            maxPool2dQ8Reference(window: window, channels: channels, input: input, output: output)
+            if kernelPath == .scalar {
+                maxPool2dQ8Reference(window: window, channels: channels, input: input, output: output)
+            } else {
+                maxPool2dQ8Fast(window: window, channels: channels, input: input, output: output)
+            }
         case let .globalAvgPool(pixels, channels, input, inputZeroPoint, multiplier, shift, outputZeroPoint, output):
             globalAvgPoolQ8Reference(pixels: pixels, channels: channels, input: input, inputZeroPoint: inputZeroPoint,
                                      multiplier: multiplier, shift: shift, outputZeroPoint: outputZeroPoint, output: output)
