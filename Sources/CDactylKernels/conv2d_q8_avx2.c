@@ -100,17 +100,20 @@ TARGET void dactyl_conv_tile_avx2(const dactyl_conv2d_q8 *conv, const dactyl_con
 }
 
 TARGET uint64_t dactyl_peak_avx2(uint64_t iterations) {
-    __m256i acc[8];
+    // The kernel's own pattern: vpmaddwd then vpaddd, 12 independent accumulators.
+    __m256i acc[12];
     __m256i a = _mm256_set1_epi32(0x00010002), b = _mm256_set1_epi32(0x00030004);
-    for (int i = 0; i < 8; i++) acc[i] = _mm256_set1_epi32(i);
+    for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_epi32(i);
     for (uint64_t n = 0; n < iterations; n++) {
-        for (int i = 0; i < 8; i++) acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(a, b));
-        __asm__ volatile("" : "+x"(a));
+        for (int i = 0; i < 12; i++) {
+            __asm__ volatile("" : "+x"(a));  // a fresh operand each time: no vpmaddwd is hoisted out of the loop
+            acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(a, b));
+        }
     }
     __m256i sum = acc[0];
-    for (int i = 1; i < 8; i++) sum = _mm256_add_epi32(sum, acc[i]);
+    for (int i = 1; i < 12; i++) sum = _mm256_add_epi32(sum, acc[i]);
     volatile int32_t sink = _mm256_extract_epi32(sum, 0);
     (void)sink;
-    return iterations * 8 * 16;
+    return iterations * 12 * 16;
 }
 #endif

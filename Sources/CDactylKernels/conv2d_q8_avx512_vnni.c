@@ -92,17 +92,18 @@ TARGET void dactyl_conv_tile_avx512_vnni(const dactyl_conv2d_q8 *conv, const dac
 }
 
 TARGET uint64_t dactyl_peak_avx512_vnni(uint64_t iterations) {
-    __m512i acc[12];
+    // 24 independent accumulators: more than latency x throughput on any VNNI core.
+    __m512i acc[24];
     __m512i a = _mm512_set1_epi32(0x01020304), b = _mm512_set1_epi32(0x05060708);
-    for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_epi32(i);
+    for (int i = 0; i < 24; i++) acc[i] = _mm512_set1_epi32(i);
     for (uint64_t n = 0; n < iterations; n++) {
-        for (int i = 0; i < 12; i++) acc[i] = _mm512_dpbusd_epi32(acc[i], a, b);
+        for (int i = 0; i < 24; i++) acc[i] = _mm512_dpbusd_epi32(acc[i], a, b);
         __asm__ volatile("" : "+v"(a));  // keeps the loop from being folded away
     }
     __m512i sum = acc[0];
-    for (int i = 1; i < 12; i++) sum = _mm512_add_epi32(sum, acc[i]);
+    for (int i = 1; i < 24; i++) sum = _mm512_add_epi32(sum, acc[i]);
     volatile int32_t sink = _mm512_reduce_add_epi32(sum);
     (void)sink;
-    return iterations * 12 * 64;
+    return iterations * 24 * 64;
 }
 #endif

@@ -56,10 +56,10 @@ uint64_t dactyl_peak_neon(uint64_t iterations) {
     for (int i = 0; i < 8; i++) acc[i] = vdupq_n_s32(i);
     for (uint64_t n = 0; n < iterations; n++) {
         for (int i = 0; i < 8; i += 2) {
+            __asm__ volatile("" : "+w"(a));  // a fresh operand each time: no smull is hoisted out of the loop
             acc[i] = vpadalq_s16(acc[i], vmull_s8(vget_low_s8(a), vget_low_s8(b)));
             acc[i + 1] = vpadalq_s16(acc[i + 1], vmull_high_s8(a, b));
         }
-        __asm__ volatile("" : "+w"(a));
     }
     int32x4_t sum = acc[0];
     for (int i = 1; i < 8; i++) sum = vaddq_s32(sum, acc[i]);
