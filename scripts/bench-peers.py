@@ -175,7 +175,8 @@ def main() -> int:
                     options.intra_op_num_threads = count
                     options.inter_op_num_threads = 1
                     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-                    runners[(name, size, count)] = (lambda s=session: median_ms(lambda: s.run(None, {"input": frame}), args.iterations))
+                    runners[(name, size, count)] = (
+                        lambda s=session, f=frame: median_ms(lambda: s.run(None, {"input": f}), args.iterations))
 
             def torch_fp32(count=count, frame=frame):
                 torch.set_num_threads(count)
@@ -191,7 +192,7 @@ def main() -> int:
             try:
                 ms = run()
             except Exception as error:  # a runtime that fails is reported, not fatal
-                failures[key[0]] = str(error).splitlines()[0]
+                failures[key[0]] = f"{key[1]}x{key[1]}, {key[2]} thread(s): " + str(error).splitlines()[0]
                 continue
             results.setdefault(key, []).append(ms)
             print(f"pass {index + 1}: {key[0]:<12} {key[1]}x{key[1]} {key[2]} thread(s): median {ms[0]:.3f} ms, "
