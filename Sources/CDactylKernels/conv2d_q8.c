@@ -175,14 +175,15 @@ void dactyl_conv2d_q8_run(const dactyl_conv2d_q8 *conv, size_t first, size_t end
                         continue;
                     }
                 }
+                // The taps inside the input are contiguous: one copy between zero-point margins.
                 int8_t *copy = border + (m * kernel_height + r) * row_bytes;
-                memset(copy, zero_point, row_bytes);
-                for (long kx = 0; kx < conv->kernel_width; kx++) {
-                    long ix = left + kx;
-                    if (ix < 0 || ix >= conv->input_width) continue;
-                    memcpy(copy + (size_t)kx * (size_t)conv->input_channels, row + (size_t)ix * (size_t)conv->input_channels,
-                           (size_t)conv->input_channels);
-                }
+                long first_column = left < 0 ? -left : 0;
+                long end_column = conv->input_width - left < conv->kernel_width ? conv->input_width - left : conv->kernel_width;
+                size_t channels = (size_t)conv->input_channels;
+                size_t head = (size_t)first_column * channels, body = (size_t)(end_column - first_column) * channels;
+                memset(copy, zero_point, head);
+                memcpy(copy + head, row + (size_t)(left + first_column) * channels, body);
+                memset(copy + head + body, zero_point, row_bytes - head - body);
                 *slot = copy;
             }
             size_t offset = pixel * (size_t)conv->output_channels + channel;
