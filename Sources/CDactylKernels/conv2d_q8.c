@@ -45,7 +45,7 @@ static void choose_blocking(int path, int32_t output_channels, int32_t *block_ch
 }
 
 static size_t block_bytes_for(int path, int32_t block_channels, int32_t kernel_height, int32_t row_groups) {
-    size_t constants = 3 * sizeof(int32_t) * (size_t)block_channels;
+    size_t constants = (3 + (size_t)kernel_height) * sizeof(int32_t) * (size_t)block_channels;
     size_t weight_bytes = path == DACTYL_PATH_AVX2 ? 2 : 1;
     size_t weights = (size_t)kernel_height * (size_t)row_groups * (size_t)block_channels * 4 * weight_bytes;
     return (constants + weights + 63) & ~(size_t)63;
@@ -81,7 +81,8 @@ void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weigh
         int32_t *packed_bias = (int32_t *)base;
         int32_t *packed_multipliers = packed_bias + block_channels;
         int32_t *packed_shifts = packed_multipliers + block_channels;
-        void *packed_weights = packed_shifts + block_channels;
+        int32_t *padding_rows = packed_shifts + block_channels;
+        void *packed_weights = padding_rows + (size_t)conv->kernel_height * (size_t)block_channels;
         for (int32_t lane = 0; lane < block_channels; lane++) {
             size_t channel = block * (size_t)block_channels + (size_t)lane;
             if (channel >= (size_t)conv->output_channels) {
@@ -92,6 +93,11 @@ void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weigh
             uint32_t sum = 0;  // wrapping, as the reference's int32 accumulator
             for (size_t i = 0; i < filter_bytes; i++) sum += (uint32_t)(int32_t)filter[i];
             packed_bias[lane] = (int32_t)((uint32_t)bias[channel] - (uint32_t)input_offset * sum);
+            for (int32_t row = 0; row < conv->kernel_height; row++) {
+                uint32_t row_sum = 0;
+                for (int32_t k = 0; k < row_length; k++) row_sum += (uint32_t)(int32_t)filter[(size_t)row * (size_t)row_length + (size_t)k];
+                padding_rows[(size_t)row * (size_t)block_channels + (size_t)lane] = (int32_t)((uint32_t)input_offset * row_sum);
+            }
             packed_multipliers[lane] = multipliers[channel];
             packed_shifts[lane] = shifts[channel];
             for (int32_t row = 0; row < conv->kernel_height; row++) {
@@ -191,10 +197,31 @@ void dactyl_conv2d_q8_run(const dactyl_conv2d_q8 *conv, size_t first, size_t end
             residuals[m] = conv->residual ? conv->residual + offset : NULL;
         }
         size_t remaining = (size_t)conv->output_channels - channel;
+        const void *packed_block = (const uint8_t *)conv->packed + block * conv->block_bytes;
+        // Kernel rows in the padding for the whole tile are skipped; the bias takes what their
+        // zero points would have added (the packed bias assumes every row is computed).
+        uint32_t skip_rows = 0;
+        for (size_t r = 0; r < kernel_height; r++) {
+            size_t m = 0;
+            while (m < tile_pixels && row_table[m * kernel_height + r] == padding) m++;
+            if (m == tile_pixels) skip_rows |= 1u << r;
+        }
+        const int32_t *bias = (const int32_t *)packed_block;
+        _Alignas(64) int32_t adjusted_bias[64];
+        if (skip_rows) {
+            const int32_t *padding_rows = bias + 3 * (size_t)conv->block_channels;
+            for (int32_t lane = 0; lane < conv->block_channels; lane++) {
+                uint32_t value = (uint32_t)bias[lane];
+                for (size_t r = 0; r < kernel_height; r++)
+                    if (skip_rows >> r & 1) value += (uint32_t)padding_rows[r * (size_t)conv->block_channels + (size_t)lane];
+                adjusted_bias[lane] = (int32_t)value;
+            }
+            bias = adjusted_bias;
+        }
         dactyl_conv_tile tile = {
             .rows = row_table, .output = outputs, .residual = conv->residual ? residuals : NULL, .valid = valid,
             .channels = remaining < (size_t)conv->block_channels ? remaining : (size_t)conv->block_channels,
-            .block = (const uint8_t *)conv->packed + block * conv->block_bytes,
+            .block = packed_block, .bias = bias, .skip_rows = skip_rows,
         };
         switch (conv->path) {
 #if defined(__x86_64__)

@@ -56,10 +56,10 @@ INLINE TARGET void requantize8(const dactyl_conv2d_q8 *conv, __m256i acc, const 
 
 INLINE TARGET void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile, const int PIXELS, const int VECTORS) {
     const size_t block_channels = (size_t)VECTORS * 8;
-    const int32_t *bias = (const int32_t *)tile->block;
-    const int32_t *multipliers = bias + block_channels;
+    const int32_t *bias = tile->bias;
+    const int32_t *multipliers = (const int32_t *)tile->block + block_channels;
     const int32_t *shifts = multipliers + block_channels;
-    const int16_t *weights = (const int16_t *)(shifts + block_channels);
+    const int16_t *weights = (const int16_t *)dactyl_block_weights(conv, tile->block);
     const size_t kernel_height = (size_t)conv->kernel_height, groups = (size_t)conv->row_groups;
     __m256i acc[DACTYL_MAX_TILE_PIXELS][2];
     for (int v = 0; v < VECTORS; v++) {
@@ -67,6 +67,7 @@ INLINE TARGET void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_t
         for (int m = 0; m < PIXELS; m++) acc[m][v] = b;
     }
     for (size_t r = 0; r < kernel_height; r++) {
+        if (tile->skip_rows >> r & 1) continue;
         const int8_t *x[DACTYL_MAX_TILE_PIXELS];
         for (int m = 0; m < PIXELS; m++) x[m] = tile->rows[(size_t)m * kernel_height + r];
         const int16_t *w = weights + r * groups * block_channels * 4;

@@ -48,10 +48,10 @@ INLINE TARGET void requantize16(const dactyl_conv2d_q8 *conv, __m512i acc, const
 // PIXELS x VECTORS accumulators; the compiler unrolls the constant loops into registers.
 INLINE TARGET void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile, const int PIXELS, const int VECTORS) {
     const size_t block_channels = (size_t)VECTORS * 16;
-    const int32_t *bias = (const int32_t *)tile->block;
-    const int32_t *multipliers = bias + block_channels;
+    const int32_t *bias = tile->bias;
+    const int32_t *multipliers = (const int32_t *)tile->block + block_channels;
     const int32_t *shifts = multipliers + block_channels;
-    const int8_t *weights = (const int8_t *)(shifts + block_channels);
+    const int8_t *weights = (const int8_t *)dactyl_block_weights(conv, tile->block);
     const size_t kernel_height = (size_t)conv->kernel_height, groups = (size_t)conv->row_groups;
     const __m512i flip = _mm512_set1_epi32((int32_t)0x80808080u);
     __m512i acc[DACTYL_MAX_TILE_PIXELS][4];
@@ -60,6 +60,7 @@ INLINE TARGET void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_t
         for (int m = 0; m < PIXELS; m++) acc[m][v] = b;
     }
     for (size_t r = 0; r < kernel_height; r++) {
+        if (tile->skip_rows >> r & 1) continue;
         const int8_t *x[DACTYL_MAX_TILE_PIXELS];
         for (int m = 0; m < PIXELS; m++) x[m] = tile->rows[(size_t)m * kernel_height + r];
         const int8_t *w = weights + r * groups * block_channels * 4;

@@ -18,7 +18,9 @@ typedef struct dactyl_conv_tile {
     const int8_t *const *residual;  // [tile_pixels] likewise, or NULL
     size_t valid;                   // pixels to store
     size_t channels;                // channels of this block to store (<= block_channels)
-    const void *block;              // packed block: int32 bias[NR], multiplier[NR], shift[NR], then weights
+    const void *block;              // packed block (below)
+    const int32_t *bias;            // the block's bias, plus what the skipped rows would have added
+    uint32_t skip_rows;             // bit r: kernel row r lies in the padding for every pixel of the tile
 } dactyl_conv_tile;
 
 static inline uint32_t dactyl_load_u32(const int8_t *p) {
@@ -27,9 +29,15 @@ static inline uint32_t dactyl_load_u32(const int8_t *p) {
     return value;
 }
 
-// Block layouts (NR = block_channels, G = row_groups), weights after the 3 * NR int32 constants:
+// A packed block (NR = block_channels, G = row_groups): int32 bias[NR], multiplier[NR],
+// shift[NR], padding_row[kernel_height][NR] (what a kernel row of zero points adds: zp * the
+// row's weight sum), then the weights, laid out per path:
 //   int8 groups   (AVX-512 VNNI, NEON, NEON dot): [kernel row][G][NR][4] int8
 //   int16 pairs   (AVX2):                         [kernel row][G][NR / 8][2][8][2] int16
+static inline const void *dactyl_block_weights(const dactyl_conv2d_q8 *conv, const void *block) {
+    return (const int32_t *)block + (size_t)(3 + conv->kernel_height) * (size_t)conv->block_channels;
+}
+
 void dactyl_conv_tile_avx512_vnni(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile);
 void dactyl_conv_tile_avx2(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile);
 void dactyl_conv_tile_neon(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile);

@@ -8,16 +8,17 @@
 
 INLINE void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile, const int PIXELS, const int VECTORS) {
     const size_t block_channels = (size_t)VECTORS * 4;
-    const int32_t *bias = (const int32_t *)tile->block;
-    const int32_t *multipliers = bias + block_channels;
+    const int32_t *bias = tile->bias;
+    const int32_t *multipliers = (const int32_t *)tile->block + block_channels;
     const int32_t *shifts = multipliers + block_channels;
-    const int8_t *weights = (const int8_t *)(shifts + block_channels);
+    const int8_t *weights = (const int8_t *)dactyl_block_weights(conv, tile->block);
     const size_t kernel_height = (size_t)conv->kernel_height, groups = (size_t)conv->row_groups;
     // Per channel vector: lanes (c0 k01, c0 k23, c1 k01, c1 k23) and likewise for c2, c3.
     int32x4_t acc_low[DACTYL_MAX_TILE_PIXELS][2], acc_high[DACTYL_MAX_TILE_PIXELS][2];
     for (int m = 0; m < PIXELS; m++)
         for (int v = 0; v < VECTORS; v++) acc_low[m][v] = acc_high[m][v] = vdupq_n_s32(0);
     for (size_t r = 0; r < kernel_height; r++) {
+        if (tile->skip_rows >> r & 1) continue;
         const int8_t *x[DACTYL_MAX_TILE_PIXELS];
         for (int m = 0; m < PIXELS; m++) x[m] = tile->rows[(size_t)m * kernel_height + r];
         const int8_t *w = weights + r * groups * block_channels * 4;
