@@ -1,6 +1,10 @@
 // A fixed pool of worker threads for the encoder: created once at start-up, woken per conv
-// layer with a condition variable. Running work allocates nothing and creates no thread.
+// layer. Running work allocates nothing and creates no thread. Between layers a waiting thread
+// spins briefly (a layer takes tens of microseconds, a futex wake-up about as long), giving its
+// core away now and then, and then sleeps on a condition variable, so an idle pool costs no CPU.
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "dactyl_kernels.h"
@@ -11,9 +15,9 @@ struct dactyl_thread_pool {
     pthread_mutex_t mutex;
     pthread_cond_t start;
     pthread_cond_t done;
-    unsigned long generation;  // bumped for each job
-    int pending;               // workers still running the current job
-    int stop;
+    _Atomic unsigned long generation;  // bumped for each job
+    _Atomic int pending;               // workers still running the current job
+    _Atomic int stop;
     const dactyl_conv2d_q8 *conv;
 };
 
@@ -21,6 +25,22 @@ typedef struct {
     dactyl_thread_pool *pool;
     int index;
 } worker_start;
+
+// Iterations a thread spins before it sleeps (some tens of microseconds); every 64th gives the
+// core away, so that on a loaded machine the thread it waits for can run.
+#define SPIN_ITERATIONS 2048
+
+static inline void cpu_relax(int spin) {
+    if (spin % 64 == 63) {
+        sched_yield();
+        return;
+    }
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
 
 static void run_share(const dactyl_conv2d_q8 *conv, int index, int threads) {
     size_t tasks = dactyl_conv2d_q8_tasks(conv);
@@ -34,18 +54,24 @@ static void *worker_main(void *argument) {
     int index = start->index;
     free(start);
     unsigned long seen = 0;
-    pthread_mutex_lock(&pool->mutex);
     for (;;) {
-        while (pool->generation == seen && !pool->stop) pthread_cond_wait(&pool->start, &pool->mutex);
-        if (pool->stop) break;
-        seen = pool->generation;
-        const dactyl_conv2d_q8 *conv = pool->conv;
-        pthread_mutex_unlock(&pool->mutex);
-        run_share(conv, index, pool->threads);
-        pthread_mutex_lock(&pool->mutex);
-        if (--pool->pending == 0) pthread_cond_signal(&pool->done);
+        for (int spin = 0; spin < SPIN_ITERATIONS && atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop); spin++)
+            cpu_relax(spin);
+        if (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop)) {
+            pthread_mutex_lock(&pool->mutex);
+            while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop))
+                pthread_cond_wait(&pool->start, &pool->mutex);
+            pthread_mutex_unlock(&pool->mutex);
+        }
+        if (atomic_load(&pool->stop)) break;
+        seen = atomic_load(&pool->generation);  // conv was written before the generation moved
+        run_share(pool->conv, index, pool->threads);
+        if (atomic_fetch_sub(&pool->pending, 1) == 1) {
+            pthread_mutex_lock(&pool->mutex);
+            pthread_cond_signal(&pool->done);
+            pthread_mutex_unlock(&pool->mutex);
+        }
     }
-    pthread_mutex_unlock(&pool->mutex);
     return NULL;
 }
 
@@ -77,7 +103,7 @@ dactyl_thread_pool *dactyl_thread_pool_create(int threads) {
 void dactyl_thread_pool_destroy(dactyl_thread_pool *pool) {
     if (!pool) return;
     pthread_mutex_lock(&pool->mutex);
-    pool->stop = 1;
+    atomic_store(&pool->stop, 1);
     pthread_cond_broadcast(&pool->start);
     pthread_mutex_unlock(&pool->mutex);
     for (int index = 1; index < pool->threads; index++) pthread_join(pool->workers[index], NULL);
@@ -95,16 +121,21 @@ void dactyl_thread_pool_run_conv2d_q8(dactyl_thread_pool *pool, const dactyl_con
         dactyl_conv2d_q8_run(conv, 0, dactyl_conv2d_q8_tasks(conv));
         return;
     }
-    pthread_mutex_lock(&pool->mutex);
     pool->conv = conv;
-    pool->pending = pool->threads - 1;
-    pool->generation++;
+    atomic_store(&pool->pending, pool->threads - 1);
+    atomic_fetch_add(&pool->generation, 1);  // publishes conv and pending to the workers
+    // A worker about to sleep holds the mutex while it checks the generation, so this
+    // broadcast cannot fall between its check and its wait.
+    pthread_mutex_lock(&pool->mutex);
     pthread_cond_broadcast(&pool->start);
     pthread_mutex_unlock(&pool->mutex);
     run_share(conv, 0, pool->threads);
-    pthread_mutex_lock(&pool->mutex);
-    while (pool->pending > 0) pthread_cond_wait(&pool->done, &pool->mutex);
-    pthread_mutex_unlock(&pool->mutex);
+    for (int spin = 0; spin < SPIN_ITERATIONS && atomic_load(&pool->pending) > 0; spin++) cpu_relax(spin);
+    if (atomic_load(&pool->pending) > 0) {
+        pthread_mutex_lock(&pool->mutex);
+        while (atomic_load(&pool->pending) > 0) pthread_cond_wait(&pool->done, &pool->mutex);
+        pthread_mutex_unlock(&pool->mutex);
+    }
 }
 
 int dactyl_cpu_count(void) {
