@@ -525,4 +525,27 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("/dev/nosuchchip") && result.stderr.contains("running without GPIO"), result.stderr)
         XCTAssertTrue(result.stderr.contains("hidg9") && result.stderr.contains("running without the keyboard"), result.stderr)
     }
+
+    func testAMissingCameraIsReportedAndRetriedUntilStopped() throws {
+        // No camera at start-up is not fatal for a box (it may be plugged in later): the loss is
+        // said on stderr, the box keeps retrying, and SIGINT ends it cleanly.
+        let bundle = Bundle(for: CommandLineTests.self).bundleURL
+        let binary = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("dactyl") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }!
+        let process = Process()
+        process.executableURL = binary
+        let device = scratch.appendingPathComponent("video9").path
+        process.arguments = ["run", device]
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        Thread.sleep(forTimeInterval: 1.5)
+        XCTAssertTrue(process.isRunning, "a missing camera must not end the box")
+        kill(process.processIdentifier, SIGINT)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        XCTAssertTrue(stderr.hasPrefix("dactyl: camera-lost: \(device): cannot open camera"), stderr)
+    }
 }
