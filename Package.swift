@@ -55,7 +55,10 @@ var targets: [Target] = [
     .target(name: "CDactylBuiltIn", cSettings: builtInData()),
     .target(name: "DactylModel", dependencies: ["CDactylPlatform"], swiftSettings: boardSwift),
     .target(name: "DactylArena", dependencies: ["CDactylPlatform"], swiftSettings: boardSwift),
-    .target(name: "DactylKernels", dependencies: ["CDactylPlatform"], swiftSettings: boardSwift),
+    // The fast int8 kernels (intrinsics, one file per kernel and ISA) and the encoder's thread
+    // pool; always optimised, since a debug build's -O0 intrinsics would make the tests crawl.
+    .target(name: "CDactylKernels", cSettings: [.unsafeFlags(["-O2"])]),
+    .target(name: "DactylKernels", dependencies: ["CDactylPlatform", "CDactylKernels"], swiftSettings: boardSwift),
     .target(name: "DactylPipeline",
             dependencies: ["DactylModel", "DactylArena", "DactylKernels", "CDactylPlatform"],
             swiftSettings: boardSwift),

@@ -1,4 +1,5 @@
 import DactylArena
+import DactylKernels
 import DactylModel
 
 /// What the memory plan depends on besides the model.
@@ -19,13 +20,17 @@ public struct PipelineConfiguration: Sendable {
     public var callerWorkspaceBytes = 0
     /// The most memory the plan may ask for (`PipelineLayout.defaultArenaLimit` unless set).
     public var arenaLimitBytes: Int = PipelineLayout.defaultArenaLimit
+    /// The encoder's kernel path: fast paths plan memory for their packed weights.
+    public var kernelPath: KernelPath
 
-    public init(inputHeight: Int, inputWidth: Int, window: Int, beamWidth: Int, strategy: PlanningStrategy = .greedyBySize) {
+    public init(inputHeight: Int, inputWidth: Int, window: Int, beamWidth: Int, strategy: PlanningStrategy = .greedyBySize,
+                kernelPath: KernelPath = .best(on: .detect())) {
         self.inputHeight = inputHeight
         self.inputWidth = inputWidth
         self.window = window
         self.beamWidth = beamWidth
         self.strategy = strategy
+        self.kernelPath = kernelPath
     }
 
     /// The decoding the plan reserves workspace for.
@@ -56,6 +61,9 @@ public struct PipelineLayout {
     public let callerWorkspace: Int?
     /// The lexicon trie and language model, filled at start-up and read by every decode (nil: none).
     public let vocabulary: Int?
+    /// Per encoder op: the buffer of its weights packed for the kernel path (nil: the op runs
+    /// on the reference kernel, straight from the mapped model).
+    public let packedWeights: [Int?]
     /// A readable name per step, for `dactyl inspect`.
     public let stepNames: [String]
 
@@ -150,6 +158,18 @@ public struct PipelineLayout {
             "preprocess tables",
             FrameToInput.workspaceBytes(outputHeight: configuration.inputHeight, outputWidth: configuration.inputWidth),
             0, decodeStep)
+        // Packed weights are written once at start-up and read by every frame.
+        packedWeights = ops.enumerated().map { index, op in
+            guard case .conv2d(let conv) = op else { return nil }
+            let input = shapes[op.input], output = shapes[op.output]
+            let window = Window2D(inputHeight: input.height, inputWidth: input.width, outputHeight: output.height,
+                                  outputWidth: output.width, kernelHeight: conv.kernelHeight, kernelWidth: conv.kernelWidth,
+                                  strideHeight: conv.strideHeight, strideWidth: conv.strideWidth,
+                                  padHeight: conv.padHeight, padWidth: conv.padWidth)
+            let bytes = FastConv2DQ8.packedBytes(window: window, inputChannels: conv.inChannels,
+                                                 outputChannels: conv.outChannels, path: configuration.kernelPath)
+            return bytes > 0 ? request("op \(index) weights packed for \(configuration.kernelPath.name)", bytes, 0, decodeStep) : nil
+        }
         featureRing = request("feature ring \(window)x\(model.featureSize)", CheckedSize.product(window, model.featureSize), 0, decodeStep)
         callerWorkspace = configuration.callerWorkspaceBytes > 0
             ? request("live state", configuration.callerWorkspaceBytes, 0, decodeStep) : nil

@@ -10,6 +10,7 @@ public enum PipelineError: Error, CustomStringConvertible {
     case windowFull(frames: Int)
     /// The clip could not be read while playing (truncated or a read error).
     case clip(ClipError)
+    case threads(Int)
 
     public var description: String {
         switch self {
@@ -18,6 +19,7 @@ public enum PipelineError: Error, CustomStringConvertible {
         case .preprocess(let error): error.description
         case .outOfMemory(let bytes): "cannot allocate the \(bytes)-byte arena"
         case .windowFull(let frames): "the temporal window of \(frames) frames is full"
+        case .threads(let count): "cannot start \(count) encoder threads"
         }
     }
 }
@@ -37,9 +39,12 @@ public final class Recogniser {
     public private(set) var frames = 0
 
     /// Plans and allocates the arena for `configuration`, with frames of `frameWidth` x
-    /// `frameHeight` cropped to `crop`. `kernelPath` nil picks the fastest path this CPU runs.
+    /// `frameHeight` cropped to `crop`. `kernelPath` nil takes the configuration's (by default
+    /// the fastest path this CPU runs); `threads` nil runs the encoder on every core.
     public init(model: Model, configuration: PipelineConfiguration, crop: CropRect,
-                frameWidth: Int, frameHeight: Int, kernelPath: KernelPath? = nil) throws(PipelineError) {
+                frameWidth: Int, frameHeight: Int, kernelPath: KernelPath? = nil, threads: Int? = nil) throws(PipelineError) {
+        var configuration = configuration
+        if let kernelPath { configuration.kernelPath = kernelPath }
         let layout: PipelineLayout
         do {
             layout = try PipelineLayout(model: model, configuration: configuration)
@@ -58,9 +63,16 @@ public final class Recogniser {
         self.model = model
         self.layout = layout
         self.arena = arena
-        encoder = FrameEncoder(model: model, shapes: layout.shapes, kernelPath: kernelPath ?? .best(on: .detect())) {
-            arena.buffer(layout.tensorBuffers[$0], as: Int8.self)
+        let threadCount = threads ?? EncoderThreadPool.cpuCount
+        var pool: EncoderThreadPool? = nil
+        if threadCount > 1 && configuration.kernelPath != .scalar {
+            guard let created = EncoderThreadPool(threads: threadCount) else { throw .threads(threadCount) }
+            pool = created
         }
+        encoder = FrameEncoder(
+            model: model, shapes: layout.shapes, kernelPath: configuration.kernelPath, pool: pool,
+            packedMemory: { op in layout.packedWeights[op].map { arena.base + layout.plan.offsets[$0] } },
+            tensorMemory: { arena.buffer(layout.tensorBuffers[$0], as: Int8.self) })
         head = TemporalHead(model: model, buffers: layout.headBuffers.map { buffers in
             TemporalHead.OpBuffers(input: arena.buffer(buffers.input, as: Float.self),
                                    output: arena.buffer(buffers.output, as: Float.self),
@@ -71,6 +83,8 @@ public final class Recogniser {
 
     public var window: Int { layout.configuration.window }
     public var kernelPath: KernelPath { encoder.kernelPath }
+    /// The encoder, for timing it alone (`dactyl bench`).
+    public var frameEncoder: FrameEncoder { encoder }
     public var featureSize: Int { model.featureSize }
     public var classes: Int { model.numClasses }
 
@@ -152,7 +166,7 @@ public final class Recogniser {
 extension Recogniser {
     /// A recogniser whose window holds all of `clip`, with the decoder's workspace planned for `method`.
     public convenience init(model: Model, clip: Y4MClip, crop: CropRect, method: CTCDecoder.Method,
-                            kernelPath: KernelPath? = nil, strategy: PlanningStrategy = .greedyBySize,
+                            kernelPath: KernelPath? = nil, threads: Int? = nil, strategy: PlanningStrategy = .greedyBySize,
                             vocabularyBytes: Int = 0) throws(PipelineError) {
         var configuration = PipelineConfiguration.modelDefaults(model)
         configuration.window = clip.frameCount
@@ -161,7 +175,7 @@ extension Recogniser {
         if case .beam(let width) = method { configuration.beamWidth = width }
         try self.init(
             model: model, configuration: configuration, crop: crop, frameWidth: clip.width, frameHeight: clip.height,
-            kernelPath: kernelPath)
+            kernelPath: kernelPath, threads: threads)
     }
 
     /// Encodes every frame of `clip` into the window; a clip that cannot be read to its end

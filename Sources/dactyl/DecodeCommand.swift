@@ -1,5 +1,6 @@
 import CDactylPlatform
 import DactylArena
+import DactylKernels
 import DactylModel
 import DactylPipeline
 
@@ -12,6 +13,7 @@ enum DecodeCommand {
     static let usage = """
         usage: dactyl decode CLIP [--model FILE] [--beam N [--lexicon FILE] [--lm FILE [--lm-weight W]]
                              [--insertion-bonus B]] [--format text|jsonl] [--crop X,Y,W,H] [--timing]
+                             [--kernel PATH] [--threads N]
 
         Recognises the fingerspelled letters in a YUV4MPEG2 clip (.y4m, 4:2:0 or 4:4:4): every
         frame through the int8 encoder, the whole clip through the temporal head, then CTC decoding.
@@ -24,11 +26,11 @@ enum DecodeCommand {
                              jsonl: one JSON object with the letters, per-letter frame spans and scores
           --crop X,Y,W,H     the hand's rectangle in the frame, in pixels (default: the model's)
           --timing           report frames per second on standard error
-        """
+        """ + "\n" + KernelOptions.usageLines
 
     static func run(_ words: ArraySlice<String>) throws(CommandError) -> OutputText {
         let arguments = try CommandError.parsing(
-            words, valueOptions: ["--model", "--beam", "--format", "--crop"] + VocabularyOptions.names,
+            words, valueOptions: ["--model", "--beam", "--format", "--crop"] + VocabularyOptions.names + KernelOptions.valueOptions,
             flagOptions: ["--timing"])
         guard arguments.positionals.count == 1 else {
             throw .usage(arguments.positionals.isEmpty ? "decode needs a clip" : "decode takes one clip, got \(arguments.positionals.count)")
@@ -43,6 +45,7 @@ enum DecodeCommand {
             throw .usage(error.message)
         }
         let vocabularyOptions = try VocabularyOptions(arguments, beamWidth: beamWidth)
+        let kernel = try KernelOptions(arguments)
         let model = try loadModel(arguments.value("--model"))
         let vocabularyFiles = try vocabularyOptions?.load(alphabet: model.alphabet)
         let clip: Y4MClip
@@ -60,6 +63,7 @@ enum DecodeCommand {
         let recogniser: Recogniser
         do {
             recogniser = try Recogniser(model: model, clip: clip, crop: crop, method: method,
+                                        kernelPath: kernel.kernelPath, threads: kernel.threads,
                                         vocabularyBytes: vocabularyFiles?.arenaBytes ?? 0)
         } catch {
             if case .model(let modelError) = error, modelError.kind == .exceedsMemoryLimit {
@@ -91,7 +95,8 @@ enum DecodeCommand {
             timing.line("dactyl: \(frames) frames in \(fixed(Float(totalSeconds), decimals: 3)) s: "
                         + "\(fixed(Float(Double(frames) / encodingSeconds), decimals: 1)) frames/s through the encoder, "
                         + "\(fixed(Float(Double(finished - encodingFinished) / 1e6), decimals: 2)) ms for head and decoding, "
-                        + "arena \(grouped(recogniser.layout.plan.arenaBytes)) bytes")
+                        + "arena \(grouped(recogniser.layout.plan.arenaBytes)) bytes, kernel path \(kernel.kernelPath.name), "
+                        + "\(kernel.threads) thread" + (kernel.threads == 1 ? "" : "s"))
             timing.write(to: 2)
         }
         return format == "jsonl"

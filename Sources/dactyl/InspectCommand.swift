@@ -1,11 +1,12 @@
 import DactylArena
+import DactylKernels
 import DactylModel
 import DactylPipeline
 
 /// `dactyl inspect`: the model's ops with shapes and MACs, and the memory plan.
 enum InspectCommand {
     static let usage = """
-        usage: dactyl inspect [MODEL] [--input HxW] [--window N] [--beam N] [--planner greedy|linear]
+        usage: dactyl inspect [MODEL] [--input HxW] [--window N] [--beam N] [--planner greedy|linear] [--kernel PATH]
 
         Prints the model's ops with their shapes and multiply-accumulates, and the memory plan:
         every buffer's size, offset and lifetime in the one arena, and the arena's size.
@@ -16,15 +17,19 @@ enum InspectCommand {
           --beam N           plan for prefix beam search of width N (default: greedy only)
           --planner NAME     greedy: share memory between buffers by lifetime (default);
                              linear: give every buffer its own memory (for debugging)
+          --kernel PATH      plan for this kernel path's packed weights (default: $DACTYL_KERNEL, else
+                             the fastest this CPU runs; scalar packs nothing)
         """
 
     static func run(_ words: ArraySlice<String>) throws(CommandError) -> OutputText {
-        let arguments = try CommandError.parsing(words, valueOptions: ["--input", "--window", "--beam", "--planner"])
+        let arguments = try CommandError.parsing(words, valueOptions: ["--input", "--window", "--beam", "--planner", "--kernel"])
         guard arguments.positionals.count <= 1 else {
             throw .usage("inspect takes one model file, got \(arguments.positionals.count) arguments")
         }
+        let kernel = try KernelOptions(arguments)
         let model = try loadModel(arguments.positionals.first)
         var configuration = PipelineConfiguration.modelDefaults(model)
+        configuration.kernelPath = kernel.kernelPath
         do {
             if let size = try arguments.integers("--input", count: 2, separator: "x", range: 1...Model.maximumInputSize,
                                                  example: "HxW from 1x1 to \(Model.maximumInputSize)x\(Model.maximumInputSize) such as 112x112") {
@@ -58,6 +63,7 @@ enum InspectCommand {
         let crop = model.defaultCrop
         out.line("input      \(configuration.inputHeight)x\(configuration.inputWidth)x3 RGB int8 (model default \(model.inputHeight)x\(model.inputWidth)); default crop x \(crop.x) y \(crop.y) w \(crop.width) h \(crop.height) (thousandths of the frame)")
         out.line("window     \(configuration.window) frames (model default \(model.defaultWindow))")
+        out.line("kernels    \(configuration.kernelPath.name)")
         out.line()
 
         out.line("encoder, int8, per frame")

@@ -1,4 +1,5 @@
 import CDactylPlatform
+import DactylKernels
 import DactylModel
 import DactylPipeline
 
@@ -27,6 +28,7 @@ enum RunCommand {
           --max-frames N         stop after N source frames
           --format text|jsonl    stdout: words, one per line (default), or JSON lines with partial
                                  results, letter spans, status and timings
+          --kernel PATH          the encoder's kernel path (as for `dactyl decode`; default: the fastest)
           --stats                at the end, frame and word latency, frames dropped (stderr, and a
                                  JSON line with --format jsonl)
           --trace                each frame's motion, noise floor and segmenter state on stderr
@@ -47,7 +49,7 @@ enum RunCommand {
 
     static func run(_ words: ArraySlice<String>) throws(CommandError) -> OutputText {
         var valueOptions = ["--board", "--model", "--beam", "--window", "--max-frames", "--format"] + BoardProfile.options
-            + VocabularyOptions.names
+            + VocabularyOptions.names + ["--kernel"]
         for (alias, _) in aliases { valueOptions.append(alias) }
         let arguments = try CommandError.parsing(words, valueOptions: valueOptions, flagOptions: ["--fast", "--loop", "--stats", "--trace"])
         guard arguments.positionals.count <= 1 else {
@@ -67,6 +69,7 @@ enum RunCommand {
         var profile = try loadProfile(boardName, overrides: arguments)
 
         let vocabularyOptions = try VocabularyOptions(arguments, beamWidth: beamWidth)
+        let kernelPath = try KernelOptions.kernelPath(arguments)
         let model = try loadModel(arguments.value("--model"))
         let vocabulary = try vocabularyOptions.map { options throws(CommandError) in
             (files: try options.load(alphabet: model.alphabet), lmWeight: options.lmWeight, insertionBonus: options.insertionBonus)
@@ -99,7 +102,8 @@ enum RunCommand {
             recogniser = try ContinuousRecogniser(model: model, window: window, method: method, crop: crop,
                                                   frameWidth: frameWidth, frameHeight: frameHeight,
                                                   framesPerSecond: source.framesPerSecond, settings: profile.segmenter,
-                                                  vocabulary: vocabulary)
+                                                  vocabulary: vocabulary, kernelPath: kernelPath,
+                                                  threads: profile.threads > 0 ? profile.threads : nil)
         } catch {
             throw .failed("\(sourcePath): \(error.description)")
         }

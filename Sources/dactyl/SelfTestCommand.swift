@@ -142,6 +142,18 @@ enum SelfTestCommand {
             }
         }
 
+        // The fast paths on random conv2d shapes the golden model lacks (odd channel counts, 5x5, 7x7).
+        let randomCases = 40
+        for path in KernelPath.available(on: cpu) where path != .scalar {
+            let problem = FastConv2DCheck.run(path: path, cases: randomCases, seed: 2026)
+            check(problem == nil, "kernel path \(path.name): conv2d bit-exact with the reference on \(randomCases) random shapes"
+                  + (problem.map { ": " + $0 } ?? ""))
+        }
+        for path in KernelPath.allCases where !path.isAvailable(on: cpu) {
+            report.line("  SKIP  kernel path \(path.name): not checked, "
+                        + (path.isCompiled ? "this CPU lacks its instructions" : "an \(path.architecture) binary has it"))
+        }
+
         // A short decode with the model the box will use: it must load and run on this CPU.
         if arguments.value("--model") != nil || DefaultModel.isAvailable {
             do throws(CommandError) {

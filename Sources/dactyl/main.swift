@@ -14,6 +14,7 @@ let help = """
       inspect [MODEL]  the model's ops, shapes, MACs and memory plan
       record DEVICE    records a V4L2 camera into a .y4m clip (--frames N --out FILE)
       selftest         checks this binary on this CPU against built-in golden vectors
+      bench            times the encoder and the head on this CPU
       help [COMMAND]   this help, or a command's
       version          the version
 
@@ -32,6 +33,7 @@ func commandUsage(_ command: String) -> String? {
     case "inspect": InspectCommand.usage
     case "record": RecordCommand.usage
     case "selftest": SelfTestCommand.usage
+    case "bench": BenchCommand.usage
     default: nil
     }
 }
@@ -60,6 +62,8 @@ func runCommand(_ words: [String]) -> Int32 {
             try RecordCommand.run(rest).write()
         case "selftest":
             try SelfTestCommand.run(rest).write()
+        case "bench":
+            try BenchCommand.run(rest).write()
         case "help", "--help", "-h":
             var out = OutputText()
             out.line(rest.first.flatMap(commandUsage) ?? help)
@@ -69,7 +73,7 @@ func runCommand(_ words: [String]) -> Int32 {
             out.line("dactyl \(version)")
             out.write()
         default:
-            throw .usage("unknown command '\(command)'; commands: run, decode, inspect, record, selftest, help, version")
+            throw .usage("unknown command '\(command)'; commands: run, decode, inspect, record, selftest, bench, help, version")
         }
         return 0
     } catch {

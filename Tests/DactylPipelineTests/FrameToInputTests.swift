@@ -69,18 +69,22 @@ let channelLUT: [Int8] = (0..<3).flatMap { channel in
 /// Runs FrameToInput on `frame` and returns the int8 tensor.
 func preprocess(_ frame: TestFrame, crop: CropRect, outputHeight: Int, outputWidth: Int,
                 lut: [Int8] = channelLUT) throws -> [Int8] {
+    try frame.withView { view in try preprocess(view, crop: crop, outputHeight: outputHeight, outputWidth: outputWidth, lut: lut) }
+}
+
+/// Runs FrameToInput on a view of a frame in any layout and returns the int8 tensor.
+func preprocess(_ view: YUVFrame, crop: CropRect, outputHeight: Int, outputWidth: Int,
+                lut: [Int8] = channelLUT) throws -> [Int8] {
     let workspace = UnsafeMutableRawPointer.allocate(
         byteCount: FrameToInput.workspaceBytes(outputHeight: outputHeight, outputWidth: outputWidth),
         alignment: FrameToInput.workspaceAlignment)
     defer { workspace.deallocate() }
-    let converter = try FrameToInput(crop: crop, frameWidth: frame.width, frameHeight: frame.height,
+    let converter = try FrameToInput(crop: crop, frameWidth: view.width, frameHeight: view.height,
                                      outputHeight: outputHeight, outputWidth: outputWidth, workspace: workspace)
     var output = [Int8](repeating: 0, count: outputHeight * outputWidth * 3)
-    frame.withView { view in
-        lut.withUnsafeBufferPointer { lutBuffer in
-            output.withUnsafeMutableBufferPointer { outputBuffer in
-                converter.write(view, inputLUT: lutBuffer.baseAddress!, into: outputBuffer.baseAddress!)
-            }
+    lut.withUnsafeBufferPointer { lutBuffer in
+        output.withUnsafeMutableBufferPointer { outputBuffer in
+            converter.write(view, inputLUT: lutBuffer.baseAddress!, into: outputBuffer.baseAddress!)
         }
     }
     return output
@@ -322,15 +326,8 @@ final class FrameToInputTests: XCTestCase {
                 }
             }
         }
-        let workspace = UnsafeMutableRawPointer.allocate(
-            byteCount: FrameToInput.workspaceBytes(outputHeight: outputHeight, outputWidth: outputWidth),
-            alignment: FrameToInput.workspaceAlignment)
-        defer { workspace.deallocate() }
-        let converter = try FrameToInput(crop: crop, frameWidth: frame.width, frameHeight: frame.height,
-                                         outputHeight: outputHeight, outputWidth: outputWidth, workspace: workspace)
-        var output = [Int8](repeating: 0, count: outputHeight * outputWidth * 3)
-        luma.withUnsafeBufferPointer { yBuffer in
-            chroma.withUnsafeBufferPointer { uvBuffer in
+        return try luma.withUnsafeBufferPointer { yBuffer in
+            try chroma.withUnsafeBufferPointer { uvBuffer in
                 let base = yBuffer.baseAddress!
                 let view = packed
                     ? YUVFrame(width: frame.width, height: frame.height, chroma: .yuv422, colorRange: frame.colorRange,
@@ -339,12 +336,9 @@ final class FrameToInputTests: XCTestCase {
                     : YUVFrame(width: frame.width, height: frame.height, chroma: .yuv420, colorRange: frame.colorRange,
                                y: base, yStride: yStride, u: uvBuffer.baseAddress!, v: uvBuffer.baseAddress! + 1,
                                uvStride: uvStride, ySampleStep: 1, uvSampleStep: 2)
-                channelLUT.withUnsafeBufferPointer { lut in
-                    output.withUnsafeMutableBufferPointer { converter.write(view, inputLUT: lut.baseAddress!, into: $0.baseAddress!) }
-                }
+                return try preprocess(view, crop: crop, outputHeight: outputHeight, outputWidth: outputWidth)
             }
         }
-        return output
     }
 
     func testYUYVAndNV12CameraLayoutsGiveThePlanarResult() throws {

@@ -1,4 +1,5 @@
 import DactylArena
+import DactylKernels
 import DactylModel
 import Foundation
 import XCTest
@@ -37,7 +38,8 @@ final class GoldenVectorTests: XCTestCase {
     }
 
     /// Runs a clip through a recogniser planned with `strategy`; returns (features, log-probs).
-    func run(_ clip: Expected.Clip, model: Model, strategy: PlanningStrategy, beamWidth: Int = 0) throws
+    func run(_ clip: Expected.Clip, model: Model, strategy: PlanningStrategy, beamWidth: Int = 0,
+             kernelPath: KernelPath? = nil, threads: Int? = nil) throws
         -> (features: [Int8], logProbs: [Float], recogniser: Recogniser) {
         let source = try Y4MClip(path: Self.folder.appendingPathComponent(clip.file).path)
         XCTAssertEqual(source.frameCount, clip.frames)
@@ -48,7 +50,7 @@ final class GoldenVectorTests: XCTestCase {
         let recogniser = try Recogniser(
             model: model, configuration: configuration,
             crop: CropRect(x: clip.crop.x, y: clip.crop.y, width: clip.crop.width, height: clip.crop.height),
-            frameWidth: source.width, frameHeight: source.height)
+            frameWidth: source.width, frameHeight: source.height, kernelPath: kernelPath, threads: threads)
         var cursor = source.makeFrameCursor()
         while let frame = cursor.next() { try recogniser.add(frame: frame) }
         var features: [Int8] = []
@@ -94,6 +96,25 @@ final class GoldenVectorTests: XCTestCase {
             XCTAssertEqual(letters(model, beam.decode(logProbs: logProbs, frames: clip.frames).labels), clip.beam, clip.name)
         }
         print("golden: \(comparedValues) int8 encoder values over \(expected.clips.map(\.frames).reduce(0, +)) frames, all equal")
+    }
+
+    /// Every kernel path this CPU runs, on one thread and on three, gives the numpy reference's
+    /// encoder outputs bit for bit; the paths it cannot run are named.
+    func testEveryKernelPathIsBitExactOnTheGoldenClips() throws {
+        let (model, expected) = try load()
+        let cpu = CPUFeatures.detect()
+        let unchecked = KernelPath.allCases.filter { !$0.isAvailable(on: cpu) }
+        if !unchecked.isEmpty { print("golden: not checked on this CPU: " + unchecked.map(\.name).joined(separator: ", ")) }
+        for path in KernelPath.available(on: cpu) {
+            for threads in [1, 3] {
+                for clip in expected.clips {
+                    let expectedFeatures = try bytes("\(clip.name).features.bin", as: Int8.self)
+                    let (features, _, recogniser) = try run(clip, model: model, strategy: .greedyBySize, kernelPath: path, threads: threads)
+                    XCTAssertEqual(recogniser.kernelPath, path)
+                    XCTAssertEqual(features, expectedFeatures, "\(clip.name) on \(path.name), \(threads) threads")
+                }
+            }
+        }
     }
 
     /// A plan that shares memory must give exactly what a plan without sharing gives: any

@@ -136,6 +136,37 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(larger.status, 0, larger.stderr)
         XCTAssertTrue(larger.stdout.contains("t0 48x64x3"))
         XCTAssertGreaterThan(arenaBytes(larger.stdout), arenaBytes(greedy.stdout))
+        // The scalar path plans no packed weights; a fast path plans them in the arena.
+        let scalar = try dactyl(["inspect", tinyModel, "--kernel", "scalar"])
+        XCTAssertTrue(scalar.stdout.contains("kernels    scalar"), scalar.stdout)
+        XCTAssertFalse(scalar.stdout.contains("weights packed for"), scalar.stdout)
+        if !greedy.stdout.contains("kernels    scalar") {
+            XCTAssertTrue(greedy.stdout.contains("weights packed for"), greedy.stdout)
+            XCTAssertGreaterThan(arenaBytes(greedy.stdout), arenaBytes(scalar.stdout))
+        }
+    }
+
+    func testKernelPathOptions() throws {
+        let tiny = ["decode", clip("clip420.y4m"), "--model", tinyModel]
+        let scalar = try dactyl(tiny + ["--kernel", "scalar", "--threads", "1"])
+        XCTAssertEqual(scalar.status, 0, scalar.stderr)
+        let fastest = try dactyl(tiny + ["--threads", "3"])
+        XCTAssertEqual(fastest.stdout, scalar.stdout, "every path decodes the same letters")
+        let byVariable = try dactyl(tiny, environment: ["DACTYL_KERNEL": "scalar"])
+        XCTAssertEqual(byVariable.stdout, scalar.stdout)
+        try assertFails(tiny + ["--kernel", "turbo"], status: 2, mentioning: ["unknown kernel path 'turbo'", "scalar, avx2, vnni, neon, sdot"])
+        #if arch(x86_64)
+        let foreign = "sdot"
+        #else
+        let foreign = "vnni"
+        #endif
+        try assertFails(tiny + ["--kernel", foreign], status: 1, mentioning: ["'\(foreign)' is not available on this CPU"])
+        try assertFails(tiny + ["--threads", "0"], status: 2, mentioning: ["--threads"])
+        let bench = try dactyl(["bench", "--model", tinyModel, "--frames", "3", "--layers", "--json", "--kernel", "scalar"])
+        XCTAssertEqual(bench.status, 0, bench.stderr)
+        for key in ["\"kernel\":\"scalar\"", "\"encoder_ms_median\":", "\"layers\":[", "\"name\":\"conv2d_q8\""] {
+            XCTAssertTrue(bench.stdout.contains(key), "bench --json lacks \(key): \(bench.stdout)")
+        }
     }
 
     /// Bad input: one line on stderr naming the problem, a non-zero status, nothing on stdout.
@@ -223,7 +254,12 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(wrong.status, 1)
         XCTAssertTrue(wrong.stdout.contains("FAIL  kernel path scalar: encoder outputs bit-exact, 255 of 256"), wrong.stdout)
         XCTAssertTrue(wrong.stdout.contains("PASS  kernel path scalar: greedy letters"), "letters do not depend on the expected file")
-        XCTAssertEqual(wrong.lastLine, "selftest: FAIL (1 of 5 checks failed)")
+        // Every path this CPU runs fails the bit-exact check (and nothing else): model load, then
+        // three checks per path, one random-shape check per fast path, then the short decode.
+        let paths = wrong.stdout.split(separator: "\n").filter { $0.contains("PASS  kernel path") && $0.contains("greedy letters") }.count
+        XCTAssertGreaterThanOrEqual(paths, 1)
+        XCTAssertEqual(wrong.lastLine, "selftest: FAIL (\(paths) of \(2 + 3 * paths + (paths - 1)) checks failed)")
+        XCTAssertTrue(builtIn.stdout.contains("SKIP  kernel path"), "the paths this binary or CPU cannot run are named")
 
         try assertFails(["selftest", "--golden", scratch.appendingPathComponent("nowhere").path], status: 1, mentioning: ["nowhere", "No such file"])
     }
@@ -278,6 +314,15 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout, "dragon\n")
         XCTAssertTrue(result.stderr.contains("67 frames encoded, 0 dropped; 1 words"), result.stderr)
+    }
+
+    func testTheBundledSessionPrintsItsWordsOneByOne() throws {
+        let truth = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.repository.appendingPathComponent("samples/session.json")))
+        let words = try XCTUnwrap((truth as? [String: Any])?["words"] as? [[String: Any]]).compactMap { $0["text"] as? String }
+        XCTAssertEqual(words.count, 3)
+        let result = try dactyl(["run", "samples/session.y4m", "--fast", "--sink", "stdout"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, words.map { $0 + "\n" }.joined())
     }
 
     func testRunTakesABoardProfileAndOverridesItsKeys() throws {
@@ -479,5 +524,28 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(result.stdout, "dragon\n")
         XCTAssertTrue(result.stderr.contains("/dev/nosuchchip") && result.stderr.contains("running without GPIO"), result.stderr)
         XCTAssertTrue(result.stderr.contains("hidg9") && result.stderr.contains("running without the keyboard"), result.stderr)
+    }
+
+    func testAMissingCameraIsReportedAndRetriedUntilStopped() throws {
+        // No camera at start-up is not fatal for a box (it may be plugged in later): the loss is
+        // said on stderr, the box keeps retrying, and SIGINT ends it cleanly.
+        let bundle = Bundle(for: CommandLineTests.self).bundleURL
+        let binary = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("dactyl") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }!
+        let process = Process()
+        process.executableURL = binary
+        let device = scratch.appendingPathComponent("video9").path
+        process.arguments = ["run", device]
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        Thread.sleep(forTimeInterval: 1.5)
+        XCTAssertTrue(process.isRunning, "a missing camera must not end the box")
+        kill(process.processIdentifier, SIGINT)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        XCTAssertTrue(stderr.hasPrefix("dactyl: camera-lost: \(device): cannot open camera"), stderr)
     }
 }

@@ -9,6 +9,8 @@ public struct FrameEncoder {
         case conv2d(window: Window2D, inputChannels: Int, outputChannels: Int, input: UnsafePointer<Int8>,
                     inputZeroPoint: Int32, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>,
                     outputStage: Conv2DQ8OutputStage, output: UnsafeMutablePointer<Int8>)
+        /// A conv2d on a fast path, its weights packed at start-up.
+        case fastConv2d(FastConv2DQ8)
         case maxPool2d(window: Window2D, channels: Int, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>)
         case globalAvgPool(pixels: Int, channels: Int, input: UnsafePointer<Int8>, inputZeroPoint: Int32,
                            multiplier: Int32, shift: Int32, outputZeroPoint: Int32, output: UnsafeMutablePointer<Int8>)
@@ -16,13 +18,18 @@ public struct FrameEncoder {
 
     let steps: [Step]
     public let kernelPath: KernelPath
+    /// Worker threads for the fast convolutions (nil: the calling thread only).
+    let pool: EncoderThreadPool?
     /// Where preprocessing writes the quantised frame (tensor 0).
     public let input: UnsafeMutablePointer<Int8>
     /// The per-frame feature (the feature tensor), valid after `encode()`.
     public let feature: UnsafePointer<Int8>
 
-    /// `tensorMemory(id)` gives each tensor's buffer, sized for `shapes[id]`.
-    public init(model: Model, shapes: [TensorShape], kernelPath: KernelPath,
+    /// `tensorMemory(id)` gives each tensor's buffer, sized for `shapes[id]`; `packedMemory(op)`
+    /// the memory for encoder op `op`'s packed weights (`PipelineLayout.packedWeightBytes`), nil
+    /// where the op keeps the reference kernel.
+    public init(model: Model, shapes: [TensorShape], kernelPath: KernelPath, pool: EncoderThreadPool? = nil,
+                packedMemory: (Int) -> UnsafeMutableRawPointer? = { _ in nil },
                 tensorMemory: (Int) -> UnsafeMutablePointer<Int8>) {
         func window(_ input: TensorShape, _ output: TensorShape, kernel: (Int, Int), stride: (Int, Int), pad: (Int, Int)) -> Window2D {
             Window2D(inputHeight: input.height, inputWidth: input.width, outputHeight: output.height,
@@ -30,7 +37,7 @@ public struct FrameEncoder {
                      strideHeight: stride.0, strideWidth: stride.1, padHeight: pad.0, padWidth: pad.1)
         }
         var steps: [Step] = []
-        for op in model.encoderOps {
+        for (index, op) in model.encoderOps.enumerated() {
             let input = UnsafePointer(tensorMemory(op.input))
             let output = tensorMemory(op.output)
             let inputShape = shapes[op.input], outputShape = shapes[op.output]
@@ -42,12 +49,19 @@ public struct FrameEncoder {
                     relu: conv.relu, residual: conv.residual.map { UnsafePointer(tensorMemory($0)) },
                     residualZeroPoint: conv.residual.map { model.tensors[$0].zeroPoint } ?? 0,
                     residualMultiplier: conv.residualMultiplier, residualShift: conv.residualShift)
-                steps.append(.conv2d(
-                    window: window(inputShape, outputShape, kernel: (conv.kernelHeight, conv.kernelWidth),
-                                   stride: (conv.strideHeight, conv.strideWidth), pad: (conv.padHeight, conv.padWidth)),
-                    inputChannels: conv.inChannels, outputChannels: conv.outChannels, input: input,
-                    inputZeroPoint: inputInfo.zeroPoint, weights: conv.weights, bias: conv.bias,
-                    outputStage: stage, output: output))
+                let geometry = window(inputShape, outputShape, kernel: (conv.kernelHeight, conv.kernelWidth),
+                                      stride: (conv.strideHeight, conv.strideWidth), pad: (conv.padHeight, conv.padWidth))
+                if kernelPath != .scalar, let packed = packedMemory(index) {
+                    steps.append(.fastConv2d(FastConv2DQ8(
+                        window: geometry, inputChannels: conv.inChannels, outputChannels: conv.outChannels, path: kernelPath,
+                        input: input, inputZeroPoint: inputInfo.zeroPoint, weights: conv.weights, bias: conv.bias,
+                        outputStage: stage, output: output, packedMemory: packed)))
+                } else {
+                    steps.append(.conv2d(
+                        window: geometry, inputChannels: conv.inChannels, outputChannels: conv.outChannels, input: input,
+                        inputZeroPoint: inputInfo.zeroPoint, weights: conv.weights, bias: conv.bias,
+                        outputStage: stage, output: output))
+                }
             case .maxPool2d(let pool):
                 steps.append(.maxPool2d(
                     window: window(inputShape, outputShape, kernel: (pool.kernelHeight, pool.kernelWidth),
@@ -62,27 +76,46 @@ public struct FrameEncoder {
         }
         self.steps = steps
         self.kernelPath = kernelPath
+        self.pool = pool
         self.input = tensorMemory(0)
         self.feature = UnsafePointer(tensorMemory(model.featureTensor))
     }
 
     /// Runs every op on the frame in `input`; the result is in `feature`.
     public func encode() {
-        for step in steps {
-            switch step {
-            case let .conv2d(window, inputChannels, outputChannels, input, inputZeroPoint, weights, bias, outputStage, output):
-                switch kernelPath {
-                case .scalar:
-                    conv2dQ8Reference(window: window, inputChannels: inputChannels, outputChannels: outputChannels,
-                                  input: input, inputZeroPoint: inputZeroPoint, weights: weights, bias: bias,
-                                  outputStage: outputStage, output: output)
-                }
-            case let .maxPool2d(window, channels, input, output):
+        for index in steps.indices { run(step: index) }
+    }
+
+    /// Encoder ops, for timing them one by one (`dactyl bench --layers`).
+    public var stepCount: Int { steps.count }
+
+    /// Whether op `index` runs on the fast path (else on the reference kernel).
+    public func isFast(step index: Int) -> Bool {
+        switch steps[index] {
+        case .fastConv2d: true
+        case .maxPool2d: kernelPath != .scalar
+        case .conv2d, .globalAvgPool: false
+        }
+    }
+
+    /// Runs encoder op `index` alone (the ops before it must have run).
+    public func run(step index: Int) {
+        switch steps[index] {
+        case let .conv2d(window, inputChannels, outputChannels, input, inputZeroPoint, weights, bias, outputStage, output):
+            conv2dQ8Reference(window: window, inputChannels: inputChannels, outputChannels: outputChannels,
+                              input: input, inputZeroPoint: inputZeroPoint, weights: weights, bias: bias,
+                              outputStage: outputStage, output: output)
+        case .fastConv2d(let conv):
+            conv.run(pool: pool)
+        case let .maxPool2d(window, channels, input, output):
+            if kernelPath == .scalar {
                 maxPool2dQ8Reference(window: window, channels: channels, input: input, output: output)
-            case let .globalAvgPool(pixels, channels, input, inputZeroPoint, multiplier, shift, outputZeroPoint, output):
-                globalAvgPoolQ8Reference(pixels: pixels, channels: channels, input: input, inputZeroPoint: inputZeroPoint,
-                                         multiplier: multiplier, shift: shift, outputZeroPoint: outputZeroPoint, output: output)
+            } else {
+                maxPool2dQ8Fast(window: window, channels: channels, input: input, output: output)
             }
+        case let .globalAvgPool(pixels, channels, input, inputZeroPoint, multiplier, shift, outputZeroPoint, output):
+            globalAvgPoolQ8Reference(pixels: pixels, channels: channels, input: input, inputZeroPoint: inputZeroPoint,
+                                     multiplier: multiplier, shift: shift, outputZeroPoint: outputZeroPoint, output: output)
         }
     }
 }

@@ -80,11 +80,11 @@ public final class ContinuousRecogniser {
     public init(model: Model, window: Int, method: CTCDecoder.Method, crop: CropRect, frameWidth: Int, frameHeight: Int,
                 framesPerSecond: Double, settings: SegmenterSettings = SegmenterSettings(),
                 vocabulary: (files: VocabularyFiles, lmWeight: Float, insertionBonus: Float)? = nil,
-                kernelPath: KernelPath? = nil) throws(PipelineError) {
+                kernelPath: KernelPath? = nil, threads: Int? = nil) throws(PipelineError) {
         let configuration = ContinuousRecogniser.configuration(model: model, window: window, method: method,
                                                                vocabularyBytes: vocabulary?.files.arenaBytes ?? 0)
         let recogniser = try Recogniser(model: model, configuration: configuration, crop: crop, frameWidth: frameWidth,
-                                        frameHeight: frameHeight, kernelPath: kernelPath)
+                                        frameHeight: frameHeight, kernelPath: kernelPath, threads: threads)
         self.recogniser = recogniser
         self.window = window
         self.method = method

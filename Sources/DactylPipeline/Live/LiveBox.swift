@@ -80,7 +80,10 @@ public final class LiveBox<Sinks: BoxSink> {
             case .waiting:
                 result = .waiting
             case .lost(let error):
-                // Rare, so the message may allocate: the sinks show the camera as lost (LED, status line).
+                // The word being signed is committed from the frames that came: nothing already
+                // seen is lost. Rare, so the message may allocate: the sinks show the camera as
+                // lost (LED, status line).
+                recogniser.finish(now: dactyl_monotonic_ns, sink: &output)
                 var text = error.description
                 text.withUTF8 { output.status(.cameraLost, message: $0, now: dactyl_monotonic_ns()) }
                 result = .waiting

@@ -132,7 +132,18 @@ public struct StdoutSink: BoxSink {
     }
 
     public mutating func status(_ status: BoxStatus, message: UnsafeBufferPointer<UInt8>, now: UInt64) {
-        guard configuration.format == .jsonLines else { return }
+        guard configuration.format == .jsonLines else {
+            // Text mode keeps standard output for words; trouble is said on the other descriptor.
+            guard status == .cameraLost || status == .error else { return }
+            line.clear()
+            line.append("dactyl: ")
+            status.name.withUTF8Buffer { line.append($0) }
+            line.append(": ")
+            line.append(lineSafe: UnsafeBufferPointer(rebasing: message.prefix(configuration.maxMessageBytes)), spaces: false)
+            line.append(UInt8(ascii: "\n"))
+            writeLine(to: configuration.textStatsFD)
+            return
+        }
         line.clear()
         line.append("{\"type\":\"status\",\"status\":")
         status.name.withUTF8Buffer { line.append(jsonString: $0) }

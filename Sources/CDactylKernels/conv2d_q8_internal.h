@@ -1,0 +1,51 @@
+// Shared by the conv2d driver and its per-ISA micro-kernels (not part of the public header).
+#ifndef DACTYL_CONV2D_Q8_INTERNAL_H
+#define DACTYL_CONV2D_Q8_INTERNAL_H
+
+#include <string.h>
+#include "dactyl_kernels.h"
+
+// Most output pixels any micro-kernel computes per call.
+#define DACTYL_MAX_TILE_PIXELS 8
+// Bytes of stack the driver may use for kernel rows that cross the input's border.
+#define DACTYL_BORDER_BYTES (64 * 1024)
+
+// One micro-kernel call: `tile_pixels` output pixels (the last `valid` of which are real; the
+// others repeat the last real one and are not stored) x one block of output channels.
+typedef struct dactyl_conv_tile {
+    const int8_t *const *rows;      // [tile_pixels][kernel_height]: kernel_width * input_channels bytes each, readable to row_groups * 4
+    int8_t *const *output;          // [tile_pixels]: the output pixel, at the block's first channel
+    const int8_t *const *residual;  // [tile_pixels] likewise, or NULL
+    size_t valid;                   // pixels to store
+    size_t channels;                // channels of this block to store (<= block_channels)
+    const void *block;              // packed block (below)
+    const int32_t *bias;            // the block's bias, plus what the skipped rows would have added
+    uint32_t skip_rows;             // bit r: kernel row r lies in the padding for every pixel of the tile
+} dactyl_conv_tile;
+
+static inline uint32_t dactyl_load_u32(const int8_t *p) {
+    uint32_t value;
+    memcpy(&value, p, 4);
+    return value;
+}
+
+// A packed block (NR = block_channels, G = row_groups): int32 bias[NR], multiplier[NR],
+// shift[NR], padding_row[kernel_height][NR] (what a kernel row of zero points adds: zp * the
+// row's weight sum), then the weights, laid out per path:
+//   int8 groups   (AVX-512 VNNI, NEON, NEON dot): [kernel row][G][NR][4] int8
+//   int16 pairs   (AVX2):                         [kernel row][G][NR / 8][2][8][2] int16
+static inline const void *dactyl_block_weights(const dactyl_conv2d_q8 *conv, const void *block) {
+    return (const int32_t *)block + (size_t)(3 + conv->kernel_height) * (size_t)conv->block_channels;
+}
+
+void dactyl_conv_tile_avx512_vnni(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile);
+void dactyl_conv_tile_avx2(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile);
+void dactyl_conv_tile_neon(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile);
+void dactyl_conv_tile_neon_dot(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile);
+
+uint64_t dactyl_peak_avx512_vnni(uint64_t iterations);
+uint64_t dactyl_peak_avx2(uint64_t iterations);
+uint64_t dactyl_peak_neon(uint64_t iterations);
+uint64_t dactyl_peak_neon_dot(uint64_t iterations);
+
+#endif

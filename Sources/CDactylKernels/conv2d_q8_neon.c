@@ -1,0 +1,71 @@
+// int8 conv2d micro-kernel for aarch64 ARMv8.0 NEON (Pi 4's Cortex-A72, Zero 2 W's A53):
+// smull multiplies 8 int8 pairs into int16, sadalp adds neighbouring pairs into int32 lanes,
+// so no int16 sum can overflow. A block of 4 channels x 4 input bytes fills one q register.
+#if defined(__aarch64__)
+#include "conv2d_q8_neon_common.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile, const int PIXELS, const int VECTORS) {
+    const size_t block_channels = (size_t)VECTORS * 4;
+    const int32_t *bias = tile->bias;
+    const int32_t *multipliers = (const int32_t *)tile->block + block_channels;
+    const int32_t *shifts = multipliers + block_channels;
+    const int8_t *weights = (const int8_t *)dactyl_block_weights(conv, tile->block);
+    const size_t kernel_height = (size_t)conv->kernel_height, groups = (size_t)conv->row_groups;
+    // Per channel vector: lanes (c0 k01, c0 k23, c1 k01, c1 k23) and likewise for c2, c3.
+    int32x4_t acc_low[DACTYL_MAX_TILE_PIXELS][2], acc_high[DACTYL_MAX_TILE_PIXELS][2];
+    for (int m = 0; m < PIXELS; m++)
+        for (int v = 0; v < VECTORS; v++) acc_low[m][v] = acc_high[m][v] = vdupq_n_s32(0);
+    for (size_t r = 0; r < kernel_height; r++) {
+        if (tile->skip_rows >> r & 1) continue;
+        const int8_t *x[DACTYL_MAX_TILE_PIXELS];
+        for (int m = 0; m < PIXELS; m++) x[m] = tile->rows[(size_t)m * kernel_height + r];
+        const int8_t *w = weights + r * groups * block_channels * 4;
+        for (size_t g = 0; g < groups; g++) {
+            int8x16_t wv[2];
+            for (int v = 0; v < VECTORS; v++) wv[v] = vld1q_s8(w + (g * block_channels + 4 * (size_t)v) * 4);
+            for (int m = 0; m < PIXELS; m++) {
+                int8x16_t xv = vreinterpretq_s8_u32(vdupq_n_u32(dactyl_load_u32(x[m] + 4 * g)));
+                for (int v = 0; v < VECTORS; v++) {
+                    acc_low[m][v] = vpadalq_s16(acc_low[m][v], vmull_s8(vget_low_s8(wv[v]), vget_low_s8(xv)));
+                    acc_high[m][v] = vpadalq_s16(acc_high[m][v], vmull_high_s8(wv[v], xv));
+                }
+            }
+        }
+    }
+    for (int m = 0; m < PIXELS; m++) {
+        if ((size_t)m >= tile->valid) break;
+        for (int v = 0; v < VECTORS; v++) {
+            size_t first = 4 * (size_t)v;
+            if (first >= tile->channels) break;
+            int32x4_t acc = vaddq_s32(vpaddq_s32(acc_low[m][v], acc_high[m][v]), vld1q_s32(bias + first));
+            dactyl_neon_requantize4(conv, acc, multipliers + first, shifts + first,
+                                    tile->residual ? tile->residual[m] + first : NULL, tile->output[m] + first, tile->channels - first);
+        }
+    }
+}
+
+void dactyl_conv_tile_neon(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile) {
+    if (conv->block_channels == 4) tile_kernel(conv, tile, 8, 1);
+    else tile_kernel(conv, tile, 4, 2);
+}
+
+uint64_t dactyl_peak_neon(uint64_t iterations) {
+    int32x4_t acc[8];
+    int8x16_t a = vdupq_n_s8(3), b = vdupq_n_s8(5);
+    for (int i = 0; i < 8; i++) acc[i] = vdupq_n_s32(i);
+    for (uint64_t n = 0; n < iterations; n++) {
+        for (int i = 0; i < 8; i += 2) {
+            __asm__ volatile("" : "+w"(a));  // a fresh operand each time: no smull is hoisted out of the loop
+            acc[i] = vpadalq_s16(acc[i], vmull_s8(vget_low_s8(a), vget_low_s8(b)));
+            acc[i + 1] = vpadalq_s16(acc[i + 1], vmull_high_s8(a, b));
+        }
+    }
+    int32x4_t sum = acc[0];
+    for (int i = 1; i < 8; i++) sum = vaddq_s32(sum, acc[i]);
+    volatile int32_t sink = vaddvq_s32(sum);
+    (void)sink;
+    return iterations * 8 * 8;
+}
+#endif

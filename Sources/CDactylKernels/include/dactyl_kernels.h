@@ -1,0 +1,84 @@
+// Fast int8 encoder kernels (intrinsics), called from DactylKernels. Every path computes exactly
+// what conv2dQ8Reference computes (docs/model-format.md, "Arithmetic"); only the speed differs.
+#ifndef DACTYL_KERNELS_H
+#define DACTYL_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// Kernel paths with a fast conv2d (the values of KernelPath's fast cases).
+enum {
+    DACTYL_PATH_AVX2 = 1,         // x86_64 AVX2: vpmaddwd on int16-widened weights
+    DACTYL_PATH_AVX512_VNNI = 2,  // x86_64 AVX-512 VNNI: vpdpbusd on (x + 128) as u8 x s8 weights
+    DACTYL_PATH_NEON = 3,         // aarch64 ARMv8.0 NEON: smull + sadalp
+    DACTYL_PATH_NEON_DOT = 4,     // aarch64 ARMv8.2 dotprod: sdot
+};
+
+// 1 if this binary holds the code of `path` (x86_64 paths on x86_64, aarch64 paths on aarch64).
+int dactyl_kernel_path_compiled(int path);
+
+// A conv2d with its weights packed for one path. Geometry and quantisation as in the model;
+// the tensors (input, output, residual) are set before each run (they live in the arena).
+typedef struct dactyl_conv2d_q8 {
+    int32_t input_height, input_width, input_channels;
+    int32_t output_height, output_width, output_channels;
+    int32_t kernel_height, kernel_width, stride_height, stride_width, pad_height, pad_width;
+    int32_t input_zero_point, output_zero_point, relu;
+    int32_t residual_zero_point, residual_multiplier, residual_shift;
+    const int8_t *input;
+    int8_t *output;
+    const int8_t *residual;  // NULL: no residual add
+    // Set by dactyl_conv2d_q8_pack.
+    int32_t path;
+    int32_t block_channels;  // output channels per packed block
+    int32_t tile_pixels;     // output pixels per micro-kernel call
+    int32_t row_groups;      // 4-byte groups per kernel row (kernel_width * input_channels, rounded up)
+    size_t block_bytes;      // bytes of one packed block (constants + weights)
+    const void *packed;
+} dactyl_conv2d_q8;
+
+// Bytes the packed weights of `conv` (geometry set) need on `path`; 0 if the path cannot run it
+// (a kernel row too long for the border buffer), so the caller keeps the reference for it.
+size_t dactyl_conv2d_q8_packed_bytes(const dactyl_conv2d_q8 *conv, int path);
+// Packs OHWI weights, bias and the per-channel multipliers and shifts into `memory`
+// (dactyl_conv2d_q8_packed_bytes bytes, 64-byte aligned) and records the layout in `conv`.
+void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weights, const int32_t *bias,
+                           const int32_t *multipliers, const int32_t *shifts, void *memory);
+// Units of work of one run (output pixel tiles x channel blocks), for splitting across threads.
+size_t dactyl_conv2d_q8_tasks(const dactyl_conv2d_q8 *conv);
+// Runs tasks [first, end) of the convolution.
+void dactyl_conv2d_q8_run(const dactyl_conv2d_q8 *conv, size_t first, size_t end);
+
+// int8 max pooling over NHWC (taps in the padding never win), as maxPool2dQ8Reference.
+typedef struct dactyl_pool2d_q8 {
+    int32_t input_height, input_width, channels, output_height, output_width;
+    int32_t kernel_height, kernel_width, stride_height, stride_width, pad_height, pad_width;
+    const int8_t *input;
+    int8_t *output;
+} dactyl_pool2d_q8;
+void dactyl_maxpool2d_q8(const dactyl_pool2d_q8 *pool);
+
+// A fixed pool of worker threads, created at start-up; running work on it allocates nothing.
+typedef struct dactyl_thread_pool dactyl_thread_pool;
+// `threads` counts the calling thread; NULL if a thread cannot be created.
+dactyl_thread_pool *dactyl_thread_pool_create(int threads);
+void dactyl_thread_pool_destroy(dactyl_thread_pool *pool);
+int dactyl_thread_pool_threads(const dactyl_thread_pool *pool);
+// Runs conv's tasks split evenly over the pool's threads (the caller's included); returns when
+// all are done. pool NULL: runs them all on the calling thread.
+void dactyl_thread_pool_run_conv2d_q8(dactyl_thread_pool *pool, const dactyl_conv2d_q8 *conv);
+// Number of online CPUs.
+int dactyl_cpu_count(void);
+
+// Peak-rate loops for `dactyl bench`: `iterations` of independent int8 multiply-accumulates in
+// registers with the path's main instruction; returns the multiply-accumulates done.
+uint64_t dactyl_peak_loop(int path, uint64_t iterations);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

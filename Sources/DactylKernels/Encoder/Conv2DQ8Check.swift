@@ -1,0 +1,81 @@
+/// A self-contained check of a fast conv2d path against the reference on random shapes, for
+/// `dactyl selftest` on a board or under qemu (the XCTest suite has its own, FastConv2DTests).
+public enum FastConv2DCheck {
+    /// SplitMix64, so a failing case repeats exactly.
+    struct Random {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+        mutating func int8() -> Int8 { Int8(truncatingIfNeeded: next()) }
+    }
+
+    /// Runs `cases` random shapes (kernels 1/3/5/7, strides 1 and 2, padding, odd channel
+    /// counts, ReLU and residual on and off); returns nil if every output equals the
+    /// reference's, else the first difference.
+    public static func run(path: KernelPath, cases: Int, seed: UInt64) -> String? {
+        var random = Random(state: seed)
+        for index in 0..<cases {
+            let kernel = [1, 3, 5, 7][random.below(4)]
+            let stride = 1 + random.below(2)
+            let pad = random.below(kernel / 2 + 1)
+            let height = max(kernel - 2 * pad, 1) + random.below(12), width = max(kernel - 2 * pad, 1) + random.below(12)
+            let inputChannels = 1 + random.below(40), outputChannels = 1 + random.below(72)
+            let relu = random.below(2) == 0, hasResidual = random.below(2) == 0
+            let outH = (height + 2 * pad - kernel) / stride + 1, outW = (width + 2 * pad - kernel) / stride + 1
+            let window = Window2D(inputHeight: height, inputWidth: width, outputHeight: outH, outputWidth: outW,
+                                  kernelHeight: kernel, kernelWidth: kernel, strideHeight: stride, strideWidth: stride,
+                                  padHeight: pad, padWidth: pad)
+            let inputCount = height * width * inputChannels, outputCount = outH * outW * outputChannels
+            let weightCount = outputChannels * kernel * kernel * inputChannels
+            let input = UnsafeMutablePointer<Int8>.allocate(capacity: inputCount)
+            let weights = UnsafeMutablePointer<Int8>.allocate(capacity: weightCount)
+            let residual = UnsafeMutablePointer<Int8>.allocate(capacity: outputCount)
+            let reference = UnsafeMutablePointer<Int8>.allocate(capacity: outputCount)
+            let fast = UnsafeMutablePointer<Int8>.allocate(capacity: outputCount)
+            let bias = UnsafeMutablePointer<Int32>.allocate(capacity: outputChannels)
+            let multipliers = UnsafeMutablePointer<Int32>.allocate(capacity: outputChannels)
+            let shifts = UnsafeMutablePointer<Int32>.allocate(capacity: outputChannels)
+            let packedBytes = FastConv2DQ8.packedBytes(window: window, inputChannels: inputChannels,
+                                                       outputChannels: outputChannels, path: path)
+            let packed = UnsafeMutableRawPointer.allocate(byteCount: max(packedBytes, 64), alignment: 64)
+            defer {
+                input.deallocate(); weights.deallocate(); residual.deallocate(); reference.deallocate(); fast.deallocate()
+                bias.deallocate(); multipliers.deallocate(); shifts.deallocate(); packed.deallocate()
+            }
+            guard packedBytes > 0 else { return "case \(index): no packed layout for kernel \(kernel), \(inputChannels) input channels" }
+            for i in 0..<inputCount { input[i] = random.int8() }
+            for i in 0..<weightCount { weights[i] = random.int8() }
+            for i in 0..<outputCount { residual[i] = random.int8() }
+            // Shifts that keep most outputs inside int8 (about 1 / (area * 128)), a few far off.
+            var areaBits: Int32 = 0
+            while (1 << areaBits) < kernel * kernel * inputChannels * 64 { areaBits += 1 }
+            for c in 0..<outputChannels {
+                bias[c] = Int32(random.below(200_001)) - 100_000
+                multipliers[c] = Int32(1 << 30) + Int32(random.below(1 << 30))
+                shifts[c] = min(62, max(1, 31 + areaBits + Int32(random.below(5)) - 2 - (random.below(9) == 0 ? 20 : 0)))
+            }
+            let stage = Conv2DQ8OutputStage(
+                multipliers: multipliers, shifts: shifts, outputZeroPoint: Int32(random.int8()), relu: relu,
+                residual: hasResidual ? UnsafePointer(residual) : nil, residualZeroPoint: Int32(random.int8()),
+                residualMultiplier: Int32(1 << 30) + Int32(random.below(1 << 30)), residualShift: Int32(30 + random.below(3)))
+            let inputZeroPoint = Int32(random.int8())
+            conv2dQ8Reference(window: window, inputChannels: inputChannels, outputChannels: outputChannels, input: input,
+                              inputZeroPoint: inputZeroPoint, weights: weights, bias: bias, outputStage: stage, output: reference)
+            let conv = FastConv2DQ8(window: window, inputChannels: inputChannels, outputChannels: outputChannels, path: path,
+                                    input: input, inputZeroPoint: inputZeroPoint, weights: weights, bias: bias,
+                                    outputStage: stage, output: fast, packedMemory: packed)
+            conv.run(pool: nil)
+            for i in 0..<outputCount where fast[i] != reference[i] {
+                return "case \(index) (\(height)x\(width)x\(inputChannels) -> \(outputChannels), kernel \(kernel), stride \(stride), pad \(pad)): "
+                    + "output \(i) is \(fast[i]), reference \(reference[i])"
+            }
+        }
+        return nil
+    }
+}
