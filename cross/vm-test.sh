@@ -106,9 +106,11 @@ if ((RUN)) && [[ -z "${VM_FORCE_RUN:-}" ]]; then
     fi
 fi
 RUN_CLIP_TIMEOUT=0
+# The crop is where the feeder puts the run clip's frames (board.conf's is for the 128x128 sample).
+RUN_CROP="$CLIP_X,$CLIP_Y,$(head -c 200 "$RUN_CLIP" | head -n 1 | grep -oE ' W[0-9]+' | tr -d ' W'),$(head -c 200 "$RUN_CLIP" | head -n 1 | grep -oE ' H[0-9]+' | tr -d ' H')"
 # Each clip frame is shown for RUN_HOLD of vivid's 60 Hz frames (2 would be real time at 30 fps):
 # under emulation dactyl encodes about 7-15 frames a second, so the clip is slowed to match.
-RUN_HOLD=${VM_RUN_HOLD:-8}
+RUN_HOLD=${VM_RUN_HOLD:-2}
 if ((RUN)); then
     cp "$RUN_CLIP" "$STAGE/session.y4m"
     # The clip's length in seconds (frames / rate) and a margin: when the feeder must be done.
@@ -135,6 +137,7 @@ RUN_CLIP=/session.y4m
 RUN_WARMUP=4
 RUN_HOLD=$RUN_HOLD
 RUN_CLIP_TIMEOUT=$RUN_CLIP_TIMEOUT
+RUN_CROP=$RUN_CROP
 RUN_TAIL=3
 ENV
 (cd "$STAGE" && find . | cpio -o -H newc --quiet | gzip -1) > "$WORK/initrd.gz" || die "cannot pack the initramfs"

@@ -18,7 +18,7 @@ base=$(cat $chip/base)
 status_line=$((base + $(profile gpio.status-led)))
 word_line=$((base + $(profile gpio.word-led)))
 start=$(uptime)
-dactyl run "$capture" --board /board.conf --sink serial,gpio,stdout --serial /dev/ttyUSB0 --stats > /tmp/run.out 2> /tmp/run.err &
+dactyl run "$capture" --board /board.conf --crop "$RUN_CROP" --sink serial,gpio,stdout --serial /dev/ttyUSB0 --stats > /tmp/run.out 2> /tmp/run.err &
 run_pid=$!
 # The LEDs as debugfs shows them, one line per change: "TIME status=out hi word=out lo".
 (
