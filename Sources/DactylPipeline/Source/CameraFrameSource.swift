@@ -19,7 +19,8 @@ public final class CameraFrameSource {
 
     /// What one `next()` found.
     public enum Event {
-        /// A frame: its source frame number and its arrival (the driver's CLOCK_MONOTONIC stamp).
+        /// A frame: its source frame number and its arrival (the driver's CLOCK_MONOTONIC stamp,
+        /// never later than the dequeue).
         case frame(YUVFrame, number: Int, arrival: UInt64)
         /// Nothing yet (no frame within the wait, or the camera is away): call again.
         case waiting
@@ -78,7 +79,10 @@ public final class CameraFrameSource {
             framesDropped += captured.droppedBefore
             let number = nextFrameNumber + captured.droppedBefore
             nextFrameNumber = number + 1
-            return .frame(captured.frame, number: number, arrival: captured.timestampNanoseconds)
+            // A frame cannot arrive after it is dequeued: some drivers (vivid) stamp the ideal
+            // frame time, which can be a little ahead of the clock, and latencies would go negative.
+            let arrival = min(captured.timestampNanoseconds, dactyl_monotonic_ns())
+            return .frame(captured.frame, number: number, arrival: arrival)
         case .timeout:
             return .waiting
         case .lost(let error):
