@@ -162,8 +162,11 @@ public final class ContinuousRecogniser {
         } else {
             stillRun += 1
         }
+        // Stillness is measured in time, from the frames' arrival, so that a box that drops
+        // frames (a slow board, a busy camera) still ends a word after the same pause.
+        let stillNanoseconds = stillRun == 0 ? 0 : arrival &- min(arrival, self.arrival(ofEncoded: lastMoving))
         framesSincePartial += 1
-        if stillRun >= settings.quietFrames {
+        if stillRun >= 2 && stillNanoseconds >= settings.quietNanoseconds {
             endSegment(now: now, sink: &sink)
             return
         }

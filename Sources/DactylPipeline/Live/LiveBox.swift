@@ -96,10 +96,14 @@ public final class LiveBox<Sinks: BoxSink> {
         return result
     }
 
+    /// `arrival`: when the frame was taken (the camera's timestamp, a clip frame's due time);
+    /// frame latency is counted from when the loop got it.
     func process(_ frame: YUVFrame, number: Int, arrival: UInt64) {
+        let received = dactyl_monotonic_ns()
         sourceFrames = number + 1
         recogniser.process(frame, frameNumber: number, arrival: arrival, now: dactyl_monotonic_ns, sink: &output)
-        counters.frameLatencies.record(dactyl_monotonic_ns() &- min(dactyl_monotonic_ns(), arrival))
+        let now = dactyl_monotonic_ns()
+        counters.frameLatencies.record(now &- min(now, received))
     }
 
     func serviceSinks() {

@@ -40,7 +40,8 @@ public struct SegmenterSettings: Sendable, Equatable {
         func count(_ seconds: Float, minimum: Int) -> Int { max(minimum, Int((Double(seconds) * framesPerSecond).rounded())) }
         return SegmenterFrames(
             startMotion: startMotion, stopMotion: stopMotion, travelMotion: travelMotion, startFrames: max(1, startFrames),
-            quietFrames: count(quietSeconds, minimum: 2), preRollFrames: min(count(preRollSeconds, minimum: 0), window / 4),
+            quietNanoseconds: UInt64(max(0, quietSeconds) * 1e9),
+            preRollFrames: min(count(preRollSeconds, minimum: 0), window / 4),
             tailFrames: count(tailSeconds, minimum: 0),
             partialEvery: count(partialSeconds, minimum: 1),
             pieceOverlap: min(max(1, Int(Float(window) * pieceOverlapFraction)), window - 1))
@@ -53,7 +54,8 @@ public struct SegmenterFrames: Sendable, Equatable {
     public var stopMotion: Float
     public var travelMotion: Float
     public var startFrames: Int
-    public var quietFrames: Int
+    /// A word ends when this long has passed since its last moving frame (arrival times).
+    public var quietNanoseconds: UInt64
     public var preRollFrames: Int
     public var tailFrames: Int
     public var partialEvery: Int

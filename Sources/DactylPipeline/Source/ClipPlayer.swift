@@ -36,7 +36,7 @@ public struct ClipPlayer {
         startTime + UInt64((Double(number) * 1e9 / framesPerSecond).rounded())
     }
 
-    /// The next frame, its source frame number and its arrival time, or nil at the end of the clip
+    /// The next frame, its source frame number and its time (when it is due in real time), or nil at the end of the clip
     /// (never, when looping). In real time this sleeps until the frame is due; a signal ends the
     /// sleep early and returns nil with `interrupted` set, so the caller can act on it at once.
     public mutating func next() -> (frame: YUVFrame, number: Int, arrival: UInt64)? {
@@ -54,8 +54,10 @@ public struct ClipPlayer {
                 dactyl_sleep_until(dueTime(nextFrame))
                 guard dactyl_monotonic_ns() >= dueTime(nextFrame) else { return nil }
             }
-            arrival = dueTime(nextFrame)
         }
+        // A clip frame's time is its place in the clip, also when played as fast as it goes:
+        // the segmenter measures pauses in the signer's time, not in the player's.
+        arrival = dueTime(nextFrame)
         let index = nextFrame % clip.frameCount
         if cursor.frameIndex != index { cursor = clip.makeFrameCursor(at: index) }
         guard let frame = cursor.next() else { return nil }
