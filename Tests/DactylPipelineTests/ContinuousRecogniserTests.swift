@@ -51,19 +51,19 @@ final class ContinuousRecogniserTests: XCTestCase {
     }
 
     /// Runs the clip at `path` through a live recogniser, as `dactyl run --fast` does.
-    func run(_ path: String, window: Int? = nil, stopAfter: Int? = nil,
+    func run(_ path: String, window: Int? = nil, stopAfter: Int? = nil, frameInterval: UInt64 = 33_333_333,
              onFrame: (Int, ContinuousRecogniser, inout RecordingSink) -> Void = { _, _, _ in }) throws -> (RecordingSink, ContinuousRecogniser) {
         let clip = try Y4MClip(path: path)
         let recogniser = try ContinuousRecogniser(
             model: model, window: window ?? model.defaultWindow, method: .greedy,
             crop: CropRect(x: 0, y: 0, width: clip.width, height: clip.height),
-            frameWidth: clip.width, frameHeight: clip.height, framesPerSecond: 30)
+            frameWidth: clip.width, frameHeight: clip.height, framesPerSecond: 1e9 / Double(frameInterval))
         var sink = RecordingSink()
         var cursor = clip.makeFrameCursor()
         var number = 0
         var clock: UInt64 = 1_000_000_000
         while let frame = cursor.next(), number < (stopAfter ?? Int.max) {
-            clock += 33_333_333
+            clock += frameInterval
             recogniser.process(frame, frameNumber: number, arrival: clock, now: { clock }, sink: &sink)
             onFrame(number, recogniser, &sink)
             number += 1
@@ -137,5 +137,18 @@ final class ContinuousRecogniserTests: XCTestCase {
         var repeated = RecordingSink()
         XCTAssertTrue(recogniser.repeatLastWord(now: 0, sink: &repeated))
         XCTAssertEqual(repeated.words, ["dragon"])
+    }
+
+    func testACameraThatRepeatsEachPictureReadsTheSameWords() throws {
+        // vivid at 60 Hz over 30 fps content, or a camera that repeats frames: the repeats are
+        // skipped, so the model sees the signing at its own pace.
+        let parts: [SessionClip.Part] = [.holdFirst(20), .word, .holdLast(30), .empty(15), .word, .holdLast(30)]
+        let (path, _) = try session.write(parts)
+        let (twice, _) = try session.write(parts, repeats: 2)
+        let (once, _) = try run(path)
+        let (repeated, recogniser) = try run(twice, frameInterval: 16_666_667)
+        XCTAssertEqual(once.words, ["dragon", "dragon"])
+        XCTAssertEqual(repeated.words, once.words)
+        XCTAssertEqual(recogniser.repeatedFrames, recogniser.encoded)
     }
 }

@@ -12,10 +12,10 @@ public struct SessionClip {
     public enum Part {
         /// The sample's frames, in order.
         case word
-        /// The sample's first (or last) frame held still for `count` frames.
+        /// The sample's first (or last) frame held still for `count` frames (with a camera's noise).
         case holdFirst(Int)
         case holdLast(Int)
-        /// A flat grey frame (nobody there) for `count` frames.
+        /// A flat grey frame (nobody there) for `count` frames (with a camera's noise).
         case empty(Int)
     }
 
@@ -38,27 +38,41 @@ public struct SessionClip {
     }
 
     /// Writes the session to a new file and returns its path and the frame ranges of its words.
-    public func write(_ parts: [Part], name: String = "session") throws -> (path: String, words: [Range<Int>]) {
+    /// `repeats` writes every frame that many times (a camera delivering each picture twice).
+    public func write(_ parts: [Part], name: String = "session", repeats: Int = 1) throws -> (path: String, words: [Range<Int>]) {
         var data = header
         var words: [Range<Int>] = []
         var count = 0
         func append(_ frame: Data) {
-            data.append(contentsOf: Array("FRAME\n".utf8))
-            data.append(frame)
-            count += 1
+            for _ in 0..<repeats {
+                data.append(contentsOf: Array("FRAME\n".utf8))
+                data.append(frame)
+                count += 1
+            }
         }
+        // A held picture gets a camera's noise (luma ±2, new each frame), as the generator's
+        // frames have: no camera repeats a frame exactly.
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func noisy(_ frame: Data) -> Data {
+            var bytes = [UInt8](frame)
+            for index in 0..<(128 * 128) {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                let delta = Int((state >> 33) % 5) - 2
+                bytes[index] = UInt8(clamping: Int(bytes[index]) + delta)
+            }
+            return Data(bytes)
+        }
+        var grey = Data(repeating: 80, count: 128 * 128)
+        grey.append(Data(repeating: 128, count: 128 * 128 / 2))
         for part in parts {
             switch part {
             case .word:
                 let start = count
                 frames.forEach(append)
                 words.append(start..<count)
-            case .holdFirst(let n): for _ in 0..<n { append(frames[0]) }
-            case .holdLast(let n): for _ in 0..<n { append(frames[frames.count - 1]) }
-            case .empty(let n):
-                var grey = Data(repeating: 80, count: 128 * 128)
-                grey.append(Data(repeating: 128, count: 128 * 128 / 2))
-                for _ in 0..<n { append(grey) }
+            case .holdFirst(let n): for _ in 0..<n { append(noisy(frames[0])) }
+            case .holdLast(let n): for _ in 0..<n { append(noisy(frames[frames.count - 1])) }
+            case .empty(let n): for _ in 0..<n { append(noisy(grey)) }
             }
         }
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString).y4m")

@@ -48,6 +48,8 @@ public final class ContinuousRecogniser {
     var piece = 0
     var lastWord: (letters: Int, segment: Int, piece: Int, startFrame: Int, endFrame: Int,
                    start: UInt64, end: UInt64)? = nil
+    /// Frames skipped because they repeated the previous picture exactly.
+    public private(set) var repeatedFrames = 0
     /// Motion of the last frame (mean |Δ| of the input tensor), for `--stats` and tests.
     public private(set) var lastMotion: Float = 0
     /// Source frame number of the last moving frame of the last committed segment and when it
@@ -119,6 +121,16 @@ public final class ContinuousRecogniser {
         recogniser.preprocess(frame)
         let count = recogniser.inputCount
         lastMotion = encoded == 0 ? 0 : meanAbsoluteDifference(recogniser.input, previousInput, count: count)
+        if encoded > 0 && lastMotion == 0 {
+            // The same picture again (a camera repeating frames: vivid at 60 Hz over 30 fps
+            // content; no sensor's noise repeats exactly): not a new frame for the model, which
+            // must see the signing at its own pace, nor for the noise floor. A pause still ends.
+            repeatedFrames += 1
+            if segmentOpen && arrival &- min(arrival, self.arrival(ofEncoded: lastMoving)) >= settings.quietNanoseconds {
+                endSegment(now: now, sink: &sink)
+            }
+            return
+        }
         if encoded > 0 { motionFloor.add(lastMotion) }
         previousInput.update(from: recogniser.input, count: count)
         let slot = encoded % window
