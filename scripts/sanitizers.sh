@@ -34,7 +34,7 @@ for job in "${jobs[@]}"; do
         ubsan)
             # swiftc has no -sanitize=undefined: the C targets are instrumented, the runtime linked in.
             runtime=$(ls "$clang_runtime"/*/lib/linux/libclang_rt.ubsan_standalone-x86_64.a 2>/dev/null | head -n 1)
-            [ -n "$runtime" ] || { echo "FAIL  sanitizer ubsan: no libclang_rt.ubsan_standalone in $clang_runtime (0 of 0 tests failed)"; status=1; continue; }
+            [ -n "$runtime" ] || { echo "FAIL  sanitizer ubsan: 1 of 1 tests failed (no libclang_rt.ubsan_standalone in $clang_runtime)"; status=1; continue; }
             flags=(-Xcc -fsanitize=undefined -Xcc -fno-sanitize-recover=undefined -Xlinker "$runtime") ;;
         tsan)
             flags=(-Xswiftc -sanitize=thread -Xcc -fsanitize=thread)
@@ -44,7 +44,7 @@ for job in "${jobs[@]}"; do
     log="$logs/$job.log"
     if ! swift build --build-tests --scratch-path ".build-$job" "${flags[@]}" >"$log.build" 2>&1; then
         grep -E "error:" "$log.build" | head -n 10
-        echo "FAIL  sanitizer $job: the build failed (1 of 1 tests failed)"
+        echo "FAIL  sanitizer $job: 1 of 1 tests failed (the build failed)"
         status=1
         continue
     fi
