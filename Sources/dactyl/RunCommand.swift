@@ -1,4 +1,5 @@
 import CDactylPlatform
+import DactylKernels
 import DactylModel
 import DactylPipeline
 
