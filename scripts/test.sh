@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the Swift package's (host build), the no-allocation test on the release
-# build, the Embedded Swift build of the board code, the aarch64 cross build under qemu
-# (cortex-a72 and cortex-a76), the board's devices in a virtual Raspberry Pi, and the Python
-# side's. Expects scripts/setup.sh to have run.
+# build, the Swift and C tests under AddressSanitizer, the Embedded Swift build of the board
+# code, the aarch64 cross build under qemu (cortex-a72 and cortex-a76), the board's devices in
+# a virtual Raspberry Pi, and the Python side's. Expects scripts/setup.sh to have run.
 # Ends with one summary line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +24,13 @@ swift test "${release[@]}" --skip-build --filter FrameLoopAllocationTests 2>&1 |
     | grep -E "error:|failed|skipped|Executed [0-9]+ tests?," | tail -n 1
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 grep -q "skipped" "$logs/swift-release.log" && { echo "the allocation test was skipped on the release build"; status=1; }
+
+# AddressSanitizer + LeakSanitizer over the whole suite (the C shim, the kernels, the parsers, the
+# live loop, and the dactyl processes the command-line tests start); ~1.5 min on 2 cores. The
+# UBSan and TSan jobs: bash scripts/sanitizers.sh ubsan tsan.
+step "AddressSanitizer: the Swift and C tests (scripts/sanitizers.sh asan)"
+bash scripts/sanitizers.sh asan 2>&1 | tee "$logs/sanitizers.log" | grep -vE "^$"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 step "Embedded Swift build of the board code (host), dactyl selftest"
 if EMBEDDED=1 swift build --scratch-path .build-embedded 2>&1 | tee "$logs/embedded.log" | tail -n 1; then
@@ -69,13 +76,16 @@ python_failed=$(echo "$python_line" | grep -oE "[0-9]+ (failed|errors?)" | awk '
 # cross/test.sh: "PASS  BINARY @ CPU  (N checks)" or "FAIL  BINARY @ CPU  (F of N checks failed)"
 cross_passed=$(grep -E "^PASS " "$logs/cross.log" | grep -oE "\([0-9]+ checks\)" | grep -oE "[0-9]+" | awk '{s+=$1} END {print s+0}')
 cross_failed=$(grep -E "^FAIL " "$logs/cross.log" | grep -oE "\([0-9]+ of" | grep -oE "[0-9]+" | awk '{s+=$1} END {print s+0}')
+# scripts/sanitizers.sh: "PASS  sanitizer JOB: N tests" or "FAIL  sanitizer JOB: F of N tests failed".
+sanitizer_passed=$(grep -E "^PASS  sanitizer " "$logs/sanitizers.log" | grep -oE ": [0-9]+ tests" | grep -oE "[0-9]+" | awk '{s+=$1} END {print s+0}')
+sanitizer_failed=$(grep -E "^FAIL  sanitizer " "$logs/sanitizers.log" | grep -oE ": [0-9]+ of" | grep -oE "[0-9]+" | awk '{s+=$1} END {print s+0}')
 # cross/vm-test.sh: "PASS  vm NAME: ..." or "FAIL  vm NAME: ..." per check.
 vm_passed=$(grep -cE "^PASS  vm " "$logs/vm.log")
 vm_failed=$(grep -cE "^FAIL  vm " "$logs/vm.log")
-[ "$swift_passed" -gt 0 ] && [ "$python_passed" -gt 0 ] && [ "$cross_passed" -gt 0 ] && [ "$vm_passed" -gt 0 ] || status=1
-failed=$((swift_failed + python_failed + cross_failed + vm_failed))
+[ "$swift_passed" -gt 0 ] && [ "$sanitizer_passed" -gt 0 ] && [ "$python_passed" -gt 0 ] && [ "$cross_passed" -gt 0 ] && [ "$vm_passed" -gt 0 ] || status=1
+failed=$((swift_failed + sanitizer_failed + python_failed + cross_failed + vm_failed))
 [ "$status" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
 echo
-echo "tests: $((swift_passed + cross_passed + vm_passed + python_passed)) passed, $failed failed"
+echo "tests: $((swift_passed + sanitizer_passed + cross_passed + vm_passed + python_passed)) passed, $failed failed"
 rm -rf "$logs"
 exit $status

@@ -117,6 +117,38 @@ final class FrameLoopAllocationTests: XCTestCase {
         XCTAssertEqual(real.box.sinks.serial?.wordsDelivered, counted.box.sinks.commits, "every piece of both words reached the port")
     }
 
+    /// Issue 12, soak: the live loop over the bundled session played again and again (10 loops,
+    /// 3,080 frames, 30 words) allocates nothing however long it runs, and each loop commits its
+    /// three words. scripts/soak.py runs the same for 100,000 frames and more from outside.
+    func testLongLoopedLiveBoxRunAllocatesNothing() throws {
+        #if DEBUG
+        try XCTSkipUnless(false, "runs on the release build: scripts/test.sh runs it with swift test -c release")
+        #endif
+        let model = try Model.load(path: SessionClip.modelPath)
+        let clip = try Y4MClip(path: SessionClip.repository.appendingPathComponent("samples/session.y4m").path)
+        let crop = CropRect.fromThousandths(
+            x: model.defaultCrop.x, y: model.defaultCrop.y, width: model.defaultCrop.width, height: model.defaultCrop.height,
+            frameWidth: clip.width, frameHeight: clip.height)
+        let recogniser = try ContinuousRecogniser(
+            model: model, window: model.defaultWindow, method: .greedy, crop: crop,
+            frameWidth: clip.width, frameHeight: clip.height, framesPerSecond: 30)
+        let box = LiveBox(recogniser: recogniser, source: .clip(ClipPlayer(clip: clip, realtime: false, loop: true)), sinks: CountingSink())
+        let loops = 10
+        allocation_counter_start()
+        box.start()
+        var ended = false
+        while box.sourceFrames < loops * clip.frameCount && !ended {
+            ended = box.step() == .ended
+        }
+        let allocations = allocation_counter_stop()
+        box.finish(flushSeconds: 0.5)
+        XCTAssertFalse(ended, "a looped clip does not end")
+        XCTAssertEqual(allocations, 0, "\(allocations) heap allocations over \(box.sourceFrames) frames of the live loop")
+        XCTAssertEqual(box.sourceFrames, loops * clip.frameCount)
+        XCTAssertEqual(box.sinks.finalWords, 3 * loops, "every loop of the session commits its three words")
+        XCTAssertEqual(recogniser.wordsCommitted, box.sinks.finalWords, "every committed word reached the sink")
+    }
+
     func testBeamSearchWithLexiconAndLanguageModelAllocatesNothing() throws {
         #if DEBUG
         try XCTSkipUnless(false, "runs on the release build: scripts/test.sh runs it with swift test -c release")
