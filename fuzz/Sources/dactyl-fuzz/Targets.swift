@@ -5,6 +5,7 @@ import CDactylFuzz
 import CDactylPlatform
 @testable import DactylModel
 @testable import DactylPipeline
+import DactylKernels
 import Glibc
 
 enum FuzzTarget: String, CaseIterable {
@@ -67,6 +68,7 @@ func exercise(_ model: Model, _ data: UnsafeRawBufferPointer) {
     sink &+= model.weightBytes &+ model.featureSize
     for symbol in model.alphabet { sink &+= symbol.utf8.count }
     sink &+= model.info.utf8.count
+    run(model)
     for index in 0..<Model.inputLUTBytes { sink &+= Int(model.inputLUT[index]) }
     // An --input size from the last bytes (1...8192 each), as `inspect --input HxW` gives.
     if data.count >= 4 {
@@ -79,20 +81,65 @@ func exercise(_ model: Model, _ data: UnsafeRawBufferPointer) {
     }
 }
 
+/// A two-frame 64x48 4:2:0 clip (a gradient) to run valid models on.
+let runClipBytes: [UInt8] = {
+    var bytes = Array("YUV4MPEG2 W64 H48 F30:1 C420jpeg\n".utf8)
+    for frame in 0..<2 {
+        bytes += Array("FRAME\n".utf8)
+        for index in 0..<(64 * 48 * 3 / 2) { bytes.append(UInt8(truncatingIfNeeded: index * 7 + frame * 91)) }
+    }
+    return bytes
+}()
+let runClip: Y4MClip = runClipBytes.withUnsafeBytes { bytes in
+    // The array is a global constant: its storage outlives the clip that borrows it.
+    try! Y4MClip(borrowing: UnsafeRawBufferPointer(start: bytes.baseAddress, count: bytes.count), name: "run.y4m")
+}
+
+/// Runs a model that passed validation (as `decode` does: preprocess, encoder, head, greedy and
+/// beam decoding) when it is small enough to run in a fuzzing budget: validation must leave no
+/// model that traps later.
+func run(_ model: Model) {
+    guard let shapes = try? model.encoderShapes(inputHeight: model.inputHeight, inputWidth: model.inputWidth) else { return }
+    var macs = 0
+    for index in model.encoderOps.indices {
+        macs = CheckedSize.saturatingSum(macs, model.multiplyAccumulates(encoderOp: index, shapes: shapes))
+    }
+    for index in model.headOps.indices { macs = CheckedSize.saturatingSum(macs, model.multiplyAccumulates(headOp: index, frames: 2)) }
+    guard macs <= 4_000_000 else { return }
+    let crop = CropRect(x: 0, y: 0, width: 48, height: 48)
+    // The reference kernels with the greedy decoder, this CPU's fastest (packed weights) with the beam.
+    for (method, kernelPath) in [(CTCDecoder.Method.greedy, KernelPath.scalar), (.beam(width: 4), nil)] {
+        guard let recogniser = try? Recogniser(model: model, clip: runClip, crop: crop, method: method, kernelPath: kernelPath,
+                                               threads: 1) else { return }
+        guard recogniser.layout.plan.arenaBytes <= 64 << 20 else { return }
+        do { try recogniser.add(clip: runClip) } catch { return }
+        let result = recogniser.makeDecoder(method).decode(logProbs: recogniser.runHead(), frames: recogniser.frames)
+        sink &+= result.labels.count
+    }
+}
+
 func fuzzModel(_ data: UnsafeRawBufferPointer) {
-    // The loader hands the parser 64-byte-aligned memory; so does this.
+    // The loader hands the parser 64-byte-aligned memory; so does the copy.
     let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, data.count), alignment: Model.alignment)
     defer { copy.deallocate() }
     let bytes = UnsafeMutableRawBufferPointer(rebasing: copy[0..<data.count])
     if data.count > 0 { bytes.copyMemory(from: data) }
-    for pass in 0..<2 {
-        if pass == 1 { fixChecksums(bytes) }
-        do {
-            let model = try Model.borrowing(bytes: UnsafeRawBufferPointer(bytes), path: "fuzz.dmdl")
-            exercise(model, data)
+    // As it is, through the file loader (dactyl_read_file: file checks, the read into aligned
+    // memory of its own) ...
+    withFile(data) { path in
+        do throws(ModelError) {
+            exercise(try Model.load(path: path), data)
         } catch {
             sink &+= error.description.utf8.count
         }
+    }
+    // ... and with its checksums made right, through the in-memory entry point.
+    fixChecksums(bytes)
+    do {
+        let model = try Model.borrowing(bytes: UnsafeRawBufferPointer(bytes), path: "fuzz.dmdl")
+        exercise(model, data)
+    } catch {
+        sink &+= error.description.utf8.count
     }
 }
 
