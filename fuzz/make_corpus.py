@@ -110,15 +110,25 @@ def model_seeds():
     return seeds
 
 
+def first_frames(clip, count):
+    """The stream header and the first `count` frames of a clip with plain FRAME markers."""
+    header = clip[:clip.index(b"\n") + 1]
+    fields = dict((word[:1], word[1:]) for word in header.split()[1:])
+    width, height = int(fields[b"W"]), int(fields[b"H"])
+    chroma = fields.get(b"C", b"420")
+    plane = width * height
+    frame = plane * 3 if chroma.startswith(b"444") else plane + 2 * ((width + 1) // 2) * ((height + 1) // 2)
+    return clip[:len(header) + count * (6 + frame)]
+
+
 def y4m_seeds():
     c420 = read("Tests/golden/clip420.y4m")
     c444 = read("Tests/golden/clip444.y4m")
-    header_end = c420.index(b"\n") + 1
-    one_frame_420 = c420[:header_end + 6 + 64 * 48 * 3 // 2]
+    one_frame_420 = first_frames(c420, 1)
     frame = bytes(range(256)) * (4 * 4 * 3 // 256 + 1)
     return {
         "valid-420-one-frame.y4m": one_frame_420,
-        "valid-444-two-frames.y4m": c444[:c444.index(b"\n") + 1 + 2 * (6 + 64 * 48 * 3)],
+        "valid-444-two-frames.y4m": first_frames(c444, 2),
         "valid-4x4-frame-params.y4m": b"YUV4MPEG2 W4 H4 F30:1 Ip A1:1 C444 XYSCSS=444\nFRAME Ixyz\n" + frame[:48],
         "valid-mono-range.y4m": b"YUV4MPEG2 W2 H2 C420mpeg2 XCOLORRANGE=FULL\nFRAME\n" + bytes(6),
         "not-y4m": b"RIFF\x00\x00\x00\x00WAVEfmt ",

@@ -33,6 +33,13 @@ func withFile(_ data: UnsafeRawBufferPointer, _ body: (String) -> Void) {
 }
 var sink: Int = 0
 
+/// DACTYL_FUZZ_VERBOSE=1 prints each documented error met, to see what a replayed input gives.
+let verbose = getenv("DACTYL_FUZZ_VERBOSE") != nil
+func report(_ message: String) {
+    sink &+= message.utf8.count
+    if verbose { print("documented error: " + message) }
+}
+
 // MARK: model
 
 /// Recomputes a model's section checksums and the table checksum in place (where the header
@@ -130,7 +137,7 @@ func fuzzModel(_ data: UnsafeRawBufferPointer) {
         do throws(ModelError) {
             exercise(try Model.load(path: path), data)
         } catch {
-            sink &+= error.description.utf8.count
+            report(error.description)
         }
     }
     // ... and with its checksums made right, through the in-memory entry point.
@@ -139,7 +146,7 @@ func fuzzModel(_ data: UnsafeRawBufferPointer) {
         let model = try Model.borrowing(bytes: UnsafeRawBufferPointer(bytes), path: "fuzz.dmdl")
         exercise(model, data)
     } catch {
-        sink &+= error.description.utf8.count
+        report(error.description)
     }
 }
 
@@ -156,13 +163,13 @@ func fuzzY4M(_ data: UnsafeRawBufferPointer) {
             sink &+= Int(touch(frame.u, (chromaHeight - 1) * frame.uvStride + chromaWidth))
             sink &+= Int(touch(frame.v, (chromaHeight - 1) * frame.uvStride + chromaWidth))
         }
-        if let error = cursor.error { sink &+= error.description.utf8.count }
+        if let error = cursor.error { report(error.description) }
         if clip.frameCount > 1, let frame = try? clip.frame(at: clip.frameCount - 1) { sink &+= Int(frame.y[0]) }
         let crop = CropRect.fromThousandths(x: 100, y: 0, width: 800, height: 1000,
                                             frameWidth: clip.width, frameHeight: clip.height)
         sink &+= crop.width
     } catch {
-        sink &+= error.description.utf8.count
+        report(error.description)
     }
     // The same bytes through the path reader (pread, file checks).
     withFile(data) { path in
@@ -171,7 +178,7 @@ func fuzzY4M(_ data: UnsafeRawBufferPointer) {
             var cursor = clip.makeFrameCursor()
             while let frame = cursor.next() { sink &+= Int(frame.y[0]) }
         } catch {
-            sink &+= error.description.utf8.count
+            report(error.description)
         }
     }
 }
@@ -185,7 +192,7 @@ func fuzzProfile(_ data: UnsafeRawBufferPointer) {
             sink &+= profile.cameraWidth &+ profile.serialBaud &+ profile.threads
             if let crop = profile.crop { sink &+= crop.width }
         } catch {
-            sink &+= error.description.utf8.count
+            report(error.description)
         }
     }
 }
@@ -217,7 +224,7 @@ func fuzzLexicon(_ data: UnsafeRawBufferPointer) {
         do throws(VocabularyError) {
             exercise(try VocabularyFiles(lexiconPath: path, languageModelPath: nil, alphabet: alphabet), data)
         } catch {
-            sink &+= error.description.utf8.count
+            report(error.description)
         }
     }
 }
@@ -227,7 +234,7 @@ func fuzzLanguageModel(_ data: UnsafeRawBufferPointer) {
         do throws(VocabularyError) {
             exercise(try VocabularyFiles(lexiconPath: nil, languageModelPath: path, alphabet: alphabet), data)
         } catch {
-            sink &+= error.description.utf8.count
+            report(error.description)
         }
     }
 }
@@ -253,11 +260,11 @@ func fuzzArguments(_ data: UnsafeRawBufferPointer) {
     do {
         arguments = try Arguments(words[...], valueOptions: valueOptions, flagOptions: ["--fast", "--loop", "--timing", "--json"])
     } catch {
-        sink &+= error.message.utf8.count
+        report(error.message)
         return
     }
     func check<T>(_ body: () throws(Arguments.UsageError) -> T) {
-        do { _ = try body() } catch { sink &+= error.message.utf8.count }
+        do { _ = try body() } catch { report(error.message) }
     }
     check { () throws(Arguments.UsageError) in try arguments.integer("--beam", default: 0, range: 1...256) }
     check { () throws(Arguments.UsageError) in try arguments.integer("--max-frames", default: Int.max, range: 1...Int.max) }
@@ -274,12 +281,19 @@ func fuzzArguments(_ data: UnsafeRawBufferPointer) {
     }
     check { () throws(Arguments.UsageError) in try arguments.decimal("--lm-weight", default: 0.3, range: 0...100) }
     check { () throws(Arguments.UsageError) in try arguments.decimal("--insertion-bonus", default: 0, range: -100...100) }
+    // A valid result is also the right one: digits that Int reads within the range must be
+    // accepted as that number (19-digit --max-frames values were refused, see CommandLineTests).
+    if let text = arguments.value("--max-frames"), !text.isEmpty, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+       let expected = Int(text), expected >= 1 {
+        let parsed = try? arguments.integer("--max-frames", default: 0, range: 1...Int.max)
+        precondition(parsed == expected, "--max-frames \(text) read as \(String(describing: parsed))")
+    }
     sink &+= arguments.positionals.count &+ (arguments.has("--fast") ? 1 : 0)
     // Profile options on the command line, as `run` applies them.
     var profile = BoardProfile()
     for option in BoardProfile.options + aliases.keys.sorted() {
         guard let value = arguments.value(option), let key = BoardProfile.key(forOption: aliases[option] ?? option) else { continue }
-        do { try profile.set(key, value, source: "command line", line: 0) } catch { sink &+= error.description.utf8.count }
+        do { try profile.set(key, value, source: "command line", line: 0) } catch { report(error.description) }
     }
 }
 
