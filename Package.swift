@@ -78,6 +78,16 @@ if !embedded {
     ]
 }
 
+// The libFuzzer targets (fuzz/README.md): built only with DACTYL_FUZZ=1, in their own scratch
+// path, with -sanitize=fuzzer,address; never part of the normal build.
+if environment["DACTYL_FUZZ"] != nil && !embedded {
+    targets += [
+        .target(name: "CDactylFuzz", path: "fuzz/Sources/CDactylFuzz"),
+        .executableTarget(name: "dactyl-fuzz", dependencies: ["DactylPipeline", "DactylModel", "CDactylPlatform", "CDactylFuzz"],
+                          path: "fuzz/Sources/dactyl-fuzz", swiftSettings: [.swiftLanguageMode(.v5)]),
+    ]
+}
+
 let package = Package(
     name: "Dactyl",
     products: products,

@@ -2,7 +2,8 @@
 # Runs every test: the Swift package's (host build), the no-allocation test on the release
 # build, the Swift and C tests under AddressSanitizer, the Embedded Swift build of the board
 # code, the aarch64 cross build under qemu (cortex-a72 and cortex-a76), the board's devices in
-# a virtual Raspberry Pi, and the Python side's. Expects scripts/setup.sh to have run.
+# a virtual Raspberry Pi, the fuzz targets on their corpora, and the Python side's. Expects
+# scripts/setup.sh to have run.
 # Ends with one summary line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +55,12 @@ bash cross/vm-test.sh --skip-build 2>&1 | tee "$logs/vm.log" | grep -E "^(PASS|F
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 echo "cross/vm-test.sh took $((SECONDS - vm_started)) s"
 
+# Every reader of outside input under libFuzzer with ASan (fuzz/README.md): the seed corpus
+# and a fixed 10000 executions per target (seed 1), in its own build (.build-fuzz).
+step "fuzz targets: seed corpus + mutations under ASan (fuzz/run.sh)"
+bash fuzz/run.sh 2>&1 | tee "$logs/fuzz.log" | grep -E "^(PASS|FAIL)|^ +#|fuzz/run.sh:"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
 step "python -m pytest quantization"
 (cd quantization && python3 -m pytest -q -p no:cacheprovider 2>&1) | tee "$logs/python.log" | tail -n 15
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
@@ -82,10 +89,14 @@ sanitizer_failed=$(grep -E "^FAIL  sanitizer " "$logs/sanitizers.log" | grep -oE
 # cross/vm-test.sh: "PASS  vm NAME: ..." or "FAIL  vm NAME: ..." per check.
 vm_passed=$(grep -cE "^PASS  vm " "$logs/vm.log")
 vm_failed=$(grep -cE "^FAIL  vm " "$logs/vm.log")
-[ "$swift_passed" -gt 0 ] && [ "$sanitizer_passed" -gt 0 ] && [ "$python_passed" -gt 0 ] && [ "$cross_passed" -gt 0 ] && [ "$vm_passed" -gt 0 ] || status=1
-failed=$((swift_failed + sanitizer_failed + python_failed + cross_failed + vm_failed))
+# fuzz/run.sh: "PASS  fuzz TARGET: ..." or "FAIL  fuzz TARGET: ..." per target.
+fuzz_passed=$(grep -cE "^PASS  fuzz " "$logs/fuzz.log")
+fuzz_failed=$(grep -cE "^FAIL  fuzz " "$logs/fuzz.log")
+[ "$swift_passed" -gt 0 ] && [ "$sanitizer_passed" -gt 0 ] && [ "$python_passed" -gt 0 ] && [ "$cross_passed" -gt 0 ] \
+    && [ "$vm_passed" -gt 0 ] && [ "$fuzz_passed" -gt 0 ] || status=1
+failed=$((swift_failed + sanitizer_failed + python_failed + cross_failed + vm_failed + fuzz_failed))
 [ "$status" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
 echo
-echo "tests: $((swift_passed + sanitizer_passed + cross_passed + vm_passed + python_passed)) passed, $failed failed"
+echo "tests: $((swift_passed + sanitizer_passed + cross_passed + vm_passed + fuzz_passed + python_passed)) passed, $failed failed"
 rm -rf "$logs"
 exit $status

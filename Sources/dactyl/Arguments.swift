@@ -50,13 +50,18 @@ struct Arguments {
     }
 
     /// Decimal digits only: `Int("+8")` and `Int("-0")` parse, but a sign is not a whole number
-    /// a user means; at most 18 digits, so the value cannot overflow.
+    /// a user means; nil past `Int.max` (checked, so every value of a range up to `Int.max`,
+    /// such as run's `--max-frames`, is accepted: 19 digits were refused with a message naming
+    /// the very value as the bound).
     static func wholeNumber<Text: StringProtocol>(_ text: Text) -> Int? {
-        guard !text.isEmpty, text.utf8.count <= 18 else { return nil }
+        guard !text.isEmpty else { return nil }
         var value = 0
         for byte in text.utf8 {
             guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            let (tens, overflowTens) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflowSum) = tens.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))
+            guard !overflowTens, !overflowSum else { return nil }
+            value = sum
         }
         return value
     }

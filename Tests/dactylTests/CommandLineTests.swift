@@ -447,6 +447,20 @@ final class CommandLineTests: XCTestCase {
         try assertFails(["decode", clip("clip420.y4m"), "--beam", "99999999999999999999999"], status: 2, mentioning: ["--beam"])
     }
 
+    /// Found by the `args` fuzz target's seed (issue 12 part 2): `run --max-frames` takes
+    /// 1...Int.max, but numbers of 19 digits were refused ("expects a whole number from 1 to
+    /// 9223372036854775807, got '9223372036854775807'"). Now only values past Int.max are.
+    func testWholeNumbersUpToIntMaxAreAccepted() throws {
+        let missing = "/nonexistent/dactyl-model.dmdl"
+        // Parsed, so the run gets as far as the model, which is missing: exit 1, not a usage error.
+        try assertFails(["run", clip("clip420.y4m"), "--model", missing, "--max-frames", "9223372036854775807"],
+                        status: 1, mentioning: [missing])
+        try assertFails(["run", clip("clip420.y4m"), "--model", missing, "--max-frames", "9223372036854775808"],
+                        status: 2, mentioning: ["--max-frames", "9223372036854775808"])
+        try assertFails(["run", clip("clip420.y4m"), "--model", missing, "--max-frames", "00000000000000000000001"],
+                        status: 1, mentioning: [missing])
+    }
+
     /// Issue 12 #2 and #6: `inspect --input HxW` with large sizes trapped; `--window 100000`
     /// planned 20 GB. Sizes are bounded, and a plan over the arena limit is an error naming the
     /// limit and the longest window that fits.

@@ -1,0 +1,1 @@
+../../../Sources/dactyl/Arguments.swift
