@@ -84,33 +84,9 @@ for s in "${SOURCES[@]}"; do
     read -r uri suite comps <<<"$s"
     echo "deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $uri $suite $comps" >> "$CACHE/etc/sources.list"
 done
-touch "$CACHE/state/status"   # an empty dpkg status: apt sees nothing installed for arm64
-
-cat > "$CACHE/apt.conf" <<EOF
-APT::Architecture "arm64";
-APT::Architectures { "arm64"; };
-APT::Install-Recommends "false";
-APT::Install-Suggests "false";
-Dir::Etc "$CACHE/etc";
-Dir::Etc::SourceList "$CACHE/etc/sources.list";
-Dir::Etc::SourceParts "$CACHE/etc/sources.list.d";
-Dir::Etc::Parts "$CACHE/etc/apt.conf.d";
-Dir::Etc::Preferences "$CACHE/etc/preferences";
-Dir::Etc::PreferencesParts "$CACHE/etc/preferences.d";
-Dir::Etc::TrustedParts "/etc/apt/trusted.gpg.d";
-Dir::State "$CACHE/state";
-Dir::State::Lists "$CACHE/state/lists";
-Dir::State::status "$CACHE/state/status";
-Dir::Cache "$CACHE/cache";
-Dir::Cache::Archives "$CACHE/cache/archives";
-Dir::Log "$CACHE/log";
-Debug::NoLocking "true";
-APT::Sandbox::User "root";
-EOF
-mkdir -p "$CACHE/etc/sources.list.d" "$CACHE/log"
-export APT_CONFIG="$CACHE/apt.conf"
-# APT_CONFIG is read first and moves Dir::Etc::Parts/main away from /etc/apt, so no host
-# apt configuration (and no host dpkg state) takes part.
+# shellcheck source=cross/private-apt.sh
+source "$CROSS_DIR/private-apt.sh"
+private_apt_config "$CACHE"
 APT=(apt-get -q)
 
 log "apt-get update (arm64, private state under ${CACHE#$CROSS_DIR/})"

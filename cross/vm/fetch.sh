@@ -15,39 +15,14 @@ ROOT="$CROSS_DIR/.cache/vm/root"
 STAMP="$CROSS_DIR/.cache/vm/.stamp"
 log() { printf 'vm/fetch: %s\n' "$*" >&2; }
 
-mkdir -p "$CACHE"/{etc/apt.conf.d,etc/preferences.d,etc/sources.list.d,state/lists/partial,cache/archives/partial,log}
-# The same mirrors as the sysroot (cross/sysroot.sh found them on the host); deb.debian.org otherwise.
-if [[ -f "$CROSS_DIR/.cache/apt-arm64/etc/sources.list" ]]; then
-    cp "$CROSS_DIR/.cache/apt-arm64/etc/sources.list" "$CACHE/etc/sources.list"
-else
-    cat > "$CACHE/etc/sources.list" <<SOURCES
-deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main
-deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-updates main
-deb [arch=arm64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian-security bookworm-security main
-SOURCES
-fi
-touch "$CACHE/state/status"
-cat > "$CACHE/apt.conf" <<CONF
-APT::Architecture "arm64";
-APT::Architectures { "arm64"; };
-APT::Install-Recommends "false";
-Dir::Etc "$CACHE/etc";
-Dir::Etc::SourceList "$CACHE/etc/sources.list";
-Dir::Etc::SourceParts "$CACHE/etc/sources.list.d";
-Dir::Etc::Parts "$CACHE/etc/apt.conf.d";
-Dir::Etc::Preferences "$CACHE/etc/preferences";
-Dir::Etc::PreferencesParts "$CACHE/etc/preferences.d";
-Dir::Etc::TrustedParts "/etc/apt/trusted.gpg.d";
-Dir::State "$CACHE/state";
-Dir::State::Lists "$CACHE/state/lists";
-Dir::State::status "$CACHE/state/status";
-Dir::Cache "$CACHE/cache";
-Dir::Cache::Archives "$CACHE/cache/archives";
-Dir::Log "$CACHE/log";
-Debug::NoLocking "true";
-APT::Sandbox::User "root";
-CONF
-export APT_CONFIG="$CACHE/apt.conf"
+# The same mirrors as the sysroot: cross/sysroot.sh finds them on the host (made first if need be).
+SYSROOT_SOURCES="$CROSS_DIR/.cache/apt-arm64/etc/sources.list"
+[[ -f "$SYSROOT_SOURCES" ]] || "$CROSS_DIR/sysroot.sh" >&2
+mkdir -p "$CACHE/etc"
+cp "$SYSROOT_SOURCES" "$CACHE/etc/sources.list"
+# shellcheck source=cross/private-apt.sh
+source "$CROSS_DIR/private-apt.sh"
+private_apt_config "$CACHE"
 
 # The kernel the linux-image-arm64 metapackage points at today, and busybox-static.
 resolve() {
