@@ -1,3 +1,5 @@
+import DactylPipeline
+
 /// A small command-line parser that Embedded Swift can compile (swift-argument-parser needs
 /// reflection): options with a value (`--beam 8` or `--beam=8`), flags, and positionals.
 struct Arguments {
@@ -49,22 +51,8 @@ struct Arguments {
         options.last { $0.name == name }?.value
     }
 
-    /// Decimal digits only: `Int("+8")` and `Int("-0")` parse, but a sign is not a whole number
-    /// a user means; nil past `Int.max` (checked, so every value of a range up to `Int.max`,
-    /// such as run's `--max-frames`, is accepted: 19 digits were refused with a message naming
-    /// the very value as the bound).
-    static func wholeNumber<Text: StringProtocol>(_ text: Text) -> Int? {
-        guard !text.isEmpty else { return nil }
-        var value = 0
-        for byte in text.utf8 {
-            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-            let (tens, overflowTens) = value.multipliedReportingOverflow(by: 10)
-            let (sum, overflowSum) = tens.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))
-            guard !overflowTens, !overflowSum else { return nil }
-            value = sum
-        }
-        return value
-    }
+    /// Decimal digits only, up to `Int.max` (`parseWholeNumber`, shared with the board profiles).
+    static func wholeNumber<Text: StringProtocol>(_ text: Text) -> Int? { parseWholeNumber(text) }
 
     func integer(_ name: String, default defaultValue: Int, range: ClosedRange<Int>) throws(UsageError) -> Int {
         guard let text = value(name) else { return defaultValue }

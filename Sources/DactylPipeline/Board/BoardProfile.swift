@@ -246,10 +246,20 @@ public struct BoardProfile: Equatable, Sendable {
     }
 }
 
-/// A decimal whole number with no sign or other characters (`+8` is not one).
-func parseWholeNumber(_ text: String) -> Int? {
-    guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
-    return Int(text)
+/// A decimal whole number, digits only: `Int("+8")` and `Int("-0")` parse, but a sign is not a
+/// number a user means; nil past `Int.max` (checked, so every value of a range up to `Int.max`
+/// is accepted). The one parser for whole numbers in board profiles and on the command line.
+public func parseWholeNumber<Text: StringProtocol>(_ text: Text) -> Int? {
+    guard !text.isEmpty else { return nil }
+    var value = 0
+    for byte in text.utf8 {
+        guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+        let (tens, overflowTens) = value.multipliedReportingOverflow(by: 10)
+        let (sum, overflowSum) = tens.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))
+        guard !overflowTens, !overflowSum else { return nil }
+        value = sum
+    }
+    return value
 }
 
 /// A decimal number such as `0.6` or `12`, with no sign or exponent.

@@ -11,11 +11,10 @@ import DactylModel
 public final class ContinuousRecogniser {
     public let recogniser: Recogniser
     public let settings: SegmenterFrames
-    let method: CTCDecoder.Method
     let greedy: CTCDecoder
     let configured: CTCDecoder
     let window: Int
-    let alphabet: AlphabetText
+    let letters: LetterTable
 
     // Arena state, one entry per ring slot where it says so.
     let previousInput: UnsafeMutablePointer<Int8>
@@ -50,19 +49,16 @@ public final class ContinuousRecogniser {
                    start: UInt64, end: UInt64)? = nil
     /// Frames skipped because they repeated the previous picture exactly.
     public private(set) var repeatedFrames = 0
-    /// Motion of the last frame (mean |Δ| of the input tensor), for `--stats` and tests.
+    /// Motion of the last frame (mean |Δ| of the input tensor), for `--trace` and tests.
     public private(set) var lastMotion: Float = 0
-    /// Source frame number of the last moving frame of the last committed segment and when it
-    /// arrived: the end of signing, from which word latency is counted.
-    public private(set) var lastSigningEnd: (frame: Int, arrival: UInt64) = (0, 0)
 
     /// Arena bytes the live state needs beside the recogniser's own buffers.
     public static func workspaceBytes(model: Model, inputCount: Int, window: Int) -> Int {
-        let textBytes = window * AlphabetText.maximumSymbolBytes(model)
+        let textBytes = window * LetterTable.longestLetterBytes(model.alphabet)
         return CacheLineCarver.bytes(Int8.self, inputCount) + CacheLineCarver.bytes(Float.self, 2 * MotionFloor.capacity)
             + CacheLineCarver.bytes(Int.self, window)
             + CacheLineCarver.bytes(UInt64.self, window) + 3 * CacheLineCarver.bytes(UInt8.self, textBytes)
-            + 2 * CacheLineCarver.bytes(CTCLetterSpan.self, window) + AlphabetText.workspaceBytes(model)
+            + 2 * CacheLineCarver.bytes(CTCLetterSpan.self, window)
     }
 
     /// The configuration `Recogniser` needs for live recognition with `window` frames.
@@ -89,7 +85,6 @@ public final class ContinuousRecogniser {
                                         frameHeight: frameHeight, kernelPath: kernelPath, threads: threads)
         self.recogniser = recogniser
         self.window = window
-        self.method = method
         self.settings = settings.frames(framesPerSecond: framesPerSecond, window: window)
         let installed = vocabulary.map { $0.files.install(into: recogniser.vocabularyMemory!, lmWeight: $0.lmWeight,
                                                            insertionBonus: $0.insertionBonus) }
@@ -100,13 +95,13 @@ public final class ContinuousRecogniser {
         motionFloor = MotionFloor(memory: carver.take(Float.self, 2 * MotionFloor.capacity))
         slotFrameNumber = carver.take(Int.self, window)
         slotArrival = carver.take(UInt64.self, window)
-        let textBytes = window * AlphabetText.maximumSymbolBytes(model)
+        let textBytes = window * LetterTable.longestLetterBytes(model.alphabet)
         partialText = FixedText(base: carver.take(UInt8.self, textBytes), capacity: textBytes)
         wordText = FixedText(base: carver.take(UInt8.self, textBytes), capacity: textBytes)
         lastWordText = FixedText(base: carver.take(UInt8.self, textBytes), capacity: textBytes)
         wordLetters = carver.take(CTCLetterSpan.self, window)
         lastWordLetters = carver.take(CTCLetterSpan.self, window)
-        alphabet = AlphabetText(model: model, carver: &carver)
+        letters = LetterTable(alphabet: model.alphabet)
     }
 
     /// Where a segment starts: `frames` ring slots from slot `start`.
@@ -126,7 +121,7 @@ public final class ContinuousRecogniser {
             // content; no sensor's noise repeats exactly): not a new frame for the model, which
             // must see the signing at its own pace, nor for the noise floor. A pause still ends.
             repeatedFrames += 1
-            if segmentOpen && arrival &- min(arrival, self.arrival(ofEncoded: lastMoving)) >= settings.quietNanoseconds {
+            if segmentOpen && stillTime(until: arrival) >= settings.quietNanoseconds {
                 endSegment(now: now, sink: &sink)
             }
             return
@@ -174,11 +169,8 @@ public final class ContinuousRecogniser {
         } else {
             stillRun += 1
         }
-        // Stillness is measured in time, from the frames' arrival, so that a box that drops
-        // frames (a slow board, a busy camera) still ends a word after the same pause.
-        let stillNanoseconds = stillRun == 0 ? 0 : arrival &- min(arrival, self.arrival(ofEncoded: lastMoving))
         framesSincePartial += 1
-        if stillRun >= 2 && stillNanoseconds >= settings.quietNanoseconds {
+        if stillRun >= 2 && stillTime(until: arrival) >= settings.quietNanoseconds {
             endSegment(now: now, sink: &sink)
             return
         }
@@ -219,18 +211,21 @@ public final class ContinuousRecogniser {
 
     // MARK: - Decoding
 
+    /// How long the hand has been still at `arrival`: measured in time, from the frames'
+    /// timestamps, so that a box that drops frames (a slow board, a busy camera) still ends a
+    /// word after the same pause.
+    func stillTime(until arrival: UInt64) -> UInt64 { arrival &- min(arrival, self.arrival(ofEncoded: lastMoving)) }
+
     func frameNumber(ofEncoded index: Int) -> Int { slotFrameNumber[index % window] }
     func arrival(ofEncoded index: Int) -> UInt64 { slotArrival[index % window] }
 
     /// Runs the head over the open segment and decodes it with `decoder` into `wordText` and
-    /// `wordLetters` (frames as source frame numbers); returns the encoded index where the last
-    /// letter ends (or `segmentStart - 1` when there are no letters).
+    /// `wordLetters` (frames as source frame numbers).
     ///
     /// `trimTravel` leaves out letters read while the hand travelled into the zone (before the
     /// segment's first piece moved in place) or out of it (after its last movement in place): the
     /// model, trained on words alone, reads letters into a hand that is only passing.
-    @discardableResult
-    func decodeSegment(_ decoder: CTCDecoder, frames: Int? = nil, trimTravel: Bool = false) -> Int {
+    func decodeSegment(_ decoder: CTCDecoder, frames: Int? = nil, trimTravel: Bool = false) {
         let count = max(1, frames ?? segmentLength)
         let logProbabilities = recogniser.runHead(ringStart: segmentStart % window, count: count)
         let result = decoder.decode(logProbs: logProbabilities, frames: count)
@@ -243,23 +238,26 @@ public final class ContinuousRecogniser {
                 while last > first && segmentStart + Int(result.spans[last - 1].startFrame) >= travelStart { last -= 1 }
             }
         }
+        writeWord(result, letters: first..<last)
+    }
+
+    /// `wordText` and `wordLetters` from decoded `letters` of `result`, whose frames count from
+    /// `segmentStart`; spans become source frame numbers (none when the alignment found none).
+    func writeWord(_ result: CTCDecoder.Result, letters range: Range<Int>) {
         wordText.clear()
-        for index in first..<last { alphabet.append(result.labels[index], to: &wordText) }
-        var lastEnd = segmentStart - 1
+        for index in range { wordText.append(letters.letter(classIndex: Int(result.labels[index]))) }
         lettersDecoded = 0
         if result.spans.count == result.labels.count {
-            for index in first..<last {
+            for index in range {
                 let span = result.spans[index]
-                lastEnd = segmentStart + Int(span.endFrame)
                 wordLetters[lettersDecoded] = CTCLetterSpan(
                     classIndex: span.classIndex,
                     startFrame: Int32(truncatingIfNeeded: frameNumber(ofEncoded: segmentStart + Int(span.startFrame))),
-                    endFrame: Int32(truncatingIfNeeded: frameNumber(ofEncoded: lastEnd)), score: span.score)
+                    endFrame: Int32(truncatingIfNeeded: frameNumber(ofEncoded: segmentStart + Int(span.endFrame))), score: span.score)
                 lettersDecoded += 1
             }
         }
-        labelsDecoded = last - first
-        return labelsDecoded == 0 ? segmentStart - 1 : (lettersDecoded == 0 ? encoded - 1 : lastEnd)
+        labelsDecoded = range.count
     }
     var lettersDecoded = 0
     var labelsDecoded = 0
@@ -280,7 +278,6 @@ public final class ContinuousRecogniser {
         // The still frames after the last movement are left out: the model, never trained on
         // a hand at rest, reads letters into them.
         decodeSegment(configured, frames: min(segmentLength, lastMoving - segmentStart + 1 + settings.tailFrames), trimTravel: true)
-        lastSigningEnd = (frameNumber(ofEncoded: lastMoving), arrival(ofEncoded: lastMoving))
         commitWord(endFrame: frameNumber(ofEncoded: lastMoving), end: arrival(ofEncoded: lastMoving), now: now(), sink: &sink)
         segmentOpen = false
         historyStart = encoded
@@ -310,19 +307,7 @@ public final class ContinuousRecogniser {
             keep = result.labels.count  // no alignment: commit what was read, start afresh
             nextStart = encoded
         }
-        wordText.clear()
-        for index in 0..<keep {
-            alphabet.append(result.labels[index], to: &wordText)
-            if index < result.spans.count {
-                let span = result.spans[index]
-                wordLetters[index] = CTCLetterSpan(
-                    classIndex: span.classIndex,
-                    startFrame: Int32(truncatingIfNeeded: frameNumber(ofEncoded: segmentStart + Int(span.startFrame))),
-                    endFrame: Int32(truncatingIfNeeded: frameNumber(ofEncoded: segmentStart + Int(span.endFrame))), score: span.score)
-            }
-        }
-        lettersDecoded = min(keep, result.spans.count)
-        labelsDecoded = keep
+        writeWord(result, letters: 0..<keep)
         if keep > 0 {
             commitWord(endFrame: frameNumber(ofEncoded: nextStart - 1), end: arrival(ofEncoded: nextStart - 1), isFinal: false,
                        now: now(), sink: &sink)
@@ -362,50 +347,6 @@ private func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UIn
     guard a.count == b.count else { return false }
     for index in 0..<a.count where a[index] != b[index] { return false }
     return true
-}
-
-/// The model's alphabet as UTF-8 bytes in the arena, so that labels become text without allocating.
-struct AlphabetText {
-    let bytes: UnsafeMutablePointer<UInt8>
-    /// Symbol i (class i + 1) is `bytes[offsets[i] ..< offsets[i + 1]]`.
-    let offsets: UnsafeMutablePointer<Int>
-    let symbols: Int
-
-    static func maximumSymbolBytes(_ model: Model) -> Int {
-        var largest = 1
-        for symbol in model.alphabet { largest = max(largest, symbol.utf8.count) }
-        return largest
-    }
-
-    static func workspaceBytes(_ model: Model) -> Int {
-        var total = 0
-        for symbol in model.alphabet { total += symbol.utf8.count }
-        return CacheLineCarver.bytes(UInt8.self, total) + CacheLineCarver.bytes(Int.self, model.alphabet.count + 1)
-    }
-
-    init(model: Model, carver: inout CacheLineCarver) {
-        var total = 0
-        for symbol in model.alphabet { total += symbol.utf8.count }
-        bytes = carver.take(UInt8.self, total)
-        offsets = carver.take(Int.self, model.alphabet.count + 1)
-        symbols = model.alphabet.count
-        var cursor = 0
-        for (index, symbol) in model.alphabet.enumerated() {
-            offsets[index] = cursor
-            for byte in symbol.utf8 {
-                bytes[cursor] = byte
-                cursor += 1
-            }
-        }
-        offsets[model.alphabet.count] = cursor
-    }
-
-    /// Appends the text of class `label` (1-based; 0 is the blank).
-    func append(_ label: Int32, to text: inout FixedText) {
-        let index = Int(label) - 1
-        guard index >= 0 && index < symbols else { return }
-        text.append(UnsafeBufferPointer(start: bytes + offsets[index], count: offsets[index + 1] - offsets[index]))
-    }
 }
 
 /// Hands out pieces of one block of arena memory, each on its own 64-byte cache line (so pieces

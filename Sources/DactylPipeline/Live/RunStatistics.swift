@@ -50,12 +50,4 @@ public struct RunStatistics {
             + "word latency median \(milliseconds(wordLatencies.quantileMilliseconds(0.5))) ms, "
             + "p90 \(milliseconds(wordLatencies.quantileMilliseconds(0.9))) ms"
     }
-
-    public func json(frames: Int, words: Int) -> String {
-        "{\"type\":\"stats\",\"frames_encoded\":\(frames),\"frames_dropped\":\(framesDropped),\"words\":\(words),"
-            + "\"frame_latency_ms\":{\"median\":\(milliseconds(frameLatencies.quantileMilliseconds(0.5))),"
-            + "\"p90\":\(milliseconds(frameLatencies.quantileMilliseconds(0.9)))},"
-            + "\"word_latency_ms\":{\"median\":\(milliseconds(wordLatencies.quantileMilliseconds(0.5))),"
-            + "\"p90\":\(milliseconds(wordLatencies.quantileMilliseconds(0.9)))}}"
-    }
 }

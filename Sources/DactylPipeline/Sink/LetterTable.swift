@@ -26,6 +26,14 @@ public struct LetterTable {
         table.storeBytes(of: cursor, toByteOffset: alphabet.count * stride, as: Int.self)
     }
 
+    /// Bytes of the alphabet's longest letter (at least 1): what a text of N letters needs is
+    /// at most N times this.
+    public static func longestLetterBytes(_ alphabet: [String]) -> Int {
+        var longest = 1
+        for symbol in alphabet { longest = max(longest, symbol.utf8.count) }
+        return longest
+    }
+
     /// The letter of CTC class `classIndex`; empty for the blank or an index outside the alphabet.
     public func letter(classIndex: Int) -> UnsafeBufferPointer<UInt8> {
         guard classIndex >= 1 && classIndex <= count else { return UnsafeBufferPointer(start: storage.base, count: 0) }
