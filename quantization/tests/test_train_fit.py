@@ -132,7 +132,8 @@ def test_time_budget_schedule_follows_the_measured_pace():
     import argparse
     import time as clock
 
-    from dactyl_quant.train.loop import Dist, _fit_horizon_after_epoch, _fit_horizon_within_epoch
+    from dactyl_quant.train.loop import _fit_horizon_after_epoch, _fit_horizon_within_epoch
+    from dactyl_quant.train.runtime import Dist
 
     one = Dist(0, 1, 0, torch.device("cpu"), False)
     now = clock.monotonic()

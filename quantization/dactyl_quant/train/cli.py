@@ -14,7 +14,7 @@ import argparse
 import os
 
 from ..commands import run_command
-from .corpus import DataError
+from ..corpus import DataError
 
 TEACHER_HELP = "teacher features under DATA/teachers/NAME/ (synthpose, mediapipe, hamer), or none"
 
@@ -101,7 +101,7 @@ def _report(args) -> None:
 def _cache(args) -> None:
     from ..student import CONFIGS
     from .cache import CacheSpec, ClipCache, default_workers
-    from .corpus import read_corpus
+    from ..corpus import read_corpus
     config = CONFIGS[args.config]
     corpus = read_corpus(args.data, args.dataset or "auto", args.frames or "auto", partitions=tuple(args.splits),
                          skip_bad=args.skip_bad, csv_name=args.csv)

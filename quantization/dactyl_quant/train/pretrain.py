@@ -25,18 +25,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from torch.nn.utils.rnn import pad_sequence
 
 from .. import ctc
+from ..corpus import DataError
 from ..student import CONFIGS, Student
-from .corpus import DataError
 from .data import Augment, Item, prepare_frames
-from .loop import (close_distributed, cpu_state, init_distributed, learning_rate, load_checkpoint, make_optimizer,
-                   optimise, prepare_data, save_atomic, seed_everything, write_csv_log)
 from .metrics import LetterCount
 from .model import KDHead, ctc_loss, head_forward, kd_loss
 from .progress import Progress
+from .runtime import (close_distributed, cpu_state, init_distributed, learning_rate, load_checkpoint, make_optimizer,
+                      optimise, prepare_data, save_atomic, seed_everything, write_csv_log)
 from .teacher import teacher_stats
 
 PRETRAIN_FORMAT = "dactyl-kd-pretrain-v1"
