@@ -49,8 +49,9 @@ def _result_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _fit(args) -> None:
+    from .config import FitConfig
     from .loop import fit
-    fit(args)
+    fit(FitConfig.from_namespace(args))
 
 
 def _pretrain(args) -> None:

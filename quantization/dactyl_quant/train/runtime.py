@@ -17,6 +17,7 @@ from ..alphabet import CHICAGO
 from ..corpus import DataError, Skipped, read_corpus
 from ..student import StudentConfig
 from .cache import CacheSpec, ClipCache, default_workers
+from .config import DataOptions
 from .data import Item
 from .teacher import check_teacher, mask_path, teacher_dir, teacher_path
 
@@ -90,24 +91,25 @@ class Prepared:
     teacher_dim: int | None
     skipped: Skipped
     spec: CacheSpec
-    root: str
+    root: Path
 
 
-def prepare_data(args, config: StudentConfig, splits: tuple[str, ...], teacher: str | None, dist: Dist,
-                 teacher_splits: tuple[str, ...] = ("train",)) -> Prepared:
+def prepare_data(options: DataOptions, config: StudentConfig, splits: tuple[str, ...], teacher: str | None,
+                 dist: Dist, teacher_splits: tuple[str, ...] = ("train",)) -> Prepared:
     """Read the corpus, make sure every clip of `splits` is cached (rank 0 builds, the others wait),
     check the teacher files of `teacher_splits`; Items per split."""
-    corpus = read_corpus(args.data, args.dataset, args.frames, partitions=splits, alphabet=CHICAGO,
-                         skip_bad=args.skip_bad, csv_name=args.csv)
-    spec = CacheSpec(config.input_height, config.input_width, config.default_crop, args.crop_policy, args.bbox_margin)
-    cache_root = args.cache or os.path.join(corpus.root, "cache")
+    corpus = read_corpus(options.data, options.dataset, options.frames, partitions=splits, alphabet=CHICAGO,
+                         skip_bad=options.skip_bad, csv_name=options.csv)
+    spec = CacheSpec(config.input_height, config.input_width, config.default_crop, options.crop_policy,
+                     options.bbox_margin)
+    cache_root = options.cache or os.path.join(corpus.root, "cache")
     skipped = corpus.skipped
-    workers = args.cache_workers if args.cache_workers is not None else default_workers()
+    workers = options.cache_workers if options.cache_workers is not None else default_workers()
     error = None
     if dist.main:
         try:
-            ClipCache(cache_root, spec).ensure(corpus.samples, Skipped(args.skip_bad), workers,
-                                               show_progress=not getattr(args, "quiet", False))
+            ClipCache(cache_root, spec).ensure(corpus.samples, Skipped(options.skip_bad), workers,
+                                               show_progress=not options.quiet)
         except DataError as failure:
             error = failure
     if dist.reduce([1.0 if error else 0.0], "max")[0]:
@@ -119,7 +121,7 @@ def prepare_data(args, config: StudentConfig, splits: tuple[str, ...], teacher: 
     samples, entries = ClipCache(cache_root, spec).ensure(corpus.samples, skipped, 0, show_progress=False)
     frames = {key: entry.frames for key, entry in entries.items()}
     teacher_dim = None
-    teacher_folder = teacher_dir(corpus.root, teacher, args.teachers_dir) if teacher else None
+    teacher_folder = teacher_dir(corpus.root, teacher, options.teachers_dir) if teacher else None
     items: dict[str, list[Item]] = {}
     for split in splits:
         split_samples = [s for s in samples if s.partition == split]
@@ -128,7 +130,7 @@ def prepare_data(args, config: StudentConfig, splits: tuple[str, ...], teacher: 
             split_samples, teacher_dim = check_teacher(split_samples, teacher_folder, frames, skipped)
         items[split] = [Item(s.key, entries[s.key].path, s.labels, entries[s.key].frames,
                              teacher_path(teacher_folder, s.key) if use_teacher else None,
-                             mask_path(teacher_folder, s.key) if use_teacher and getattr(args, "kd_mask", True)
+                             mask_path(teacher_folder, s.key) if use_teacher and options.kd_mask
                              else None)
                         for s in split_samples]
     return Prepared(items, teacher_dim, skipped, spec, corpus.root)
