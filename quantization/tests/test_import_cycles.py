@@ -119,3 +119,14 @@ def test_every_module_imports(name):
         assert importlib.util.find_spec(name) is not None  # running it would run the command
         return
     importlib.import_module(name)
+
+
+def test_the_cache_workers_modules_import_no_torch():
+    """The clip cache's spawned workers import only numpy (train/__init__.py)."""
+    import subprocess
+    import sys
+    modules = ["dactyl_quant.corpus", "dactyl_quant.train.cache", "dactyl_quant.train.config",
+               "dactyl_quant.train.teacher"]
+    code = f"import sys; import {', '.join(modules)}; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT.parent, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
