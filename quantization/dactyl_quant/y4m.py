@@ -1,9 +1,14 @@
 """YUV4MPEG2 (.y4m) clips: reading, writing, and the exact integer YUV → RGB of the model format.
 
 Supported colour spaces: 4:2:0 (`C420jpeg`, `C420paldv`, `C420mpeg2`, `C420`; the chroma siting
-differs between them but the runtime upsamples all by nearest neighbour, docs/model-format.md)
-and 4:4:4 (`C444`), 8 bits. `XCOLORRANGE=FULL` selects full-range BT.601, anything else
-(`XCOLORRANGE=LIMITED` or no tag) limited range.
+differs between them but the runtime upsamples all by nearest neighbour, docs/model-format.md),
+4:2:2 (`C422`) and 4:4:4 (`C444`), 8 bits. `XCOLORRANGE=FULL` selects full-range BT.601,
+`XCOLORRANGE=LIMITED` or no such tag limited range.
+
+The header rules are the board's (Sources/DactylPipeline/Source/Y4MClip.swift), and
+Tests/y4m-cases holds files both readers are tested on: progressive frames only (`Ip` or `I?`),
+`A` a ratio N:D, W and H at most 16384, numbers of at most nine digits, other X tags and unknown
+tags skipped (the format reserves them), FRAME parameters ignored, however long the line.
 """
 
 from collections.abc import Iterable, Iterator
@@ -18,7 +23,10 @@ FRAME_MAGIC = b"FRAME"
 MAX_HEADER_LINE = 4096
 
 SUBSAMPLED_420 = ("420jpeg", "420paldv", "420mpeg2", "420")
-COLOUR_SPACES = SUBSAMPLED_420 + ("444",)
+COLOUR_SPACES = SUBSAMPLED_420 + ("422", "444")
+MAX_DIMENSION = 16384  # the board's limit (Y4MClip.maximumDimension)
+MAX_DIGITS = 9  # a header number never has more: it cannot overflow the board's Int arithmetic
+PROGRESSIVE = ("p", "?")  # I tag values: progressive, or unknown (read as progressive)
 DEFAULT_COLOUR_SPACE = "420jpeg"  # the Y4M default when there is no C tag
 
 
@@ -39,14 +47,21 @@ class Y4MFormat:
 
     @property
     def subsampled(self) -> bool:
+        """Chroma at half the rows and half the columns (4:2:0)."""
         return self.colour_space in SUBSAMPLED_420
 
     @property
-    def chroma_shape(self) -> tuple[int, int]:
-        """(height, width) of each chroma plane."""
+    def chroma_steps(self) -> tuple[int, int]:
+        """Luma rows and columns per chroma sample."""
         if self.subsampled:
-            return (self.height + 1) // 2, (self.width + 1) // 2
-        return self.height, self.width
+            return 2, 2
+        return (1, 2) if self.colour_space == "422" else (1, 1)
+
+    @property
+    def chroma_shape(self) -> tuple[int, int]:
+        """(height, width) of each chroma plane (an odd size still has a sample for its last row/column)."""
+        rows, columns = self.chroma_steps
+        return -(-self.height // rows), -(-self.width // columns)
 
     @property
     def frame_bytes(self) -> int:
@@ -88,33 +103,57 @@ def _parse_header(line: bytes, path: str) -> Y4MFormat:
                               f"expected {expected}")
 
         if tag in "WH":
-            if not value.isdigit() or int(value) < 1:
-                raise bad("a positive integer")
+            size = _number(value)
+            if size is None or not 1 <= size <= MAX_DIMENSION:
+                raise bad(f"a frame {'width' if tag == 'W' else 'height'} of 1...{MAX_DIMENSION} pixels")
             if tag == "W":
-                width = int(value)
+                width = size
             else:
-                height = int(value)
+                height = size
         elif tag == "F":
-            num, _, den = value.partition(":")
-            if not (num.isdigit() and den.isdigit() and int(num) > 0 and int(den) > 0):
+            rate = _ratio(value)
+            if rate is None or rate[0] < 1 or rate[1] < 1:
                 raise bad("a frame rate N:D with positive N and D")
-            fps = (int(num), int(den))
+            fps = rate
+        elif tag == "A":  # pixel aspect ratio (0:0: unknown): checked for form only, crops are in pixels
+            if _ratio(value) is None:
+                raise bad("a pixel aspect ratio N:D")
+        elif tag == "I":
+            if value not in PROGRESSIVE:
+                raise bad("progressive frames (Ip or I?)")
         elif tag == "C":
             if value not in COLOUR_SPACES:
                 raise bad("an 8-bit colour space, one of " + ", ".join("C" + c for c in COLOUR_SPACES))
             colour_space = value
-        elif tag == "X":
-            key, _, setting = value.partition("=")
-            if key == "COLORRANGE":
-                if setting not in ("FULL", "LIMITED"):
-                    raise bad("XCOLORRANGE=FULL or XCOLORRANGE=LIMITED")
-                full_range = setting == "FULL"
-        elif tag not in "IA":  # interlacing and pixel aspect do not change the data layout
-            raise bad("one of the Y4M tags W, H, F, I, A, C, X")
+        elif tag == "X" and value.startswith("COLORRANGE="):
+            setting = value[len("COLORRANGE="):]
+            if setting not in ("FULL", "LIMITED"):
+                raise bad("XCOLORRANGE=FULL or XCOLORRANGE=LIMITED")
+            full_range = setting == "FULL"
+        # Other X tags are applications' own and do not change the pixels; unknown tags are
+        # reserved by the format for future use: both are skipped.
         offset += len(token) + 1
     if width is None or height is None:
         raise ValueError(f"{path}: byte offset 0: the header has no {'W' if width is None else 'H'} (frame size) field")
     return Y4MFormat(width, height, colour_space, full_range, fps)
+
+
+def _number(text: str) -> int | None:
+    """A decimal of 1 to MAX_DIGITS ASCII digits, or None."""
+    if not 1 <= len(text) <= MAX_DIGITS or not all("0" <= c <= "9" for c in text):
+        return None
+    return int(text)
+
+
+def _ratio(text: str) -> tuple[int, int] | None:
+    """N:D of two such decimals, or None."""
+    numerator, colon, denominator = text.partition(":")
+    if not colon:
+        return None
+    numerator, denominator = _number(numerator), _number(denominator)
+    if numerator is None or denominator is None:
+        return None
+    return numerator, denominator
 
 
 def _read_line(stream, path: str, offset: int, what: str) -> bytes | None:
@@ -150,12 +189,9 @@ class Y4MReader:
             index = 0
             while True:
                 offset = stream.tell()
-                line = _read_line(stream, self.path, offset, f"frame {index}'s FRAME header")
+                line = self._frame_line(stream, offset, index)
                 if line is None:
                     return
-                if not (line == FRAME_MAGIC or line.startswith(FRAME_MAGIC + b" ")):
-                    raise ValueError(f"{self.path}: byte offset {offset}: expected 'FRAME' starting frame {index}, "
-                                     f"found {line[:16]!r}")
                 data_offset = stream.tell()
                 data = stream.read(fmt.frame_bytes)
                 if len(data) != fmt.frame_bytes:
@@ -167,6 +203,25 @@ class Y4MReader:
                     u=planes[luma_bytes:luma_bytes + chroma_bytes].reshape(chroma_h, chroma_w),
                     v=planes[luma_bytes + chroma_bytes:].reshape(chroma_h, chroma_w))
                 index += 1
+
+
+    def _frame_line(self, stream, offset: int, index: int) -> bytes | None:
+        """Frame `index`'s `FRAME[ params]` line at `offset` (params of any length, ignored); None at
+        a clean end of file."""
+        start = stream.read(len(FRAME_MAGIC) + 1)
+        if not start:
+            return None
+        if not (start == FRAME_MAGIC + b"\n" or start == FRAME_MAGIC + b" "):
+            raise ValueError(f"{self.path}: byte offset {offset}: expected 'FRAME' starting frame {index}, "
+                             f"found {(start + stream.read(15))[:16]!r}")
+        line = start
+        while not line.endswith(b"\n"):
+            chunk = stream.readline(MAX_HEADER_LINE)
+            if not chunk:
+                raise ValueError(f"{self.path}: byte offset {offset}: frame {index}'s FRAME header is not "
+                                 "terminated by a newline (truncated or not a Y4M file)")
+            line = chunk
+        return line
 
 
 def write_y4m(path: str | Path, fmt: Y4MFormat, frames: Iterable[YUVFrame]) -> None:
@@ -184,10 +239,10 @@ def write_y4m(path: str | Path, fmt: Y4MFormat, frames: Iterable[YUVFrame]) -> N
 
 
 def _upsample(plane: np.ndarray, fmt: Y4MFormat) -> np.ndarray:
-    """Chroma at full resolution by nearest neighbour: pixel (x, y) takes sample (x/2, y/2)."""
-    if not fmt.subsampled:
-        return plane
-    return plane.repeat(2, axis=0).repeat(2, axis=1)[:fmt.height, :fmt.width]
+    """Chroma at full resolution by nearest neighbour: pixel (x, y) takes sample (x/2, y/2) in
+    4:2:0, (x/2, y) in 4:2:2."""
+    rows, columns = fmt.chroma_steps
+    return plane.repeat(rows, axis=0).repeat(columns, axis=1)[:fmt.height, :fmt.width]
 
 
 def yuv_to_rgb(frame: YUVFrame, fmt: Y4MFormat) -> np.ndarray:
@@ -208,16 +263,16 @@ def yuv_to_rgb(frame: YUVFrame, fmt: Y4MFormat) -> np.ndarray:
     return np.clip(np.stack([r, g, b], axis=-1), 0, 255).astype(np.uint8)
 
 
-def _block_average(plane: np.ndarray) -> np.ndarray:
-    """Mean of each 2x2 block (fewer samples at an odd edge), rounded half up."""
+def _block_average(plane: np.ndarray, rows: int = 2, columns: int = 2) -> np.ndarray:
+    """Mean of each rows x columns block (fewer samples at an odd edge), rounded half up."""
     height, width = plane.shape
-    padded_h, padded_w = height + height % 2, width + width % 2
+    padded_h, padded_w = -(-height // rows) * rows, -(-width // columns) * columns
     sums = np.zeros((padded_h, padded_w), dtype=np.int32)
     counts = np.zeros((padded_h, padded_w), dtype=np.int32)
     sums[:height, :width] = plane
     counts[:height, :width] = 1
-    sums = sums.reshape(padded_h // 2, 2, padded_w // 2, 2).sum(axis=(1, 3))
-    counts = counts.reshape(padded_h // 2, 2, padded_w // 2, 2).sum(axis=(1, 3))
+    sums = sums.reshape(padded_h // rows, rows, padded_w // columns, columns).sum(axis=(1, 3))
+    counts = counts.reshape(padded_h // rows, rows, padded_w // columns, columns).sum(axis=(1, 3))
     return (2 * sums + counts) // (2 * counts)
 
 
@@ -238,8 +293,8 @@ def rgb_to_yuv(rgb: np.ndarray, fmt: Y4MFormat) -> YUVFrame:
         y = ((66 * r + 129 * g + 25 * b + 128) >> 8) + 16
         u = ((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128
         v = ((112 * r - 94 * g - 18 * b + 128) >> 8) + 128
-    if fmt.subsampled:
-        u, v = _block_average(u), _block_average(v)
+    if fmt.chroma_steps != (1, 1):
+        u, v = _block_average(u, *fmt.chroma_steps), _block_average(v, *fmt.chroma_steps)
     y, u, v = (np.clip(plane, 0, 255).astype(np.uint8) for plane in (y, u, v))
     return YUVFrame(y, u, v)
 

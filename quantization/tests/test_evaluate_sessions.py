@@ -6,7 +6,7 @@ import stat
 import pytest
 
 from dactyl_quant.train.cli import main as train_main
-from dactyl_quant.train.corpus import DataError
+from dactyl_quant.corpus import DataError
 from dactyl_quant.train.evaluate_sessions import Word, parse_commits, score_session
 
 TRUTH = [Word("canoe", 20, 60), Word("he", 90, 110), Word("coin", 150, 190)]

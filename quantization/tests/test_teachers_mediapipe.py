@@ -14,7 +14,8 @@ import pytest
 from dactyl_quant.teachers import mediapipe_teacher as mt
 from dactyl_quant.teachers import palm as P
 from dactyl_quant.teachers.cli import main
-from dactyl_quant.teachers.corpus import read_corpus, teacher_path
+from dactyl_quant.corpus import read_corpus
+from dactyl_quant.teachers.files import teacher_path
 from dactyl_quant.teachers.mediapipe_models import ModelsUnavailable, find_models
 from dactyl_quant.teachers.roi import Rect
 from dactyl_quant.y4m import Y4MFormat, write_rgb
@@ -141,7 +142,7 @@ def test_cli_writes_teacher_files(tmp_path, models, capsys):
 
 def test_extract_clip_matches_the_tracker(tmp_path, tracker):
     _y4m_corpus(tmp_path, (("c", 2),))
-    clip = read_corpus(tmp_path).clips[0]
+    clip = read_corpus(tmp_path, alphabet=None).samples[0]
     feats, detected = mt.extract_clip(clip, tracker, "both")
     assert feats.shape == (2, 1215) and detected.shape == (2,)
     feats2, _ = mt.extract_clip(clip, tracker, "both")

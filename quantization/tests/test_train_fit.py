@@ -129,10 +129,10 @@ def test_time_budget_stops_cleanly_and_resume_finishes_the_epoch(corpus, tmp_pat
 def test_time_budget_schedule_follows_the_measured_pace():
     """A slow start (the first 50 steps) must not cut the schedule short for good: the end of an
     epoch refits it, in steps, at that epoch's pace (a no-KD run once stopped 19 of 70 minutes early)."""
-    import argparse
     import time as clock
 
-    from dactyl_quant.train.loop import Dist, _fit_horizon_after_epoch, _fit_horizon_within_epoch
+    from dactyl_quant.train.loop import _fit_horizon_after_epoch, _fit_horizon_within_epoch
+    from dactyl_quant.train.runtime import Dist
 
     one = Dist(0, 1, 0, torch.device("cpu"), False)
     now = clock.monotonic()
@@ -144,10 +144,10 @@ def test_time_budget_schedule_follows_the_measured_pace():
     # 93.75 s (a last evaluation and save held back) hold ~937 more steps, beyond the first guess and
     # not rounded down to whole epochs.
     state["step"] = 100
-    _fit_horizon_after_epoch(state, argparse.Namespace(epochs=100), now - 10, 110, 9.0, 0.5, 0.5, 100, one,
+    _fit_horizon_after_epoch(state, 100, now - 10, 110, 9.0, 0.5, 0.5, 100, one,
                              final=False)
     assert 100 + 930 <= state["total_steps"] <= 100 + 938 and not state["horizon_fixed"]
-    _fit_horizon_after_epoch(state, argparse.Namespace(epochs=5), now - 10, 110, 9.0, 0.5, 0.5, 100, one,
+    _fit_horizon_after_epoch(state, 5, now - 10, 110, 9.0, 0.5, 0.5, 100, one,
                              final=True)
     assert state["total_steps"] == 500 and state["horizon_fixed"]  # never past --epochs
 

@@ -10,7 +10,7 @@ from dactyl_quant.preprocess import normalise
 from dactyl_quant.student import CONFIGS, Student
 from dactyl_quant.train.data import (Augment, EpochBatches, collate, min_ctc_frames, prepare_frames,
                                      speed_indices)
-from dactyl_quant.train.loop import learning_rate
+from dactyl_quant.train.runtime import learning_rate
 from dactyl_quant.train.metrics import LetterCount, edit_distance, letter_accuracy
 from dactyl_quant.train.model import KD_LOSSES, KDHead, TrainModel, kd_loss, macs_per_frame, pad_frames
 

@@ -13,7 +13,8 @@ def _random_frames(fmt: Y4MFormat, count: int, seed: int) -> list[YUVFrame]:
             for _ in range(count)]
 
 
-@pytest.mark.parametrize("fmt", [Y4MFormat(6, 4), Y4MFormat(7, 5, "420mpeg2"), Y4MFormat(5, 3, "444", True, (25, 1))])
+@pytest.mark.parametrize("fmt", [Y4MFormat(6, 4), Y4MFormat(7, 5, "420mpeg2"), Y4MFormat(5, 3, "444", True, (25, 1)),
+                                 Y4MFormat(7, 3, "422")])
 def test_write_read_round_trip(tmp_path, fmt):
     frames = _random_frames(fmt, 3, seed=fmt.width)
     path = tmp_path / "clip.y4m"
@@ -29,6 +30,29 @@ def test_write_read_round_trip(tmp_path, fmt):
 def test_odd_sized_420_has_rounded_up_chroma():
     assert Y4MFormat(7, 5).chroma_shape == (3, 4)
     assert Y4MFormat(7, 5).frame_bytes == 35 + 2 * 12
+    assert Y4MFormat(7, 5, "422").chroma_shape == (5, 4)
+
+
+def test_422_chroma_is_shared_by_pixel_pairs_of_a_row():
+    fmt = Y4MFormat(3, 2, "422")
+    frame = YUVFrame(np.full((2, 3), 128, np.uint8), np.array([[90, 200], [128, 60]], np.uint8),
+                     np.array([[128, 30], [240, 128]], np.uint8))
+    rgb = yuv_to_rgb(frame, fmt)
+    single = lambda u, v: yuv_to_rgb(YUVFrame(*(np.array([[c]], np.uint8) for c in (128, u, v))),  # noqa: E731
+                                     Y4MFormat(1, 1, "444"))[0, 0]
+    assert np.array_equal(rgb[0, 0], single(90, 128)) and np.array_equal(rgb[0, 1], single(90, 128))
+    assert np.array_equal(rgb[0, 2], single(200, 30)) and np.array_equal(rgb[1, 0], single(128, 240))
+
+
+def test_unknown_tags_other_x_tags_and_long_frame_parameters_are_skipped(tmp_path):
+    fmt = Y4MFormat(4, 2)
+    path = tmp_path / "clip.y4m"
+    data = bytes(range(fmt.frame_bytes))
+    path.write_bytes(b"YUV4MPEG2 W4 H2 Q7 XYSCSS=420JPEG XCOLORRANGE I? A0:0\n"
+                     + b"FRAME X" + b"y" * 5000 + b"\n" + data + b"FRAME\n" + data)
+    reader = Y4MReader(path)
+    assert reader.format == fmt
+    assert [frame.y.tobytes() for frame in reader] == [data[:8]] * 2
 
 
 @pytest.mark.parametrize("header, colour_space, full_range", [
@@ -117,10 +141,13 @@ def test_420_writing_averages_chroma_of_flat_blocks_exactly(tmp_path):
 @pytest.mark.parametrize("content, message", [
     (b"", "byte offset 0: empty file"),
     (b"YUV4MPEG W4 H2\n", "byte offset 0: expected the Y4M magic"),
-    (b"YUV4MPEG2 W4 H2 C422\n", "byte offset 16: header field 'C422'"),
+    (b"YUV4MPEG2 W4 H2 C411\n", "byte offset 16: header field 'C411'"),
     (b"YUV4MPEG2 W4 Hx\n", "byte offset 13: header field 'Hx'"),
     (b"YUV4MPEG2 W4\n", "no H"),
-    (b"YUV4MPEG2 W4 H2 Q7\n", "byte offset 16: header field 'Q7'"),
+    (b"YUV4MPEG2 W4 H2 It\n", "byte offset 16: header field 'It': expected progressive frames"),
+    (b"YUV4MPEG2 W4 H2 A1\n", "byte offset 16: header field 'A1': expected a pixel aspect ratio"),
+    (b"YUV4MPEG2 W16385 H2\n", "byte offset 10: header field 'W16385': expected a frame width of 1...16384"),
+    (b"YUV4MPEG2 W4 H2 F1000000000:1\n", "byte offset 16: header field 'F1000000000:1'"),
     (b"YUV4MPEG2 W4 H2 XCOLORRANGE=WIDE\n", "XCOLORRANGE=FULL or"),
     (b"YUV4MPEG2 W4 H2", "not terminated by a newline"),
 ])

@@ -6,18 +6,18 @@ import sys
 from dataclasses import asdict
 
 from ..commands import run_command
-from .corpus import read_corpus
+from ..corpus import read_corpus
 
 
-def _partitions(text: str | None) -> set[str] | None:
-    return {p.strip() for p in text.split(",") if p.strip()} if text else None
+def _partitions(text: str | None) -> tuple[str, ...] | None:
+    return tuple(p.strip() for p in text.split(",") if p.strip()) if text else None
 
 
 def _corpus(args):
-    corpus = read_corpus(args.data, _partitions(args.partition))
+    corpus = read_corpus(args.data, partitions=_partitions(args.partition), alphabet=None)
     if args.limit is not None:
-        corpus.clips[:] = corpus.clips[:args.limit]
-    if not corpus.clips:
+        corpus.samples[:] = corpus.samples[:args.limit]
+    if not corpus.samples:
         raise ValueError(f"{args.data}: no clips" + (f" in partition {args.partition}" if args.partition else ""))
     return corpus
 
@@ -31,7 +31,7 @@ def _mediapipe(args) -> int:
     from .mediapipe_run import run_corpus, summarize
     corpus = _corpus(args)
     models = _models(args)
-    print(f"MediaPipe models: {models.source}; features {args.features}; {len(corpus.clips)} clips -> "
+    print(f"MediaPipe models: {models.source}; features {args.features}; {len(corpus.samples)} clips -> "
           f"{corpus.root / 'teachers' / 'mediapipe'}", file=sys.stderr)
     outcomes = run_corpus(corpus, models, args.features, args.workers, args.overwrite)
     print(summarize(outcomes))
@@ -63,7 +63,7 @@ def _hamer(args) -> int:
     corpus = _corpus(args)
     model = hamer.load_model(args.hamer_checkpoint, args.device)  # the clear "not installed" error first
     tracker = None
-    if args.detector == "mediapipe" or (args.detector == "auto" and any(c.bbox_dir is None for c in corpus.clips)):
+    if args.detector == "mediapipe" or (args.detector == "auto" and any(c.bbox_dir is None for c in corpus.samples)):
         try:
             from .mediapipe_teacher import build_tracker
             tracker = build_tracker(_models(args))

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import Clip, Corpus, teacher_path, write_teacher
+from ..corpus import Corpus, Sample, read_frames, signing_boxes
+from .files import teacher_path, write_teacher
 from .roi import sample_bilinear
 
 TEACHER = "hamer"
@@ -184,10 +185,10 @@ class BoxSource:
         return out, np.array(found, dtype=bool)
 
 
-def extract_clip(clip: Clip, model, boxes: BoxSource, flip: bool = False, batch_size: int = 32,
+def extract_clip(clip: Sample, model, boxes: BoxSource, flip: bool = False, batch_size: int = 32,
                  device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    frames = clip.read_frames()
-    hand_boxes, found = boxes.boxes(frames, clip.bboxes(len(frames)))
+    frames = read_frames(clip)
+    hand_boxes, found = boxes.boxes(frames, signing_boxes(clip.bbox_dir, len(frames)))
     tokens = []
     for start in range(0, len(frames), batch_size):
         patches = []
@@ -203,18 +204,18 @@ def run_corpus(corpus: Corpus, model, boxes: BoxSource, flip: bool = False, batc
     """ROOT/teachers/hamer/<key>.npy for every clip: (written, kept, failed)."""
     written = kept = failed = 0
     start = time.time()
-    for n, clip in enumerate(corpus.clips, 1):
+    for n, clip in enumerate(corpus.samples, 1):
         if not overwrite and teacher_path(corpus.root, TEACHER, clip.key).exists():
             kept += 1
             continue
         try:
             tokens, found = extract_clip(clip, model, boxes, flip, batch_size, device)
         except (OSError, ValueError) as error:
-            print(f"[{n}/{len(corpus.clips)}] {clip.key}: error: {error}", file=log)
+            print(f"[{n}/{len(corpus.samples)}] {clip.key}: error: {error}", file=log)
             failed += 1
             continue
         write_teacher(corpus.root, TEACHER, clip.key, tokens, found)
         written += 1
-        print(f"[{n}/{len(corpus.clips)}] {clip.key}: {len(tokens)} frames, box found in {int(found.sum())}, "
+        print(f"[{n}/{len(corpus.samples)}] {clip.key}: {len(tokens)} frames, box found in {int(found.sum())}, "
               f"{time.time() - start:.0f} s", file=log)
     return written, kept, failed

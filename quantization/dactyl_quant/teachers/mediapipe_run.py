@@ -6,11 +6,13 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from ..corpus import Corpus, Sample, load_rgb, read_bbox, read_frames
 from . import palm as palm_ops
-from .corpus import Clip, Corpus, load_rgb, read_bbox, teacher_path, write_teacher
+from .files import teacher_path, write_teacher
 from .mediapipe_models import ModelFiles
 from .mediapipe_teacher import HandTracker, build_tracker, extract_clip
 from .pose_metrics import PoseAgreement, pose_agreement
@@ -35,7 +37,7 @@ def _init_worker(models: ModelFiles, features: str, root: str, overwrite: bool) 
     _worker.update(tracker=build_tracker(models), features=features, root=root, overwrite=overwrite)
 
 
-def _process(clip: Clip) -> ClipOutcome:
+def _process(clip: Sample) -> ClipOutcome:
     outcome = ClipOutcome(clip.key)
     if not _worker["overwrite"] and teacher_path(_worker["root"], TEACHER, clip.key).exists():
         outcome.skipped = True
@@ -55,7 +57,7 @@ def run_corpus(corpus: Corpus, models: ModelFiles, features: str = "embedding", 
     """Write ROOT/teachers/mediapipe/<key>.npy (+ .detected.npy) for every clip; existing files are
     kept unless overwrite. Errors are reported per clip and do not stop the run."""
     args = (models, features, str(corpus.root), overwrite)
-    total = len(corpus.clips)
+    total = len(corpus.samples)
     every = max(1, total // 100)
     outcomes = []
     start = time.time()
@@ -71,11 +73,11 @@ def run_corpus(corpus: Corpus, models: ModelFiles, features: str = "embedding", 
 
     if workers <= 1:
         _init_worker(*args)
-        for clip in corpus.clips:
+        for clip in corpus.samples:
             report(_process(clip))
     else:
         with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=args) as pool:
-            for outcome in pool.map(_process, corpus.clips, chunksize=1):
+            for outcome in pool.map(_process, corpus.samples, chunksize=1):
                 report(outcome)
     return outcomes
 
@@ -125,14 +127,14 @@ class CheckReport:
         return out
 
 
-def sample_frames(corpus: Corpus, count: int, seed: int = 0) -> list[tuple[Clip, int]]:
+def sample_frames(corpus: Corpus, count: int, seed: int = 0) -> list[tuple[Sample, int]]:
     """Up to `count` (clip, frame index) pairs spread over the clips, chosen at random (seeded)."""
     rng = np.random.default_rng(seed)
-    clips = [corpus.clips[i] for i in rng.permutation(len(corpus.clips))]
+    clips = [corpus.samples[i] for i in rng.permutation(len(corpus.samples))]
     per_clip = max(1, math.ceil(count / max(len(clips), 1)))
     picks = []
     for clip in clips:
-        total = clip.frames if clip.frames is not None else len(clip.read_frames())
+        total = clip.frames if clip.frames is not None else len(read_frames(clip))
         for index in sorted(rng.choice(total, size=min(per_clip, total), replace=False)):
             picks.append((clip, int(index)))
             if len(picks) >= count:
@@ -140,12 +142,12 @@ def sample_frames(corpus: Corpus, count: int, seed: int = 0) -> list[tuple[Clip,
     return picks
 
 
-def _frame(clip: Clip, index: int, cache: dict) -> np.ndarray:
+def _frame(clip: Sample, index: int, cache: dict) -> np.ndarray:
     if clip.numbered_jpeg:
-        return load_rgb(clip.source / f"{index + 1:04d}.jpg")
+        return load_rgb(clip.frame_files()[index])
     if clip.key not in cache:
         cache.clear()
-        cache[clip.key] = clip.read_frames()
+        cache[clip.key] = read_frames(clip)
     return cache[clip.key][index]
 
 
@@ -163,7 +165,7 @@ def check(corpus: Corpus, models: ModelFiles, frames: int = 200, pose_teacher: s
     frame_cache: dict = {}
     for clip, index in picks:
         image = _frame(clip, index, frame_cache)
-        bbox = read_bbox(clip.bbox_dir / f"{index + 1:04d}.txt") if clip.bbox_dir else None
+        bbox = read_bbox(Path(clip.bbox_dir) / f"{index + 1:04d}.txt") if clip.bbox_dir else None
         detection = tracker.detect(image, bbox)
         if detection is None:
             continue

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..corpus import Sample, read_frames, signing_boxes
 from . import palm as palm_ops
-from .corpus import Clip
 from .mediapipe_models import ModelFiles
 from .pose_metrics import wrist_relative
 from .roi import CropTransform, Rect, centre_square, full_image, square_around_box
@@ -278,13 +278,13 @@ def build_tracker(models: ModelFiles, num_threads: int = 1, track: bool = True) 
     return HandTracker(PalmDetector(models.palm, num_threads), HandLandmarker(models.landmark, num_threads), track)
 
 
-def extract_clip(clip: Clip, tracker: HandTracker, features: str = "embedding",
+def extract_clip(clip: Sample, tracker: HandTracker, features: str = "embedding",
                  on_frame: Callable[[int, FrameRecord], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Features [T, D] float32 and detected flags [T] bool for a clip, frames in order."""
     if features not in FEATURES:
         raise ValueError(f"features must be one of {', '.join(FEATURES)}, not {features!r}")
-    frames = clip.read_frames()
-    bboxes = clip.bboxes(len(frames))
+    frames = read_frames(clip)
+    bboxes = signing_boxes(clip.bbox_dir, len(frames))
     tracker.reset()
     rows, detected = [], []
     for index, (frame, bbox) in enumerate(zip(frames, bboxes)):

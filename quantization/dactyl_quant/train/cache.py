@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import corpus
+from ..corpus import DataError, Sample, Skipped, iter_rgb_frames, signing_boxes
 from ..preprocess import Crop, crop_and_resize
-from ..y4m import Y4MReader, yuv_to_rgb
-from .corpus import IMAGE_SUFFIXES, DataError, Sample, Skipped
 from .progress import Progress
 
 INDEX = "index.json"
@@ -66,27 +66,7 @@ class CacheEntry:
 
 def read_signing_boxes(bbox_dir: str, frames: int) -> list[tuple[float, float, float, float]]:
     """The signing hand's box (flag 1) of every frame that has a BBox file with one."""
-    boxes = []
-    for index in range(1, frames + 1):
-        path = os.path.join(bbox_dir, f"{index:04d}.txt")
-        if not os.path.isfile(path):
-            continue
-        with open(path, encoding="utf-8") as stream:
-            for number, line in enumerate(stream, 1):
-                fields = line.replace(",", " ").split()
-                if not fields:
-                    continue
-                try:
-                    x1, y1, x2, y2, flag = (float(v) for v in fields[:5])
-                except ValueError:
-                    raise DataError(f"{path} line {number}: expected x1,y1,x2,y2,flag, found {line.strip()!r}") \
-                        from None
-                if len(fields) < 5:
-                    raise DataError(f"{path} line {number}: expected x1,y1,x2,y2,flag, found {line.strip()!r}")
-                if int(flag) == 1 and x2 > x1 and y2 > y1:
-                    boxes.append((x1, y1, x2, y2))
-                    break
-    return boxes
+    return [tuple(float(v) for v in box) for box in signing_boxes(bbox_dir, frames) if box is not None]
 
 
 def hand_crop(boxes: list[tuple[float, float, float, float]], frame_width: int, frame_height: int,
@@ -122,41 +102,8 @@ def choose_crop(spec: CacheSpec, bbox_dir: str | None, frames: int, frame_width:
 
 # ---- decoding ------------------------------------------------------------------------------------
 
-def _pillow():
-    try:
-        from PIL import Image
-    except ImportError:
-        return None
-    return Image
-
-
 def needs_pillow(sample: Sample) -> bool:
-    return not sample.source.lower().endswith(".y4m")
-
-
-def frame_files(sample: Sample) -> list[str]:
-    if sample.numbered_jpeg:
-        return [os.path.join(sample.source, f"{i:04d}.jpg") for i in range(1, (sample.frames or 0) + 1)]
-    names = sorted(n for n in os.listdir(sample.source) if n.lower().endswith(IMAGE_SUFFIXES))
-    return [os.path.join(sample.source, n) for n in names]
-
-
-def iter_rgb_frames(sample: Sample):
-    """uint8 RGB frames [h, w, 3] of a clip: a .y4m file or a folder of images."""
-    if sample.source.lower().endswith(".y4m"):
-        reader = Y4MReader(sample.source)
-        for frame in reader:
-            yield yuv_to_rgb(frame, reader.format)
-        return
-    image_module = _pillow()
-    if image_module is None:
-        raise DataError("reading JPEG/PNG frames needs Pillow (pip install pillow); without it use "
-                        "--frames y4m, or build the cache where Pillow is installed and carry it")
-    for path in frame_files(sample):
-        if not os.path.isfile(path):
-            raise DataError(f"{sample.where}: frame {path} is missing")
-        with image_module.open(path) as image:
-            yield np.asarray(image.convert("RGB"))
+    return not sample.is_y4m
 
 
 def load_clip(sample: Sample, spec: CacheSpec) -> tuple[np.ndarray, Crop]:
@@ -253,9 +200,8 @@ class ClipCache:
             if usable is False and sample.key not in jobs:
                 jobs[sample.key] = (sample, self.path(sample.key), self.spec)
             kept.append(sample)
-        if jobs and any(needs_pillow(job[0]) for job in jobs.values()) and _pillow() is None:
-            raise DataError("reading JPEG/PNG frames needs Pillow (pip install pillow); without it use "
-                            "--frames y4m, or build the cache where Pillow is installed and carry it")
+        if jobs and any(needs_pillow(job[0]) for job in jobs.values()) and corpus.pillow() is None:
+            raise DataError(corpus.NEEDS_PILLOW)
         failed = set()
         if jobs:
             progress = Progress(len(jobs), f"cache {self.spec.tag}", enabled=show_progress)

@@ -14,7 +14,7 @@ import argparse
 import os
 
 from ..commands import run_command
-from .corpus import DataError
+from ..corpus import DataError
 
 TEACHER_HELP = "teacher features under DATA/teachers/NAME/ (synthpose, mediapipe, hamer), or none"
 
@@ -49,8 +49,9 @@ def _result_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _fit(args) -> None:
+    from .config import FitConfig
     from .loop import fit
-    fit(args)
+    fit(FitConfig.from_namespace(args))
 
 
 def _pretrain(args) -> None:
@@ -101,7 +102,7 @@ def _report(args) -> None:
 def _cache(args) -> None:
     from ..student import CONFIGS
     from .cache import CacheSpec, ClipCache, default_workers
-    from .corpus import read_corpus
+    from ..corpus import read_corpus
     config = CONFIGS[args.config]
     corpus = read_corpus(args.data, args.dataset or "auto", args.frames or "auto", partitions=tuple(args.splits),
                          skip_bad=args.skip_bad, csv_name=args.csv)

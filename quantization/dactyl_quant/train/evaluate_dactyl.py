@@ -23,11 +23,11 @@ from pathlib import Path
 
 from .. import ctc
 from ..alphabet import CHICAGO
+from ..corpus import DataError, Sample, read_corpus
 from ..export import read_model
 from ..preprocess import Crop
 from ..y4m import Y4MReader
 from .cache import CacheSpec, choose_crop
-from .corpus import DataError, Sample, read_corpus
 from .metrics import LetterCount
 from .progress import Progress
 
@@ -189,9 +189,3 @@ def evaluate_model_file(args) -> dict:
             writer.writerows(sorted(predictions))
     return result
 
-
-if __name__ == "__main__":  # python -m dactyl_quant.train.evaluate_dactyl ... == ... train evaluate-dactyl ...
-    import sys
-
-    from .cli import main
-    sys.exit(main(["evaluate-dactyl"] + sys.argv[1:]))

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .corpus import DataError
+from ..corpus import DataError
 from .evaluate_dactyl import find_dactyl
 from .metrics import edit_distance
 

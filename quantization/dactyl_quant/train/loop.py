@@ -16,27 +16,28 @@ import csv
 import json
 import math
 import os
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as torch_dist
 from torch.utils.data import DataLoader
 
 from .. import ctc
 from ..alphabet import CHICAGO
+from ..corpus import DataError
 from ..student import CONFIGS, Student, StudentConfig
-from .cache import CacheSpec, ClipCache, default_workers
-from .corpus import DataError, Skipped, read_corpus
+from .config import DataOptions, FitConfig
 from .data import Augment, ClipDataset, EpochBatches, Item, collate, prepare_frames
 from .metrics import LetterCount
 from .model import KDHead, TrainModel, ctc_loss, kd_loss, macs_per_frame, pad_frames
 from .plots import write_plots
+from .pretrain import load_pretrained
 from .progress import Progress
-from .teacher import check_teacher, mask_path, teacher_dir, teacher_path, teacher_stats
+from .runtime import (Dist, Prepared, close_distributed, cpu_state, init_distributed, learning_rate, load_checkpoint,
+                      log, make_optimizer, optimise, prepare_data, save_atomic, seed_everything, write_csv_log)
+from .teacher import teacher_stats
 
 TRAIN_FORMAT = "dactyl-train-v1"
 PAD_FRAMES = 128  # CUDA: packed frame counts rounded up to this (model.pad_frames)
@@ -44,128 +45,9 @@ HORIZON_EPOCHS = 8  # a budget-limited fresh run refits its schedule after each 
 STUDENT_FORMAT = "dactyl-student-v1"
 LOG_COLUMNS = ("epoch", "step", "seconds", "lr", "train_loss", "train_ctc", "train_kd", "train_letter_acc",
                "dev_loss", "dev_letter_acc", "note")
-# The options of a run, with their defaults. The CLI leaves them None when not given, so that a
-# resumed run takes them from its checkpoint (a value given again on the command line wins).
-FIT_DEFAULTS = {"data": None, "dataset": "auto", "csv": None, "frames": "auto", "crop_policy": "fixed",
-                "bbox_margin": 1.6, "cache": None, "config": "pi", "teacher": "none", "teachers_dir": None,
-                "kd_weight": None, "kd_loss": "mse", "kd_hidden": 256, "kd_mask": True, "seed": 0, "batch": 32,
-                "lr": 1e-3, "weight_decay": 0.01, "warmup": 0.05, "epochs": 30, "clip_grad": 1.0,
-                "train_split": "train", "dev_split": "dev", "amp": "auto", "no_augment": False, "init": None}
-
-
-# ---- processes -----------------------------------------------------------------------------------
-
-@dataclass
-class Dist:
-    rank: int
-    world: int
-    local_rank: int
-    device: torch.device
-    enabled: bool
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def barrier(self) -> None:
-        if self.enabled:
-            if self.device.type == "cuda":
-                torch_dist.barrier(device_ids=[self.device.index])
-            else:
-                torch_dist.barrier()
-
-    def reduce(self, values: list[float], op: str = "sum") -> list[float]:
-        if not self.enabled:
-            return list(values)
-        tensor = torch.tensor(values, dtype=torch.float64, device=self.device)
-        torch_dist.all_reduce(tensor, op={"sum": torch_dist.ReduceOp.SUM, "max": torch_dist.ReduceOp.MAX,
-                                          "min": torch_dist.ReduceOp.MIN}[op])
-        return tensor.tolist()
-
-
-def init_distributed(device: str) -> Dist:
-    """torchrun sets RANK, WORLD_SIZE and LOCAL_RANK; without them, one process."""
-    enabled = "RANK" in os.environ and "WORLD_SIZE" in os.environ
-    rank = int(os.environ.get("RANK", 0))
-    world = int(os.environ.get("WORLD_SIZE", 1))
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        if not torch.cuda.is_available():
-            raise DataError("--device cuda: no CUDA device is available")
-        torch_device = torch.device("cuda", local_rank)
-        torch.cuda.set_device(torch_device)
-    elif device == "cpu":
-        torch_device = torch.device("cpu")
-    else:
-        raise ValueError(f"device {device!r}: expected auto, cuda or cpu")
-    if enabled and not torch_dist.is_initialized():
-        torch_dist.init_process_group(backend="nccl" if torch_device.type == "cuda" else "gloo")
-    return Dist(rank, world, local_rank, torch_device, enabled)
-
-
-def close_distributed(dist: Dist) -> None:
-    if dist.enabled and torch_dist.is_initialized():
-        torch_dist.destroy_process_group()
-
-
-def log(dist: Dist, message: str) -> None:
-    if dist.main:
-        print(message, flush=True)
 
 
 # ---- data ----------------------------------------------------------------------------------------
-
-@dataclass
-class Prepared:
-    items: dict[str, list[Item]]
-    teacher_dim: int | None
-    skipped: Skipped
-    spec: CacheSpec
-    root: str
-
-
-def prepare_data(args, config: StudentConfig, splits: tuple[str, ...], teacher: str | None, dist: Dist,
-                 teacher_splits: tuple[str, ...] = ("train",)) -> Prepared:
-    """Read the corpus, make sure every clip of `splits` is cached (rank 0 builds, the others wait),
-    check the teacher files of `teacher_splits`; Items per split."""
-    corpus = read_corpus(args.data, args.dataset, args.frames, partitions=splits, alphabet=CHICAGO,
-                         skip_bad=args.skip_bad, csv_name=args.csv)
-    spec = CacheSpec(config.input_height, config.input_width, config.default_crop, args.crop_policy, args.bbox_margin)
-    cache_root = args.cache or os.path.join(corpus.root, "cache")
-    skipped = corpus.skipped
-    workers = args.cache_workers if args.cache_workers is not None else default_workers()
-    error = None
-    if dist.main:
-        try:
-            ClipCache(cache_root, spec).ensure(corpus.samples, Skipped(args.skip_bad), workers,
-                                               show_progress=not getattr(args, "quiet", False))
-        except DataError as failure:
-            error = failure
-    if dist.reduce([1.0 if error else 0.0], "max")[0]:
-        if error:
-            raise error
-        raise DataError("rank 0 could not build the clip cache")
-    dist.barrier()
-    # Every rank (rank 0 again, now with nothing to build) takes the cached clips' entries.
-    samples, entries = ClipCache(cache_root, spec).ensure(corpus.samples, skipped, 0, show_progress=False)
-    frames = {key: entry.frames for key, entry in entries.items()}
-    teacher_dim = None
-    teacher_folder = teacher_dir(corpus.root, teacher, args.teachers_dir) if teacher else None
-    items: dict[str, list[Item]] = {}
-    for split in splits:
-        split_samples = [s for s in samples if s.partition == split]
-        use_teacher = teacher_folder is not None and split in teacher_splits and split_samples
-        if use_teacher:
-            split_samples, teacher_dim = check_teacher(split_samples, teacher_folder, frames, skipped)
-        items[split] = [Item(s.key, entries[s.key].path, s.labels, entries[s.key].frames,
-                             teacher_path(teacher_folder, s.key) if use_teacher else None,
-                             mask_path(teacher_folder, s.key) if use_teacher and getattr(args, "kd_mask", True)
-                             else None)
-                        for s in split_samples]
-    return Prepared(items, teacher_dim, skipped, spec, corpus.root)
-
 
 def make_loader(items: list[Item], sampler: EpochBatches, workers: int, speed: float, pin: bool) -> DataLoader:
     return DataLoader(ClipDataset(items, speed), batch_sampler=sampler, num_workers=workers, collate_fn=collate,
@@ -179,58 +61,10 @@ def eval_loader(items: list[Item], batch: int, workers: int, dist: Dist) -> Data
 
 # ---- checkpoints ---------------------------------------------------------------------------------
 
-def plain_args(args) -> dict:
-    """The argparse namespace as primitives (checkpoints are loaded with weights_only=True)."""
-    return {k: v for k, v in vars(args).items() if isinstance(v, (str, int, float, bool, type(None)))}
-
-
-def cpu_state(module: torch.nn.Module) -> dict:
-    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
-
-
-def save_atomic(obj: dict, path: Path) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(obj, temporary)
-    os.replace(temporary, path)
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
 def student_checkpoint(student: Student, args: dict, epoch: int, metrics: dict) -> dict:
     """best.pt: `build.load_student` reads its 'model' (the Student's state_dict, BatchNorm unfolded)."""
     return {"format": STUDENT_FORMAT, "model": cpu_state(student), "config": student.config.name,
             "alphabet": list(CHICAGO.symbols), "epoch": epoch, "metrics": metrics, "args": args}
-
-
-# ---- schedule ------------------------------------------------------------------------------------
-
-def learning_rate(step: int, total: int, base: float, warmup_fraction: float, floor: float = 0.02) -> float:
-    """Linear warmup over warmup_fraction of the steps, then cosine from base to floor·base."""
-    warmup = max(1, round(warmup_fraction * total))
-    if step < warmup:
-        return base * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def make_optimizer(parameters, lr: float, weight_decay: float) -> torch.optim.AdamW:
-    """AdamW with decoupled weight decay on weights only: not on biases, BatchNorm or GRU gains."""
-    parameters = list(parameters)
-    return torch.optim.AdamW([{"params": [p for p in parameters if p.ndim >= 2], "weight_decay": weight_decay},
-                              {"params": [p for p in parameters if p.ndim < 2], "weight_decay": 0.0}], lr=lr)
-
-
-def optimise(optimizer: torch.optim.Optimizer, loss: torch.Tensor, lr: float, clip_grad: float) -> None:
-    """One step at learning rate `lr`: the loss's gradients, their norm clipped to `clip_grad` (0: not)."""
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if clip_grad > 0:
-        torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]], clip_grad)
-    optimizer.step()
 
 
 # ---- evaluation ----------------------------------------------------------------------------------
@@ -277,55 +111,111 @@ def evaluate_items(model: TrainModel, items: list[Item], config: StudentConfig, 
 
 # ---- fit -----------------------------------------------------------------------------------------
 
-def fit(args) -> dict:
+def fit(config: FitConfig) -> dict:
     started = time.monotonic()
-    dist = init_distributed(args.device)
+    dist = init_distributed(config.device)
     try:
-        return _fit(args, dist, started)
+        return _fit(config, dist, started)
     finally:
         close_distributed(dist)
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+@dataclass
+class _Clock:
+    """The time budget and what stopping still has to do (evaluate, save, plot), measured as it goes."""
+    started: float
+    budget: float | None  # seconds
+    eval_seconds: float
+    save_seconds: float = 1.0  # until measured (log, plots, checkpoints: ~0.2 s for pi on the H100 machine)
+
+    def deadline_passed(self, dist: Dist) -> bool:
+        if self.budget is None:
+            return False
+        reserve = 1.5 * self.eval_seconds + self.save_seconds + 5.0
+        late = time.monotonic() - self.started > self.budget - reserve
+        return bool(dist.reduce([1.0 if late else 0.0], "max")[0]) if dist.enabled else late
 
 
-def resolve_fit_args(args, checkpoint: dict | None, dist: Dist) -> None:
-    stored = checkpoint.get("args", {}) if checkpoint else {}
-    for name, default in FIT_DEFAULTS.items():
-        value = getattr(args, name, None)
-        if value is None:
-            value = stored.get(name, default)
-        elif name in stored and stored[name] != value:
-            log(dist, f"resume: {name} = {value!r} (the run had {stored[name]!r})")
-        setattr(args, name, value)
-    if args.kd_weight is None:
-        args.kd_weight = 1.0 if args.teacher not in (None, "none") else 0.0
-    if args.data is None:
-        raise DataError("give --data (the corpus folder, or a CSV of clips)")
+@dataclass
+class _Run:
+    """A fit run's parts, built by the steps of `_fit`."""
+    config: FitConfig
+    dist: Dist
+    out: Path
+    student_config: StudentConfig
+    cuda: bool
+    amp: bool
+    train_items: list[Item]
+    dev_items: list[Item]
+    student: Student
+    kd_head: KDHead | None
+    model: TrainModel
+    optimizer: torch.optim.Optimizer
+    sampler: EpochBatches
+    state: dict
+    clock: _Clock
+    train_model: torch.nn.Module | None = None  # the model, wrapped in DDP under torchrun
+    loader: DataLoader | None = None
+    dev_loader: DataLoader | None = None
+    augment: Augment | None = None
+    workers: int = 0  # DataLoader worker processes
+
+    @property
+    def last_path(self) -> Path:
+        return self.out / "last.pt"
+
+    @property
+    def best_path(self) -> Path:
+        return self.out / "best.pt"
 
 
-def _fit(args, dist: Dist, started: float) -> dict:
-    out = Path(args.out)
-    last_path, best_path = out / "last.pt", out / "best.pt"
-    checkpoint = None
-    if args.resume:
-        if not last_path.is_file():
-            raise DataError(f"--resume: {last_path} does not exist")
-        checkpoint = load_checkpoint(last_path)
-        if checkpoint.get("format") != TRAIN_FORMAT:
-            raise DataError(f"{last_path}: not a training checkpoint (format {checkpoint.get('format')!r})")
-    elif last_path.exists():
-        raise DataError(f"{last_path} exists: use --resume to continue that run, or another --out")
-    explicit_epochs = args.epochs is not None
-    resolve_fit_args(args, checkpoint, dist)
-    if args.config not in CONFIGS:
-        raise DataError(f"config {args.config!r}: expected one of {', '.join(sorted(CONFIGS))}")
-    config = CONFIGS[args.config]
-    use_kd = args.kd_weight > 0 and args.teacher not in (None, "none")
-    if args.kd_weight > 0 and not use_kd:
+@dataclass
+class _EpochResult:
+    lr: float
+    sums: torch.Tensor  # loss, ctc, kd, each summed over clips
+    clips_seen: int
+    train_count: LetterCount
+    train_seconds: float
+    epoch_started: float
+    stop_reason: str
+
+
+def _fit(config: FitConfig, dist: Dist, started: float) -> dict:
+    out = Path(config.out)
+    checkpoint = _open_run(out, config.resume)
+    config = config.resolved(checkpoint.get("args", {}) if checkpoint else {}, lambda note: log(dist, note))
+    run = _set_up(config, dist, out, checkpoint, started)
+    stop_reason = ""
+    epoch = run.state["epoch"]
+    while epoch < config.epochs and run.state["step"] < run.state["total_steps"] and not stop_reason:
+        result = _train_epoch(run, epoch)
+        epoch, stop_reason = _end_epoch(run, epoch, result, resumed=checkpoint is not None)
+    if not stop_reason:
+        stop_reason = "done" if epoch >= config.epochs or run.state["step"] >= run.state["total_steps"] else "stopped"
+    return _write_summary(run, epoch, stop_reason)
+
+
+def _open_run(out: Path, resume: bool) -> dict | None:
+    """The run's last.pt with --resume (None without); a fresh run must not overwrite one."""
+    last_path = out / "last.pt"
+    if not resume:
+        if last_path.exists():
+            raise DataError(f"{last_path} exists: use --resume to continue that run, or another --out")
+        return None
+    if not last_path.is_file():
+        raise DataError(f"--resume: {last_path} does not exist")
+    checkpoint = load_checkpoint(last_path)
+    if checkpoint.get("format") != TRAIN_FORMAT:
+        raise DataError(f"{last_path}: not a training checkpoint (format {checkpoint.get('format')!r})")
+    return checkpoint
+
+
+def _set_up(config: FitConfig, dist: Dist, out: Path, checkpoint: dict | None, started: float) -> _Run:
+    """Device, data, model, optimiser and loaders; the state of a resumed run restored."""
+    if config.config not in CONFIGS:
+        raise DataError(f"config {config.config!r}: expected one of {', '.join(sorted(CONFIGS))}")
+    student_config = CONFIGS[config.config]
+    if config.kd_weight > 0 and not config.use_kd:
         raise DataError("--kd-weight > 0 needs a --teacher (or use --kd-weight 0 / --teacher none)")
     if dist.main:
         out.mkdir(parents=True, exist_ok=True)
@@ -333,217 +223,265 @@ def _fit(args, dist: Dist, started: float) -> dict:
     if cuda:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    amp = cuda and args.amp != "off"
+    amp = cuda and config.amp != "off"
+    encoder_macs, _ = macs_per_frame(student_config)
+    kd_text = f"KD {config.teacher} x{config.kd_weight:g} ({config.kd_loss})" if config.use_kd else "no KD"
+    log(dist, f"fit: config {student_config.name} ({student_config.input_width}x{student_config.input_height}, "
+              f"blocks {student_config.blocks}, width {student_config.width}; {encoder_macs / 1e6:.1f} M encoder "
+              f"MACs/frame), {kd_text}, device {dist.device}{' bf16' if amp else ''}, {dist.world} process(es)")
 
-    encoder_macs, head_macs = macs_per_frame(config)
-    log(dist, f"fit: config {config.name} ({config.input_width}x{config.input_height}, blocks {config.blocks}, "
-              f"width {config.width}; {encoder_macs / 1e6:.1f} M encoder MACs/frame), "
-              f"{'KD ' + args.teacher + f' x{args.kd_weight:g} ({args.kd_loss})' if use_kd else 'no KD'}, "
-              f"device {dist.device}{' bf16' if amp else ''}, {dist.world} process(es)")
-
-    splits = (args.train_split,) + ((args.dev_split,) if args.dev_split and args.dev_split != args.train_split else ())
-    prepared = prepare_data(args, config, splits, args.teacher if use_kd else None, dist)
-    train_items = prepared.items[args.train_split]
-    dev_items = prepared.items.get(args.dev_split, []) if args.dev_split else []
-    if not train_items:
-        raise DataError(f"no usable clips in the {args.train_split!r} split")
-    log(dist, f"data: {len(train_items)} train clips ({sum(i.frames for i in train_items)} frames), "
-              f"{len(dev_items)} {args.dev_split or 'dev'} clips; {prepared.skipped.summary()}")
-    for note in prepared.skipped.notes[:5]:
-        log(dist, f"  skipped: {note}")
-
-    # The same initial weights on every rank (DDP also broadcasts rank 0's), then per-rank randomness.
-    seed_everything(args.seed)
-    student = Student(config)
-    kd_head = None
-    pretrained = None
-    if checkpoint is None and args.init:
-        from .pretrain import load_pretrained  # the KD warm-up's weights (pretrain.py)
-        pretrained = load_pretrained(args.init, config.name, args.teacher if use_kd else None)
-        student.load_state_dict(pretrained["model"])
-        if use_kd and pretrained["kd_hidden"] != args.kd_hidden:
-            raise DataError(f"--init {args.init}: its KD head has {pretrained['kd_hidden']} hidden units, this run "
-                            f"{args.kd_hidden} (--kd-hidden)")
-        log(dist, f"init: {args.init} (KD warm-up of {pretrained['steps']} steps)")
-    if use_kd:
-        kd_head = KDHead(config.feature_dim, prepared.teacher_dim, args.kd_hidden)
-        if pretrained is not None:
-            kd_head.load_state_dict(pretrained["kd_head"])
-        elif checkpoint is None:
-            mean, std = teacher_stats([i.teacher for i in train_items], args.seed,
-                                      [i.teacher_mask for i in train_items])
-            kd_head.teacher_mean.copy_(torch.from_numpy(mean))
-            kd_head.teacher_std.copy_(torch.from_numpy(std))
+    prepared, train_items, dev_items = _load_items(config, student_config, dist)
+    student, kd_head = _build_student(config, student_config, prepared, train_items, checkpoint, dist)
     model = TrainModel(student, kd_head).to(dist.device)
     if cuda:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(model.parameters(), args.lr, args.weight_decay)
-
-    sampler = EpochBatches(len(train_items), args.batch, dist.rank, dist.world, args.seed, shuffle=True)
-    steps_per_epoch = sampler.steps
-    state = {"epoch": 0, "batch": 0, "step": 0, "total_steps": args.epochs * steps_per_epoch, "horizon_fixed": False,
-             "best": None, "history": [], "train_seconds": 0.0}
+    optimizer = make_optimizer(model.parameters(), config.lr, config.weight_decay)
+    sampler = EpochBatches(len(train_items), config.batch, dist.rank, dist.world, config.seed, shuffle=True)
+    state = {"epoch": 0, "batch": 0, "step": 0, "total_steps": config.epochs * sampler.steps,
+             "horizon_fixed": False, "best": None, "history": [], "train_seconds": 0.0}
+    budget = config.time_budget * 60 if config.time_budget else None
+    run = _Run(config, dist, out, student_config, cuda, amp, train_items, dev_items, student, kd_head, model,
+               optimizer, sampler, state, _Clock(started, budget, 0.05 * budget if budget else 0.0))
     if checkpoint is not None:
-        student.load_state_dict(checkpoint["model"])
-        if kd_head is not None:
-            if checkpoint.get("kd_head") is None:
-                raise DataError(f"{last_path}: the run had no KD head; resume with the same --teacher/--kd-weight")
-            kd_head.load_state_dict(checkpoint["kd_head"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        for key in state:
-            if key in checkpoint:
-                state[key] = checkpoint[key]
-        if checkpoint.get("steps_per_epoch") != steps_per_epoch:
-            log(dist, f"resume: {steps_per_epoch} steps per epoch, the checkpoint had "
-                      f"{checkpoint.get('steps_per_epoch')} (data or world size changed): restarting the epoch")
-            state["batch"] = 0
-            state["total_steps"] = max(state["total_steps"], state["step"] + 1)
-        if explicit_epochs and checkpoint.get("args", {}).get("epochs") != args.epochs:
-            state["total_steps"], state["horizon_fixed"] = args.epochs * steps_per_epoch, True
-            log(dist, f"resume: the learning-rate schedule now ends at step {state['total_steps']} ({args.epochs} epochs)")
-        log(dist, f"resume: {last_path} at epoch {state['epoch'] + 1}, batch {state['batch']}, step {state['step']}")
-    seed_everything(args.seed + 1000 * dist.rank + 7919 * state["step"])
+        _restore(run, checkpoint)
+    seed_everything(config.seed + 1000 * dist.rank + 7919 * state["step"])
+    _make_loaders(run)
+    return run
 
-    train_model = model
+
+def _load_items(config: FitConfig, student_config: StudentConfig,
+                dist: Dist) -> tuple[Prepared, list[Item], list[Item]]:
+    """The train and dev splits, cached, with their teacher files when the run distils."""
+    splits = (config.train_split,) + (
+        (config.dev_split,) if config.dev_split and config.dev_split != config.train_split else ())
+    prepared = prepare_data(config.data_options(), student_config, splits, config.teacher if config.use_kd else None,
+                            dist)
+    train_items = prepared.items[config.train_split]
+    dev_items = prepared.items.get(config.dev_split, []) if config.dev_split else []
+    if not train_items:
+        raise DataError(f"no usable clips in the {config.train_split!r} split")
+    log(dist, f"data: {len(train_items)} train clips ({sum(i.frames for i in train_items)} frames), "
+              f"{len(dev_items)} {config.dev_split or 'dev'} clips; {prepared.skipped.summary()}")
+    for note in prepared.skipped.notes[:5]:
+        log(dist, f"  skipped: {note}")
+    return prepared, train_items, dev_items
+
+
+def _build_student(config: FitConfig, student_config: StudentConfig, prepared: Prepared, train_items: list[Item],
+                   checkpoint: dict | None, dist: Dist) -> tuple[Student, KDHead | None]:
+    """The student and KD head: random, or a KD warm-up's (--init); the KD targets' statistics
+    from the training set in a fresh run."""
+    # The same initial weights on every rank (DDP also broadcasts rank 0's), then per-rank randomness.
+    seed_everything(config.seed)
+    student = Student(student_config)
+    kd_head = None
+    pretrained = None
+    if checkpoint is None and config.init:
+        pretrained = load_pretrained(config.init, student_config.name, config.teacher if config.use_kd else None)
+        student.load_state_dict(pretrained["model"])
+        if config.use_kd and pretrained["kd_hidden"] != config.kd_hidden:
+            raise DataError(f"--init {config.init}: its KD head has {pretrained['kd_hidden']} hidden units, this run "
+                            f"{config.kd_hidden} (--kd-hidden)")
+        log(dist, f"init: {config.init} (KD warm-up of {pretrained['steps']} steps)")
+    if config.use_kd:
+        kd_head = KDHead(student_config.feature_dim, prepared.teacher_dim, config.kd_hidden)
+        if pretrained is not None:
+            kd_head.load_state_dict(pretrained["kd_head"])
+        elif checkpoint is None:
+            mean, std = teacher_stats([i.teacher for i in train_items], config.seed,
+                                      [i.teacher_mask for i in train_items])
+            kd_head.teacher_mean.copy_(torch.from_numpy(mean))
+            kd_head.teacher_std.copy_(torch.from_numpy(std))
+    return student, kd_head
+
+
+def _restore(run: _Run, checkpoint: dict) -> None:
+    """A resumed run's weights, optimiser and state; its schedule refitted where the data or
+    --epochs changed."""
+    config, state, dist = run.config, run.state, run.dist
+    steps_per_epoch = run.sampler.steps
+    run.student.load_state_dict(checkpoint["model"])
+    if run.kd_head is not None:
+        if checkpoint.get("kd_head") is None:
+            raise DataError(f"{run.last_path}: the run had no KD head; resume with the same --teacher/--kd-weight")
+        run.kd_head.load_state_dict(checkpoint["kd_head"])
+    run.optimizer.load_state_dict(checkpoint["optimizer"])
+    for key in state:
+        if key in checkpoint:
+            state[key] = checkpoint[key]
+    if checkpoint.get("steps_per_epoch") != steps_per_epoch:
+        log(dist, f"resume: {steps_per_epoch} steps per epoch, the checkpoint had "
+                  f"{checkpoint.get('steps_per_epoch')} (data or world size changed): restarting the epoch")
+        state["batch"] = 0
+        state["total_steps"] = max(state["total_steps"], state["step"] + 1)
+    if "epochs" in config.given and checkpoint.get("args", {}).get("epochs") != config.epochs:
+        state["total_steps"], state["horizon_fixed"] = config.epochs * steps_per_epoch, True
+        log(dist, f"resume: the learning-rate schedule now ends at step {state['total_steps']} "
+                  f"({config.epochs} epochs)")
+    log(dist, f"resume: {run.last_path} at epoch {state['epoch'] + 1}, batch {state['batch']}, step {state['step']}")
+
+
+def _make_loaders(run: _Run) -> None:
+    config, dist = run.config, run.dist
+    run.train_model = run.model
     if dist.enabled:
-        train_model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[dist.local_rank] if cuda else None)
-    augment = None if args.no_augment else Augment()
-    workers = args.workers if args.workers is not None else min(8, max(1, (os.cpu_count() or 1) // dist.world - 1))
-    loader = make_loader(train_items, sampler, workers, augment.speed if augment else 0.0, cuda)
-    dev_loader = eval_loader(dev_items, args.eval_batch or 2 * args.batch, workers, dist) if dev_items else None
+        run.train_model = torch.nn.parallel.DistributedDataParallel(
+            run.model, device_ids=[dist.local_rank] if run.cuda else None)
+    run.augment = None if config.no_augment else Augment()
+    workers = config.workers if config.workers is not None else min(8, max(1, (os.cpu_count() or 1) // dist.world - 1))
+    run.workers = workers
+    run.loader = make_loader(run.train_items, run.sampler, workers, run.augment.speed if run.augment else 0.0,
+                             run.cuda)
+    run.dev_loader = eval_loader(run.dev_items, config.eval_batch or 2 * config.batch, workers,
+                                 dist) if run.dev_items else None
 
-    budget = args.time_budget * 60 if args.time_budget else None
-    eval_seconds = 0.05 * budget if budget else 0.0  # until measured
-    save_seconds = 1.0  # until measured (log, plots, checkpoints: ~0.2 s for pi on the H100 machine)
-    run_args = plain_args(args)
+
+def _train_epoch(run: _Run, epoch: int) -> _EpochResult:
+    """Train until the epoch's end, the schedule's end or the time budget."""
+    config, dist, state = run.config, run.dist, run.state
+    steps_per_epoch = run.sampler.steps
+    run.sampler.set_epoch(epoch, state["batch"])
+    epoch_started = time.monotonic()
+    progress = Progress(len(run.sampler), f"epoch {epoch + 1}/{config.epochs}", enabled=dist.main and not config.quiet)
+    sums = torch.zeros(3, dtype=torch.float64, device=dist.device)  # loss, ctc, kd (weighted by clips)
+    clips_seen = 0
+    train_count = LetterCount()
     stop_reason = ""
-    summary = {}
+    run.train_model.train()
+    lr = learning_rate(state["step"], state["total_steps"], config.lr, config.warmup)
+    for data in run.loader:
+        if state["step"] >= state["total_steps"]:
+            break
+        lr = learning_rate(state["step"], state["total_steps"], config.lr, config.warmup)
+        loss, loss_ctc, loss_kd, log_probs = _train_step(run, data, lr)
+        state["step"] += 1
+        state["batch"] += 1
+        lengths = data["lengths"]
+        count = len(lengths)
+        clips_seen += count
+        sums += torch.stack([loss.detach(), loss_ctc.detach(), loss_kd.detach()]).double() * count
+        best_classes = log_probs.detach().argmax(-1).cpu().numpy()
+        start = 0
+        for row, (length, label_count) in enumerate(zip(lengths.tolist(), data["target_lengths"].tolist())):
+            train_count.add(_greedy_path(best_classes[row, :length]),
+                            data["targets"][start:start + label_count].tolist())
+            start += label_count
+        if dist.main and not config.quiet:
+            stats = {"loss": float(sums[0]) / clips_seen, "lr": lr} if state["batch"] % 10 == 0 else {}
+            progress.update(1, **stats)
+        clock = run.clock
+        if clock.budget is not None and not state["horizon_fixed"] and state["step"] == 50 and steps_per_epoch > 100:
+            _fit_horizon_within_epoch(state, clock.started, clock.budget, clock.eval_seconds, clock.save_seconds,
+                                      epoch_started, dist)
+        if clock.deadline_passed(dist):
+            stop_reason = f"time budget ({config.time_budget:g} min)"
+            break
+    progress.close()
+    train_seconds = time.monotonic() - epoch_started
+    state["train_seconds"] += train_seconds
+    return _EpochResult(lr, sums, clips_seen, train_count, train_seconds, epoch_started, stop_reason)
 
-    def deadline_passed() -> bool:
-        if budget is None:
-            return False
-        # What the stop still has to do: evaluate, save, plot.
-        reserve = 1.5 * eval_seconds + save_seconds + 5.0
-        late = time.monotonic() - started > budget - reserve
-        return bool(dist.reduce([1.0 if late else 0.0], "max")[0]) if dist.enabled else late
 
-    epoch = state["epoch"]
-    while epoch < args.epochs and state["step"] < state["total_steps"] and not stop_reason:
-        sampler.set_epoch(epoch, state["batch"])
-        epoch_started = time.monotonic()
-        progress = Progress(len(sampler), f"epoch {epoch + 1}/{args.epochs}", enabled=dist.main and not args.quiet)
-        sums = torch.zeros(3, dtype=torch.float64, device=dist.device)  # loss, ctc, kd (weighted by clips)
-        clips_seen = 0
-        train_count = LetterCount()
-        train_model.train()
-        lr = learning_rate(state["step"], state["total_steps"], args.lr, args.warmup)
-        for data in loader:
-            if state["step"] >= state["total_steps"]:
-                break
-            lr = learning_rate(state["step"], state["total_steps"], args.lr, args.warmup)
-            lengths = data["lengths"]
-            x = prepare_frames(data["frames"].to(dist.device, non_blocking=True), lengths, config.mean, config.std,
-                               augment, channels_last=cuda)
-            if cuda:
-                x = pad_frames(x, PAD_FRAMES)
-            targets = data["targets"].to(dist.device, non_blocking=True)
-            with torch.autocast(device_type=dist.device.type, dtype=torch.bfloat16, enabled=amp):
-                log_probs, predicted = train_model(x, lengths)
-            loss_ctc = ctc_loss(log_probs, lengths, targets, data["target_lengths"])
-            loss = loss_ctc
-            loss_kd = torch.zeros((), device=dist.device)
-            if kd_head is not None:
-                target = kd_head.target(data["teacher"].to(dist.device, non_blocking=True))
-                loss_kd = kd_loss(args.kd_loss, predicted, target,
-                                  data["teacher_mask"].to(dist.device, non_blocking=True))
-                loss = loss + args.kd_weight * loss_kd
-            optimise(optimizer, loss, lr, args.clip_grad)
-            state["step"] += 1
-            state["batch"] += 1
-            count = len(lengths)
-            clips_seen += count
-            sums += torch.stack([loss.detach(), loss_ctc.detach(), loss_kd.detach()]).double() * count
-            best_classes = log_probs.detach().argmax(-1).cpu().numpy()
-            start = 0
-            for row, (length, label_count) in enumerate(zip(lengths.tolist(), data["target_lengths"].tolist())):
-                train_count.add(_greedy_path(best_classes[row, :length]),
-                                data["targets"][start:start + label_count].tolist())
-                start += label_count
-            if dist.main and not args.quiet:
-                stats = {"loss": float(sums[0]) / clips_seen, "lr": lr} if state["batch"] % 10 == 0 else {}
-                progress.update(1, **stats)
-            if budget is not None and not state["horizon_fixed"] and state["step"] == 50 and steps_per_epoch > 100:
-                _fit_horizon_within_epoch(state, started, budget, eval_seconds, save_seconds, epoch_started, dist)
-            if deadline_passed():
-                stop_reason = f"time budget ({args.time_budget:g} min)"
-                break
-        progress.close()
-        epoch_done = state["batch"] >= steps_per_epoch or state["step"] >= state["total_steps"]
-        train_seconds = time.monotonic() - epoch_started
-        state["train_seconds"] += train_seconds
+def _train_step(run: _Run, data: dict, lr: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One optimiser step on a batch: the loss, its CTC and KD parts, and the log-probabilities."""
+    config, dist, student_config = run.config, run.dist, run.student_config
+    lengths = data["lengths"]
+    x = prepare_frames(data["frames"].to(dist.device, non_blocking=True), lengths, student_config.mean,
+                       student_config.std, run.augment, channels_last=run.cuda)
+    if run.cuda:
+        x = pad_frames(x, PAD_FRAMES)
+    targets = data["targets"].to(dist.device, non_blocking=True)
+    with torch.autocast(device_type=dist.device.type, dtype=torch.bfloat16, enabled=run.amp):
+        log_probs, predicted = run.train_model(x, lengths)
+    loss_ctc = ctc_loss(log_probs, lengths, targets, data["target_lengths"])
+    loss = loss_ctc
+    loss_kd = torch.zeros((), device=dist.device)
+    if run.kd_head is not None:
+        target = run.kd_head.target(data["teacher"].to(dist.device, non_blocking=True))
+        loss_kd = kd_loss(config.kd_loss, predicted, target, data["teacher_mask"].to(dist.device, non_blocking=True))
+        loss = loss + config.kd_weight * loss_kd
+    optimise(run.optimizer, loss, lr, config.clip_grad)
+    return loss, loss_ctc, loss_kd, log_probs
 
-        eval_started = time.monotonic()
-        dev = evaluate_items(model, dev_items, config, dist, args.eval_batch or 2 * args.batch, workers,
-                             loader=dev_loader)
-        eval_seconds = time.monotonic() - eval_started
-        totals = dist.reduce(sums.tolist() + [clips_seen, train_count.edits, train_count.letters])
-        clips_all = max(1.0, totals[3])
-        train_acc = LetterCount(int(totals[4]), int(totals[5])).accuracy
-        row = {"epoch": epoch + 1, "step": state["step"], "seconds": round(state["train_seconds"], 2), "lr": lr,
-               "train_loss": totals[0] / clips_all, "train_ctc": totals[1] / clips_all,
-               "train_kd": totals[2] / clips_all if kd_head is not None else float("nan"),
-               "train_letter_acc": train_acc, "dev_loss": dev["loss"], "dev_letter_acc": dev["letter_accuracy"],
-               "note": "" if epoch_done else f"stopped at batch {state['batch']}/{steps_per_epoch}"}
-        state["history"].append(row)
-        if epoch_done:
-            epoch += 1
-            state["epoch"], state["batch"] = epoch, 0
-        # Best: highest dev letter accuracy, ties broken by lower dev loss (no dev split: train loss).
-        score = [dev["letter_accuracy"], -dev["loss"]] if dev_items else [-row["train_loss"], 0.0]
-        improved = not any(math.isnan(v) for v in score) and (
-            state["best"] is None or score > state["best"]["score"])
-        if improved:
-            state["best"] = {"score": score, "epoch": row["epoch"], "dev_letter_accuracy": dev["letter_accuracy"]}
-        if (budget is not None and not state["horizon_fixed"] and checkpoint is None and epoch_done
-                and row["epoch"] <= HORIZON_EPOCHS):
-            # The first epochs include start-up (workers, kernel plans, caches): refit on the latest
-            # epoch's pace until it settles.
-            _fit_horizon_after_epoch(state, args, started, budget, train_seconds, eval_seconds, save_seconds,
-                                     steps_per_epoch, dist, final=row["epoch"] == HORIZON_EPOCHS)
-        if dist.main:
-            save_started = time.monotonic()
-            write_csv_log(out / "log.csv", state["history"], LOG_COLUMNS)
-            write_plots(state["history"], out)
-            save_atomic({"format": TRAIN_FORMAT, "model": cpu_state(student),
-                         "kd_head": cpu_state(kd_head) if kd_head is not None else None,
-                         "optimizer": optimizer.state_dict(), "config": config.name,
-                         "alphabet": list(CHICAGO.symbols), "args": run_args,
-                         "steps_per_epoch": steps_per_epoch, **state}, last_path)
-            if improved or not best_path.exists():
-                save_atomic(student_checkpoint(student, run_args, row["epoch"],
-                                               {k: row[k] for k in ("dev_letter_acc", "dev_loss", "train_loss")}),
-                            best_path)
-            save_seconds = time.monotonic() - save_started
-            kd_text = f" kd {row['train_kd']:.4f}" if kd_head is not None else ""
-            print(f"epoch {row['epoch']} step {row['step']} lr {lr:.2e} | train loss {row['train_loss']:.4f} "
-                  f"(ctc {row['train_ctc']:.4f}{kd_text}) acc {train_acc:.4f} | {args.dev_split or 'dev'} "
-                  f"loss {dev['loss']:.4f} acc {dev['letter_accuracy']:.4f} | {train_seconds:.1f}+{eval_seconds:.1f} s"
-                  + (" *" if improved else ""), flush=True)
-        dist.barrier()
-        if not stop_reason and budget is not None and epoch < args.epochs and deadline_passed():
-            stop_reason = f"time budget ({args.time_budget:g} min)"
-    if not stop_reason:
-        stop_reason = "done" if epoch >= args.epochs or state["step"] >= state["total_steps"] else "stopped"
-    best = state["best"] or {}
-    summary = {"stop": stop_reason, "epochs": epoch, "steps": state["step"], "best_epoch": best.get("epoch"),
-               "best_dev_letter_accuracy": best.get("dev_letter_accuracy"), "run": str(out),
-               "seconds": round(time.monotonic() - started, 1)}
-    log(dist, f"fit: {stop_reason} after {state['step']} steps ({summary['seconds']} s); best "
-              f"{args.dev_split or 'dev'} letter accuracy {best.get('dev_letter_accuracy', float('nan')):.4f} "
-              f"at epoch {best.get('epoch')} -> {best_path}")
+
+def _end_epoch(run: _Run, epoch: int, result: _EpochResult, resumed: bool) -> tuple[int, str]:
+    """Evaluate on the dev split, log, keep the best, refit the schedule to the budget, save;
+    the next epoch's index and a reason to stop ('' to go on)."""
+    config, dist, state, clock = run.config, run.dist, run.state, run.clock
+    steps_per_epoch = run.sampler.steps
+    epoch_done = state["batch"] >= steps_per_epoch or state["step"] >= state["total_steps"]
+    eval_started = time.monotonic()
+    dev = evaluate_items(run.model, run.dev_items, run.student_config, dist, config.eval_batch or 2 * config.batch,
+                         run.workers, loader=run.dev_loader)
+    clock.eval_seconds = time.monotonic() - eval_started
+    totals = dist.reduce(result.sums.tolist() + [result.clips_seen, result.train_count.edits,
+                                                 result.train_count.letters])
+    clips_all = max(1.0, totals[3])
+    train_acc = LetterCount(int(totals[4]), int(totals[5])).accuracy
+    row = {"epoch": epoch + 1, "step": state["step"], "seconds": round(state["train_seconds"], 2), "lr": result.lr,
+           "train_loss": totals[0] / clips_all, "train_ctc": totals[1] / clips_all,
+           "train_kd": totals[2] / clips_all if run.kd_head is not None else float("nan"),
+           "train_letter_acc": train_acc, "dev_loss": dev["loss"], "dev_letter_acc": dev["letter_accuracy"],
+           "note": "" if epoch_done else f"stopped at batch {state['batch']}/{steps_per_epoch}"}
+    state["history"].append(row)
+    if epoch_done:
+        epoch += 1
+        state["epoch"], state["batch"] = epoch, 0
+    # Best: highest dev letter accuracy, ties broken by lower dev loss (no dev split: train loss).
+    score = [dev["letter_accuracy"], -dev["loss"]] if run.dev_items else [-row["train_loss"], 0.0]
+    improved = not any(math.isnan(v) for v in score) and (state["best"] is None or score > state["best"]["score"])
+    if improved:
+        state["best"] = {"score": score, "epoch": row["epoch"], "dev_letter_accuracy": dev["letter_accuracy"]}
+    if (clock.budget is not None and not state["horizon_fixed"] and not resumed and epoch_done
+            and row["epoch"] <= HORIZON_EPOCHS):
+        # The first epochs include start-up (workers, kernel plans, caches): refit on the latest
+        # epoch's pace until it settles.
+        _fit_horizon_after_epoch(state, config.epochs, clock.started, clock.budget, result.train_seconds,
+                                 clock.eval_seconds, clock.save_seconds, steps_per_epoch, dist,
+                                 final=row["epoch"] == HORIZON_EPOCHS)
     if dist.main:
-        with open(out / "summary.json", "w", encoding="utf-8") as stream:
+        _save_epoch(run, row, improved)
+        kd_text = f" kd {row['train_kd']:.4f}" if run.kd_head is not None else ""
+        print(f"epoch {row['epoch']} step {row['step']} lr {result.lr:.2e} | train loss {row['train_loss']:.4f} "
+              f"(ctc {row['train_ctc']:.4f}{kd_text}) acc {train_acc:.4f} | {config.dev_split or 'dev'} "
+              f"loss {dev['loss']:.4f} acc {dev['letter_accuracy']:.4f} | "
+              f"{result.train_seconds:.1f}+{clock.eval_seconds:.1f} s" + (" *" if improved else ""), flush=True)
+    dist.barrier()
+    stop_reason = result.stop_reason
+    if not stop_reason and clock.budget is not None and epoch < config.epochs and clock.deadline_passed(dist):
+        stop_reason = f"time budget ({config.time_budget:g} min)"
+    return epoch, stop_reason
+
+
+def _save_epoch(run: _Run, row: dict, improved: bool) -> None:
+    """log.csv, the plots, last.pt, and best.pt when the epoch improved on it (rank 0)."""
+    save_started = time.monotonic()
+    run_args = run.config.stored()
+    write_csv_log(run.out / "log.csv", run.state["history"], LOG_COLUMNS)
+    write_plots(run.state["history"], run.out)
+    save_atomic({"format": TRAIN_FORMAT, "model": cpu_state(run.student),
+                 "kd_head": cpu_state(run.kd_head) if run.kd_head is not None else None,
+                 "optimizer": run.optimizer.state_dict(), "config": run.student_config.name,
+                 "alphabet": list(CHICAGO.symbols), "args": run_args,
+                 "steps_per_epoch": run.sampler.steps, **run.state}, run.last_path)
+    if improved or not run.best_path.exists():
+        save_atomic(student_checkpoint(run.student, run_args, row["epoch"],
+                                       {k: row[k] for k in ("dev_letter_acc", "dev_loss", "train_loss")}),
+                    run.best_path)
+    run.clock.save_seconds = time.monotonic() - save_started
+
+
+def _write_summary(run: _Run, epoch: int, stop_reason: str) -> dict:
+    best = run.state["best"] or {}
+    summary = {"stop": stop_reason, "epochs": epoch, "steps": run.state["step"], "best_epoch": best.get("epoch"),
+               "best_dev_letter_accuracy": best.get("dev_letter_accuracy"), "run": str(run.out),
+               "seconds": round(time.monotonic() - run.clock.started, 1)}
+    accuracy = best.get("dev_letter_accuracy", float("nan"))
+    log(run.dist, f"fit: {stop_reason} after {run.state['step']} steps ({summary['seconds']} s); best "
+                  f"{run.config.dev_split or 'dev'} letter accuracy {accuracy:.4f} at epoch {best.get('epoch')} "
+                  f"-> {run.best_path}")
+    if run.dist.main:
+        with open(run.out / "summary.json", "w", encoding="utf-8") as stream:
             json.dump(summary, stream, indent=1)
     return summary
 
@@ -559,7 +497,7 @@ def _greedy_path(best: np.ndarray) -> list[int]:
     return classes
 
 
-def _fit_horizon_after_epoch(state: dict, args, started: float, budget: float, train_seconds: float,
+def _fit_horizon_after_epoch(state: dict, epochs: int, started: float, budget: float, train_seconds: float,
                              eval_seconds: float, save_seconds: float, steps_per_epoch: int, dist: Dist,
                              final: bool) -> None:
     """End the cosine schedule at the step the budget allows at the last epoch's pace, its
@@ -567,11 +505,11 @@ def _fit_horizon_after_epoch(state: dict, args, started: float, budget: float, t
     remaining = budget - (time.monotonic() - started) - 1.5 * eval_seconds - save_seconds - 5.0
     per_step = (train_seconds + eval_seconds + save_seconds) / steps_per_epoch
     more = int(dist.reduce([max(0, int(remaining / per_step))], "min")[0])
-    total = min(args.epochs * steps_per_epoch, state["step"] + more)
+    total = min(epochs * steps_per_epoch, state["step"] + more)
     state["horizon_fixed"] = final
     if total != state["total_steps"]:
         state["total_steps"] = max(total, state["step"])
-        log(dist, f"fit: {state['total_steps']} steps ({state['total_steps'] / steps_per_epoch:.1f} of {args.epochs} "
+        log(dist, f"fit: {state['total_steps']} steps ({state['total_steps'] / steps_per_epoch:.1f} of {epochs} "
                   f"epochs) fit in the time budget; the learning-rate schedule now ends there")
 
 
@@ -586,17 +524,6 @@ def _fit_horizon_within_epoch(state: dict, started: float, budget: float, eval_s
     if steps_fit < state["total_steps"]:
         state["total_steps"] = max(state["step"] + 1, steps_fit)
         log(dist, f"fit: about {steps_fit} steps fit in the time budget; the learning-rate schedule now ends there")
-
-
-def write_csv_log(path: Path, history: list[dict], columns: tuple[str, ...]) -> None:
-    """Rewrite a run's CSV log atomically (a reader never sees half a file)."""
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", newline="", encoding="utf-8") as stream:
-        writer = csv.DictWriter(stream, fieldnames=columns)
-        writer.writeheader()
-        for row in history:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    os.replace(temporary, path)
 
 
 # ---- evaluate ------------------------------------------------------------------------------------
@@ -630,7 +557,7 @@ def _evaluate(args, dist: Dist) -> dict:
     if dist.device.type == "cuda":  # fp32 means fp32: no TF32 convolutions or matmuls
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    prepared = prepare_data(args, config, (args.split,), None, dist)
+    prepared = prepare_data(DataOptions.from_namespace(args), config, (args.split,), None, dist)
     items = prepared.items[args.split]
     if not items:
         raise DataError(f"no usable clips in the {args.split!r} split")

@@ -25,18 +25,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from torch.nn.utils.rnn import pad_sequence
 
 from .. import ctc
+from ..corpus import DataError
 from ..student import CONFIGS, Student
-from .corpus import DataError
+from .config import DataOptions
 from .data import Augment, Item, prepare_frames
-from .loop import (close_distributed, cpu_state, init_distributed, learning_rate, load_checkpoint, make_optimizer,
-                   optimise, prepare_data, save_atomic, seed_everything, write_csv_log)
 from .metrics import LetterCount
 from .model import KDHead, ctc_loss, head_forward, kd_loss
 from .progress import Progress
+from .runtime import (close_distributed, cpu_state, init_distributed, learning_rate, load_checkpoint, make_optimizer,
+                      optimise, prepare_data, save_atomic, seed_everything, write_csv_log)
 from .teacher import teacher_stats
 
 PRETRAIN_FORMAT = "dactyl-kd-pretrain-v1"
@@ -139,7 +139,7 @@ def pretrain(args) -> dict:
         close_distributed(dist)
         raise DataError("pretrain runs in one process: start it with python, not torchrun")
     splits = tuple(dict.fromkeys([args.train_split] + ([args.dev_split] if args.dev_split else [])))
-    prepared = prepare_data(args, config, splits, args.teacher, dist, teacher_splits=splits)
+    prepared = prepare_data(DataOptions.from_namespace(args), config, splits, args.teacher, dist, teacher_splits=splits)
     train_items = prepared.items[args.train_split]
     dev_items = prepared.items.get(args.dev_split, []) if args.dev_split else []
     bank = FrameBank(train_items)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import DataError, Sample, Skipped
+from ..corpus import DataError, Sample, Skipped
 
 TEACHERS = ("synthpose", "mediapipe", "hamer")
 STATS_CLIPS = 2000  # clips sampled for the mean/std: plenty for a per-dimension estimate

@@ -1,4 +1,5 @@
-"""Dataset readers, the clip cache and teacher files, on miniature corpora in the published layouts."""
+"""The corpus reader (dactyl_quant/corpus.py: the trainer's and the teachers'), the clip cache and
+teacher files, on miniature corpora in the published layouts."""
 
 import csv
 import os
@@ -7,10 +8,13 @@ import numpy as np
 import pytest
 from minicorpus import Clip, standard_clips, write_chicago
 
+from dactyl_quant import corpus as corpus_module
+from dactyl_quant.corpus import (DataError, Sample, Skipped, read_bbox, read_chicagofswild, read_corpus,
+                                 read_csv_corpus, read_frames, signing_boxes)
 from dactyl_quant.preprocess import Crop, crop_and_resize
 from dactyl_quant.train import cache as cache_module
 from dactyl_quant.train.cache import CacheSpec, ClipCache, hand_crop, read_signing_boxes
-from dactyl_quant.train.corpus import DataError, Skipped, read_chicagofswild, read_corpus, read_csv_corpus
+from dactyl_quant.teachers.files import teacher_path, write_teacher
 from dactyl_quant.train.teacher import check_teacher, teacher_dir, teacher_stats
 from dactyl_quant.y4m import Y4MFormat, write_rgb
 
@@ -134,7 +138,7 @@ def test_cache_holds_the_boards_pixels_and_is_reused(chicago, tmp_path):
 
 def test_cache_without_pillow_names_the_remedies(chicago, tmp_path, monkeypatch):
     root, _ = chicago
-    monkeypatch.setattr(cache_module, "_pillow", lambda: None)
+    monkeypatch.setattr(corpus_module, "pillow", lambda: None)
     corpus = read_chicagofswild(root, frames="jpg", partitions=("dev",))
     with pytest.raises(DataError, match="needs Pillow.*--frames y4m.*carry"):
         ClipCache(tmp_path, SPEC).ensure(corpus.samples, corpus.skipped, show_progress=False)
@@ -197,7 +201,6 @@ def test_teacher_files_checked_against_the_clip(chicago, tmp_path):
 
 
 def test_teacher_detection_sidecar(tmp_path):
-    from dactyl_quant.train.corpus import Sample
     directory = tmp_path / "teachers" / "mediapipe"
     (directory / "a").mkdir(parents=True)
     np.save(directory / "a" / "x.npy", np.array([[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]], np.float32))
@@ -210,3 +213,113 @@ def test_teacher_detection_sidecar(tmp_path):
     np.save(directory / "a" / "x.detected.npy", np.array([True, True]))
     with pytest.raises(DataError, match=r"line 2 \(a/x\): .*x.detected.npy has shape \(2,\), the clip has 3"):
         check_teacher([sample], directory, {"a/x": 3}, Skipped())
+
+
+# ---- the teachers' use: no alphabet, frames and boxes read from the corpus ------------------------
+
+HEADER = ",filename,url,start_time,number_of_frames,width,height,label_proc,label_raw,label_notes,partition,signer\n"
+
+
+def _frames(count, seed=0, size=(24, 32)):
+    rng = np.random.default_rng(seed)
+    return (rng.random((count, *size, 3)) * 255).astype(np.uint8)
+
+
+def make_chicago(root, clips, jpeg=True, bbox=True):
+    """A tiny ChicagoFSWild layout: clips = [(filename, frames, partition)]."""
+    lines = [HEADER]
+    for i, (name, frames, partition) in enumerate(clips):
+        lines.append(f"{i},{name},http://x,0:00,{len(frames)},32,24,ab,AB,,{partition},s{i}\n")
+        if jpeg:
+            from PIL import Image
+            folder = root / "ChicagoFSWild-Frames" / name
+            folder.mkdir(parents=True)
+            for t, frame in enumerate(frames):
+                Image.fromarray(frame).save(folder / f"{t + 1:04d}.jpg", quality=95)
+        else:
+            path = root / "y4m" / f"{name}.y4m"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_rgb(path, Y4MFormat(frames.shape[2], frames.shape[1], "444"), frames)
+        if bbox:
+            folder = root / "BBox" / name
+            folder.mkdir(parents=True)
+            (folder / "0001.txt").write_text("1,2,10,12,0\n4,5,20,22,1\n")
+    (root / "ChicagoFSWild.csv").write_text("".join(lines))
+
+
+def test_chicago_jpeg_layout_frames_and_boxes(tmp_path):
+    pytest.importorskip("PIL")
+    make_chicago(tmp_path, [("aslized/a_001", _frames(3), "train"), ("b_002", _frames(2, 1), "dev")])
+    corpus = read_corpus(tmp_path, alphabet=None)
+    assert [c.key for c in corpus.samples] == ["aslized/a_001", "b_002"]
+    clip = corpus.samples[0]
+    assert clip.frames == 3 and clip.numbered_jpeg and clip.partition == "train" and clip.labels == ()
+    frames = read_frames(clip)
+    assert len(frames) == 3 and frames[0].shape == (24, 32, 3)
+    boxes = signing_boxes(clip.bbox_dir, 3)
+    np.testing.assert_array_equal(boxes[0], [4, 5, 20, 22])  # the flag-1 line
+    assert boxes[1] is None and boxes[2] is None
+    assert [c.key for c in read_corpus(tmp_path, partitions=("dev",), alphabet=None).samples] == ["b_002"]
+    # The CSV itself names the corpus too.
+    assert [c.key for c in read_corpus(tmp_path / "ChicagoFSWild.csv", alphabet=None).samples] == [
+        "aslized/a_001", "b_002"]
+
+
+def test_chicago_y4m_layout_and_frame_count_check(tmp_path):
+    make_chicago(tmp_path, [("c_003", _frames(4), "test")], jpeg=False, bbox=False)
+    clip = read_corpus(tmp_path, alphabet=None).samples[0]
+    assert clip.is_y4m and clip.bbox_dir is None
+    assert len(read_frames(clip)) == 4
+    (tmp_path / "ChicagoFSWild.csv").write_text(HEADER + "0,c_003,u,0,5,32,24,ab,AB,,test,s\n")
+    with pytest.raises(DataError, match="has 4 frames, the corpus says 5"):
+        read_frames(read_corpus(tmp_path, alphabet=None).samples[0])
+
+
+def test_clip_csv_without_letters_and_single_y4m(tmp_path):
+    clip_path = tmp_path / "clips" / "one.y4m"
+    clip_path.parent.mkdir()
+    write_rgb(clip_path, Y4MFormat(32, 24, "444"), _frames(2))
+    (tmp_path / "clips.csv").write_text("clip,letters,partition\nclips/one.y4m,ab,train\n")
+    corpus = read_corpus(tmp_path, alphabet=None)
+    assert corpus.root == tmp_path and [c.key for c in corpus.samples] == ["clips/one"]
+    # Unlabelled clips (for the KD term): no letters column is needed without an alphabet.
+    (tmp_path / "unlabelled.csv").write_text("path\nclips/one.y4m\n")
+    assert [c.key for c in read_corpus(tmp_path / "unlabelled.csv", alphabet=None).samples] == ["clips/one"]
+    with pytest.raises(DataError, match="expected a column named letters or label or text"):
+        read_corpus(tmp_path / "unlabelled.csv")
+    single = read_corpus(clip_path, alphabet=None)
+    assert single.root == clip_path.parent and single.samples[0].key == "one"
+    assert len(read_frames(single.samples[0])) == 2
+    with pytest.raises(DataError, match="has no letters"):
+        read_corpus(clip_path)
+    with pytest.raises(DataError, match="neither"):
+        read_corpus(tmp_path / "clips", alphabet=None)
+
+
+def test_read_bbox_formats(tmp_path):
+    path = tmp_path / "b.txt"
+    path.write_text("\n1 2 3 4 1\n")
+    np.testing.assert_array_equal(read_bbox(path), [1, 2, 3, 4])
+    path.write_text("1,2,3,4,0\n")
+    assert read_bbox(path) is None
+    assert read_bbox(tmp_path / "missing.txt") is None
+    path.write_text("1,2,3,4,0\njunk\n1,2,3,4,1\n")
+    with pytest.raises(DataError, match=r"b.txt line 2: expected x1,y1,x2,y2,flag, found 'junk'"):
+        read_bbox(path)
+
+
+def test_write_teacher(tmp_path):
+    feats = np.arange(12, dtype=np.float64).reshape(3, 4)
+    path = write_teacher(tmp_path, "mediapipe", "dir/clip", feats, np.array([1, 0, 1]))
+    assert path == teacher_path(tmp_path, "mediapipe", "dir/clip")
+    loaded = np.load(path)
+    assert loaded.dtype == np.float32 and loaded.shape == (3, 4)
+    detected = np.load(teacher_path(tmp_path, "mediapipe", "dir/clip", ".detected.npy"))
+    assert detected.dtype == bool and detected.tolist() == [True, False, True]
+    assert not list(path.parent.glob("*.tmp"))
+    with pytest.raises(ValueError, match="do not match"):
+        write_teacher(tmp_path, "t", "c", feats, np.ones(2))
+    with pytest.raises(ValueError, match=r"\[T, D\]"):
+        write_teacher(tmp_path, "t", "c", np.zeros(3))
+    with pytest.raises(ValueError, match="NaN"):
+        write_teacher(tmp_path, "t", "c", np.full((2, 2), np.nan))
