@@ -443,3 +443,21 @@ def test_signers_carry_their_split_style():
     rng = np.random.default_rng(2)
     assert {s.style.family for s in make_signers("test", 6, rng)} <= set(SPLIT_FAMILIES["test"])
     assert {s.style.family for s in make_signers("train", 16, rng)} <= set(SPLIT_FAMILIES["train"])
+
+
+def test_reference_sheet_shows_every_letter_twice(tmp_path):
+    from PIL import Image
+
+    from dactyl_quant.synth.sheet import LABEL_HEIGHT, make_handshape_sheet
+    path = tmp_path / "handshapes.png"
+    make_handshape_sheet(path, size=48)
+    image = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    assert image.shape == (4 * (48 + LABEL_HEIGHT), 13 * 48, 3)
+    # Each tile holds a hand framed to fill most of it: skin (redder than the grey-blue studio
+    # backdrop) covers a good share of every tile.
+    for row in range(4):
+        top = row * (48 + LABEL_HEIGHT) + LABEL_HEIGHT
+        for column in range(13):
+            tile = image[top:top + 48, column * 48:(column + 1) * 48]
+            skin = (tile[..., 0] > tile[..., 2] + 20).mean()
+            assert skin > 0.08, f"tile {row}, {column}: {skin:.2f} of it is hand"

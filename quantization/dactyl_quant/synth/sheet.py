@@ -73,14 +73,15 @@ def make_sheet(path: str | Path, size: int = 128, seed: int = 0, words: tuple[st
 
 
 # The reference sheet's two views: from the front, and from three-quarters on the thumb side.
-HANDSHAPE_VIEWS = (("front", Viewpoint(0.0, 0.0, 0.0, 0.62, (0.0, 0.04))),
-                   ("3/4", Viewpoint(-40.0, -12.0, 0.0, 0.62, (0.0, 0.04))))
+HANDSHAPE_VIEWS = (("front", Viewpoint(0.0, 0.0, 0.0, 0.5, (0.0, 0.0))),
+                   ("3/4", Viewpoint(-40.0, -12.0, 0.0, 0.5, (0.0, 0.0))))
 
 
-def handshape_tiles(size: int, view: Viewpoint, shapes: dict | None = None) -> list[np.ndarray]:
-    """Every letter (J and Z halfway through their movement) in one clean studio view."""
+def handshape_tiles(size: int, view: Viewpoint, shapes=None, fill: float = 0.8) -> list[np.ndarray]:
+    """Every letter (J and Z halfway through their movement) in one clean studio view, each framed
+    so that the hand fills `fill` of the tile (a fist is shown as large as an open hand)."""
     shapes = shapes or LETTER_SHAPES
-    renderer = FrameRenderer(HandProportions(), view, studio_look(size), size, size)
+    look = studio_look(size)
     rng = np.random.default_rng(0)
     tiles = []
     for letter in LETTERS:
@@ -89,7 +90,18 @@ def handshape_tiles(size: int, view: Viewpoint, shapes: dict | None = None) -> l
         if shape.motion is not None:
             offsets, rotations = shape.motion.at(np.array([0.5]))
             orientation, position = Rotation.from_rotvec(rotations[0]) * orientation, offsets[0]
-        tiles.append(renderer.render(shape.angles, orientation, position, shape.forearm_follow, rng)[0])
+        # Render once to find the hand, then scale and move it to the middle of the tile; the
+        # image scales about the palm centre's projection (the camera is far from the hand).
+        _, box = FrameRenderer(HandProportions(), view, look, size, size).render(
+            shape.angles, orientation, position, shape.forearm_follow, rng)
+        extent = max(box[2] - box[0], box[3] - box[1], 1)
+        factor = fill * size / extent
+        palm = size / 2 + np.array(view.offset) * size
+        centre = np.array([box[0] + box[2], box[1] + box[3]]) / 2
+        offset = -factor * (centre - palm) / size
+        framed = Viewpoint(view.yaw, view.pitch, view.roll, view.hand_height * factor, (float(offset[0]), float(offset[1])))
+        tiles.append(FrameRenderer(HandProportions(), framed, look, size, size).render(
+            shape.angles, orientation, position, shape.forearm_follow, rng)[0])
     return tiles
 
 

@@ -26,8 +26,11 @@ class StyleFamily:
     closed_flex: tuple[float, float]    # multiplier of the curled fingers' flexion (tight or loose fists)
     open_curl: tuple[float, float]      # degrees of curl of the extended fingers (crisp or relaxed)
     spread: tuple[float, float]         # multiplier of the spread of V, W, Y, F ...
-    wrist: tuple[float, float, float]   # largest wrist bend about the hand's x, y, z axes, degrees
-    wrist_bias: tuple[float, float, float]  # the family's habitual bend, degrees
+    # Wrist bend about the hand's x (flexion towards the palm positive), y (roll about the fingers)
+    # and z (sideways, about the palm's normal) axes, degrees: the family's habit and how far a
+    # signer strays from it.
+    wrist: tuple[float, float, float]
+    wrist_bias: tuple[float, float, float]
     thumb_shift: float                  # mm: how far the thumb tip may sit from the textbook place
 
 
