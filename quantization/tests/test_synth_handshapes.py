@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 
 from dactyl_quant.synth.alphabet_shapes import LETTERS, SPECS, VARIANT_SPECS, signer_alphabet
-from dactyl_quant.synth.hand import FINGER_JOINTS, HandProportions, forward_kinematics
+from dactyl_quant.synth.hand import FINGER_JOINTS, HandProportions, forward_kinematics, sample_hand
 from dactyl_quant.synth.styles import (FAMILIES, SPLIT_FAMILIES, SPLIT_VARIANTS, TEXTBOOK, VARIANTS, SigningStyle,
                                        extreme_styles, sample_style)
 
-HANDS = (HandProportions(), HandProportions(0.88, 0.94, 1.07, 0.9), HandProportions(1.12, 1.06, 0.93, 1.1))
+# The mean hand, and the extremes of the average, slender and stocky builds (hand.HAND_BUILDS).
+HANDS = (HandProportions(), HandProportions(0.88, 0.94, 1.07, 0.9), HandProportions(1.12, 1.06, 0.93, 1.1),
+         HandProportions(0.88, 1.12, 0.88, 0.82), HandProportions(1.12, 0.88, 1.12, 1.18))
 STYLES = ([TEXTBOOK] + [corner for name in FAMILIES for corner in extreme_styles(name)]
           + [SigningStyle(variants=tuple((letter, names[k]) for letter, names in VARIANTS.items())) for k in range(3)])
 THUMB_RADIUS, FINGER_RADIUS = 9.0, 8.5  # mm, near the tips (render.py draws them so)
@@ -29,6 +31,7 @@ class Pose:
         self.shape = signer_alphabet(style, hand)[letter]
         self.p = forward_kinematics(self.shape.angles, hand).points
         self.mm = hand.scale  # thresholds are for the mean hand
+        self.girth = hand.scale * hand.thickness  # finger and thumb radii grow with it
         self.rotation = self.shape.orientation.matrix()
 
     def joint(self, finger: str, k: int) -> np.ndarray:
@@ -91,8 +94,8 @@ def _seen_from_the_front(h: Pose, what: str, point: np.ndarray | None = None) ->
     front of the signer: the line of sight from its front misses every finger bone (radius ~9 mm)."""
     towards_viewer = h.rotation.T @ np.array([0.0, 0.0, 1.0])  # the camera's direction, hand frame
     if point is None:  # the centre of the ball that rounds the thumb's end (the keypoint is its far edge)
-        point = h.thumb - (h.thumb - h.p[3]) / np.linalg.norm(h.thumb - h.p[3]) * THUMB_RADIUS * h.mm
-    start = point + towards_viewer * 0.5 * THUMB_RADIUS * h.mm
+        point = h.thumb - (h.thumb - h.p[3]) / np.linalg.norm(h.thumb - h.p[3]) * THUMB_RADIUS * h.girth
+    start = point + towards_viewer * 0.5 * THUMB_RADIUS * h.girth
     samples = np.linspace(0.0, 1.0, 12)[:, None]
     for finger in ("index", "middle", "ring", "pinky"):
         joints = [h.joint(finger, k) for k in range(4)]
@@ -102,7 +105,7 @@ def _seen_from_the_front(h: Pose, what: str, point: np.ndarray | None = None) ->
             off_line = np.linalg.norm(along - depth[:, None] * towards_viewer, axis=1)
             # The finger is a chain of balls of its radius: one hides the point if the line of
             # sight passes through it in front of the point.
-            radius = FINGER_RADIUS * h.mm
+            radius = FINGER_RADIUS * h.girth
             reach = np.sqrt(np.maximum(radius ** 2 - off_line ** 2, 0.0))
             hidden = (off_line < radius) & (depth + reach > 0)
             assert not hidden.any(), f"{what} hidden behind the {finger}"
@@ -123,7 +126,7 @@ def _together(h: Pose, a: str, b: str) -> None:
     """Side by side, touching or nearly: a's DIP and tip lie close to b's PIP-to-tip line."""
     for k in (2, 3):
         d = _distance_to_segment(h.joint(a, k), h.joint(b, 1), h.tip(b))
-        assert d < (2 * FINGER_RADIUS + 5) * h.mm, f"{a} and {b} apart ({d:.0f} mm)"
+        assert d < 2 * FINGER_RADIUS * h.girth + 6 * h.mm, f"{a} and {b} apart ({d:.0f} mm)"
 
 
 def _palm_forward(h: Pose) -> None:
@@ -133,8 +136,8 @@ def _palm_forward(h: Pose) -> None:
 
 def _thumb_holds(h: Pose, finger: str) -> None:
     """The thumb's pad lies on the front of a curled finger's middle phalanx (U, V, W, ...)."""
-    d = _distance_to_segment(h.thumb, h.joint(finger, 1), h.joint(finger, 3))
-    assert d < (THUMB_RADIUS + FINGER_RADIUS + 8) * h.mm, f"thumb tip {d:.0f} mm from the {finger}"
+    d = _distance_to_segment(h.thumb, h.joint(finger, 1), h.joint(finger, 2))
+    assert d < (THUMB_RADIUS + FINGER_RADIUS) * h.girth + 8 * h.mm, f"thumb tip {d:.0f} mm from the {finger}"
     assert h.thumb[2] > h.joint(finger, 1)[2], "thumb behind the finger it should hold"
 
 
@@ -183,7 +186,7 @@ def check_e(h: Pose) -> None:
         assert tip[1] < h.joint(finger, 1)[1], f"{finger} tip not curled down"
         # Fingertips rest on (or just above) the thumb, which lies under them.
         d = _distance_to_segment(tip, thumb_ip, h.thumb)
-        assert d < (THUMB_RADIUS + FINGER_RADIUS + 12) * h.mm, f"{finger} tip {d:.0f} mm from the thumb"
+        assert d < (THUMB_RADIUS + FINGER_RADIUS) * h.girth + 12 * h.mm, f"{finger} tip {d:.0f} mm from the thumb"
         assert tip[1] > h.thumb[1], f"{finger} tip below the thumb"
     assert h.thumb[0] < h.joint("middle", 0)[0], "thumb not tucked across the palm"
     assert h.thumb[2] < min(h.tip(f)[2] for f in ("index", "middle")) + 6 * h.mm, "thumb in front of the fingertips"
@@ -216,7 +219,7 @@ def check_h(h: Pose) -> None:
     _up(h, ("index", "middle"))
     _fist(h, ("ring", "pinky"))
     _together(h, "index", "middle")
-    assert h.thumb[1] < h.joint("index", 0)[1], "thumb not tucked"
+    _thumb_holds(h, "ring")
     assert h.fingers_point[0] > 0.8 and h.palm_faces[2] < -0.6, "H is not sideways, palm to the signer"
 
 
@@ -244,7 +247,7 @@ def _k_shape(h: Pose) -> None:
     middle_angle = _angle(h.direction("middle"), np.array([0.0, 1.0, 0.0]))
     assert 30 < middle_angle < 85 and h.direction("middle")[2] > 0.4, f"middle at {middle_angle:.0f}° from the index"
     d = _distance_to_segment(h.thumb, h.joint("middle", 0), h.joint("middle", 1))
-    assert d < (THUMB_RADIUS + FINGER_RADIUS + 8) * h.mm, f"thumb tip {d:.0f} mm from the middle finger"
+    assert d < (THUMB_RADIUS + FINGER_RADIUS) * h.girth + 8 * h.mm, f"thumb tip {d:.0f} mm from the middle finger"
     assert h.between(h.thumb[0], h.joint("middle", 0)[0] - 4 * h.mm, h.joint("index", 0)[0] + 4 * h.mm), \
         "thumb not between index and middle"
 
@@ -292,7 +295,7 @@ def check_n(h: Pose) -> None:
 
 
 def check_o(h: Pose) -> None:
-    for finger, limit in (("index", 20), ("middle", 24), ("ring", 36)):
+    for finger, limit in (("index", 20), ("middle", 24), ("ring", 42)):
         d = np.linalg.norm(h.thumb - h.tip(finger))
         assert d < limit * h.mm, f"{finger} tip {d:.0f} mm from the thumb"
     assert h.tip("index")[2] > 40 * h.mm, "the O is not round"
@@ -392,24 +395,28 @@ def check_z(h: Pose) -> None:
 CHECKS = {letter: globals()[f"check_{letter}"] for letter in LETTERS}
 
 
+def _check(letter: str, style: SigningStyle, hand: HandProportions) -> None:
+    try:
+        CHECKS[letter](Pose(letter, style, hand))
+    except AssertionError as error:
+        raise AssertionError(f"{letter.upper()} ({style.family}, {style.variant(letter) or 'textbook'}, "
+                             f"{hand}): {error}") from None
+
+
 @pytest.mark.parametrize("letter", list(LETTERS))
 def test_letter_has_its_defining_features_in_every_style(letter):
     for style in STYLES:
         for hand in HANDS:
-            try:
-                CHECKS[letter](Pose(letter, style, hand))
-            except AssertionError as error:
-                raise AssertionError(f"{letter.upper()} ({style.family}, {style.variant(letter) or 'textbook'}, "
-                                     f"hand scale {hand.scale}): {error}") from None
+            _check(letter, style, hand)
 
 
 def test_sampled_styles_keep_every_letter():
     rng = np.random.default_rng(11)
     for split in ("train", "test"):
         for _ in range(6):
-            style, hand = sample_style(rng, split), HandProportions.sample(rng)
+            style, hand = sample_style(rng, split), sample_hand(rng, split)
             for letter in LETTERS:
-                CHECKS[letter](Pose(letter, style, hand))
+                _check(letter, style, hand)
 
 
 def test_held_out_split_signs_in_styles_training_never_shows():
@@ -438,11 +445,20 @@ def test_styles_are_seeded_and_change_the_pose():
     assert len(changed) == len(LETTERS)
 
 
-def test_signers_carry_their_split_style():
+def test_signers_carry_their_split_style_and_build():
     from dactyl_quant.synth.scene import make_signers
     rng = np.random.default_rng(2)
-    assert {s.style.family for s in make_signers("test", 6, rng)} <= set(SPLIT_FAMILIES["test"])
-    assert {s.style.family for s in make_signers("train", 16, rng)} <= set(SPLIT_FAMILIES["train"])
+    test, train = make_signers("test", 6, rng), make_signers("train", 16, rng)
+    assert {s.style.family for s in test} <= set(SPLIT_FAMILIES["test"])
+    assert {s.style.family for s in train} <= set(SPLIT_FAMILIES["train"])
+    # Test hands are slender (long fingers, narrow palm) or stocky (short fingers, wide palm):
+    # outside every training hand's ratios.
+    for signer in test:
+        hand = signer.proportions
+        assert (hand.finger_length >= 1.06 and hand.palm_width <= 0.94) or (
+            hand.finger_length <= 0.94 and hand.palm_width >= 1.06), hand
+    for signer in train:
+        assert 0.94 <= signer.proportions.finger_length <= 1.06 and 0.93 <= signer.proportions.palm_width <= 1.07
 
 
 def test_reference_sheet_shows_every_letter_twice(tmp_path):

@@ -41,8 +41,8 @@ INDEX, MIDDLE, RING, PINKY = (5, 6, 7, 8), (9, 10, 11, 12), (13, 14, 15, 16), (1
 _MCP, _PIP, _DIP, _TIP = range(4)
 
 
-def _at(*keys: int, offset=(0.0, 0.0, 0.0)) -> ThumbPlace:
-    return ThumbPlace(tuple((k, 1.0 / len(keys)) for k in keys), tuple(float(v) for v in offset))
+def _at(*keys: int, offset=(0.0, 0.0, 0.0), reach: bool = False) -> ThumbPlace:
+    return ThumbPlace(tuple((k, 1.0 / len(keys)) for k in keys), tuple(float(v) for v in offset), reach)
 
 
 @dataclass(frozen=True)
@@ -107,9 +107,9 @@ _ACROSS_FRONT = ThumbGoal(_at(MIDDLE[_PIP], MIDDLE[_DIP], offset=(-3.0, 0.0, 18.
                           ip=_at(INDEX[_PIP], INDEX[_DIP], offset=(8.0, -4.0, 16.0)))
 # On the middle finger's middle phalanx (X, Z: the thumb holds the curled middle finger).
 _ON_MIDDLE = ThumbGoal(_at(MIDDLE[_PIP], MIDDLE[_DIP], offset=(2.0, -4.0, 17.0)), (-30, 50, 40, 20, 15),
-                       ip=_at(INDEX[_DIP], offset=(10.0, -8.0, 14.0)), ip_weight=0.3)
-_HELD_OUT = ThumbGoal(_at(INDEX[_MCP], offset=(92.0, -42.0, 4.0)), (30, 0, 0, 0, 0))  # L
-_Y_THUMB = ThumbGoal(_at(INDEX[_MCP], offset=(78.0, -24.0, 14.0)), (20, 15, 0, 0, 0))
+                       ip=_at(MIDDLE[_PIP], offset=(22.0, -20.0, 6.0)), ip_weight=0.3)
+_HELD_OUT = ThumbGoal(_at(INDEX[_MCP], offset=(92.0, -42.0, 4.0), reach=True), (30, 0, 0, 0, 0))  # L
+_Y_THUMB = ThumbGoal(_at(INDEX[_MCP], offset=(78.0, -24.0, 14.0), reach=True), (20, 15, 0, 0, 0))
 _J_MOTION = Motion((0.0, 0.45, 0.75, 1.0), ((0, 0, 0), (0, -35, 5), (15, -50, 10), (30, -40, 10)),
                    ((0, 0, 0), (0, 20, 0), (0, 60, 0), (0, 90, 0)))
 _Z_MOTION = Motion((0.0, 0.3, 0.65, 1.0), ((0, 0, 0), (-45, 0, 0), (0, -40, 0), (-45, -40, 0)),
@@ -117,7 +117,7 @@ _Z_MOTION = Motion((0.0, 0.3, 0.65, 1.0), ((0, 0, 0), (-45, 0, 0), (0, -40, 0), 
 
 _K_FINGERS = (STRAIGHT, (55, -6, 0, 0), FIST, FIST)
 _K_THUMB = ThumbGoal(_at(MIDDLE[_MCP], MIDDLE[_PIP], offset=(9.0, 0.0, -6.0)), (-20, 55, 30, 10, 5))
-_G_THUMB = ThumbGoal(_at(INDEX[_MCP], offset=(24.0, 26.0, 8.0)), (-28, 10, 0, 0, 0),
+_G_THUMB = ThumbGoal(_at(INDEX[_MCP], offset=(24.0, 26.0, 8.0), reach=True), (-28, 10, 0, 0, 0),
                      ip=_at(INDEX[_MCP], offset=(24.0, -2.0, 8.0)), ip_weight=0.3)
 
 SPECS: dict[str, LetterSpec] = {spec.letter: spec for spec in (
@@ -126,7 +126,7 @@ SPECS: dict[str, LetterSpec] = {spec.letter: spec for spec in (
                ThumbGoal(_at(INDEX[_PIP], offset=(18.0, 6.0, -14.0)), (-20, 10, 0, 40, 20),
                          stiffness=(2.0, 2.0, 2.0, 30.0, 30.0)), FRONT),
     # B: fingers straight and together, the thumb folded across the palm.
-    LetterSpec("b", ((0, -6, 0, 0), (0, 1, 0, 0), (0, 6, 0, 0), (0, 11, 0, 0)), "oooo",
+    LetterSpec("b", ((0, -8, 0, 0), (0, 1, 0, 0), (0, 8, 0, 0), (0, 14, 0, 0)), "oooo",
                ThumbGoal(_at(MIDDLE[_MCP], RING[_MCP], offset=(0.0, -30.0, 20.0)), (-30, 45, 45, 30, 20)), FRONT),
     # C: all fingers curved, the thumb below them: the curve seen from the side.
     LetterSpec("c", (CURVED,) * 4, "ssss",
@@ -155,11 +155,11 @@ SPECS: dict[str, LetterSpec] = {spec.letter: spec for spec in (
     LetterSpec("l", (STRAIGHT, FIST, FIST, FIST), "occc", _HELD_OUT, FRONT),
     # M: index, middle and ring laid over the thumb, whose tip shows between ring and little finger.
     LetterSpec("m", (DRAPED, DRAPED, DRAPED, FIST), "sssc",
-               ThumbGoal(_at(RING[_PIP], PINKY[_PIP], offset=(-2.0, -20.0, 20.0)), (-40, 30, 40, 50, 40),
+               ThumbGoal(_at(RING[_PIP], PINKY[_PIP], offset=(-2.0, -20.0, 24.0)), (-40, 30, 40, 50, 40),
                          ip=_at(RING[_PIP], offset=(6.0, -26.0, -14.0))), FRONT),
     # N: index and middle over the thumb, its tip between middle and ring.
     LetterSpec("n", (DRAPED, DRAPED, FIST, FIST), "sscc",
-               ThumbGoal(_at(MIDDLE[_PIP], RING[_PIP], offset=(-2.0, -22.0, 20.0)), (-30, 30, 40, 50, 40),
+               ThumbGoal(_at(MIDDLE[_PIP], RING[_PIP], offset=(-2.0, -22.0, 24.0)), (-30, 30, 40, 50, 40),
                          ip=_at(MIDDLE[_PIP], offset=(6.0, -28.0, -14.0))), FRONT),
     # O: all fingertips curved to meet the thumb tip; seen from the side.
     LetterSpec("o", (ROUND,) * 4, "ssss",
@@ -222,8 +222,8 @@ VARIANT_SPECS: dict[tuple[str, str], LetterSpec] = {
     ("x", "hook-tight"): replace(SPECS["x"], fingers=((30, 0, 105, 80), FIST, FIST, FIST)),
     ("x", "hook-open"): replace(SPECS["x"], fingers=((15, 0, 80, 60), FIST, FIST, FIST)),
     ("y", "thumb-out"): SPECS["y"],
-    ("y", "thumb-up"): _thumb(SPECS["y"], tip=_at(INDEX[_MCP], offset=(64.0, 4.0, 14.0))),
-    ("y", "thumb-wide"): _thumb(SPECS["y"], tip=_at(INDEX[_MCP], offset=(84.0, -40.0, 8.0))),
+    ("y", "thumb-up"): _thumb(SPECS["y"], tip=_at(INDEX[_MCP], offset=(64.0, 4.0, 14.0), reach=True)),
+    ("y", "thumb-wide"): _thumb(SPECS["y"], tip=_at(INDEX[_MCP], offset=(84.0, -40.0, 8.0), reach=True)),
 }
 
 

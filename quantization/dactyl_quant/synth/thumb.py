@@ -20,14 +20,22 @@ THUMB_UPPER = np.radians([55.0, 95.0, 90.0, 80.0, 95.0])
 
 @dataclass(frozen=True)
 class ThumbPlace:
-    """A point of the posed hand: a weighted mean of keypoints plus an offset (mm at the mean hand
-    size, hand frame: x to the thumb side, y along the fingers, z out of the palm)."""
+    """A point of the posed hand: a weighted mean of keypoints plus an offset (mm at the mean hand,
+    hand frame: x to the thumb side, y along the fingers, z out of the palm). The offset grows with
+    the hand's size, its depth (z: mostly finger and thumb radii) with their girth too; a `reach`
+    offset (where an extended thumb points) grows with the thumb's length instead."""
 
     anchors: tuple[tuple[int, float], ...]
     offset: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    reach: bool = False
 
-    def at(self, points: np.ndarray, scale: float, shift: np.ndarray | None = None) -> np.ndarray:
-        target = sum(weight * points[k] for k, weight in self.anchors) + np.asarray(self.offset) * scale
+    def at(self, points: np.ndarray, proportions: HandProportions, shift: np.ndarray | None = None) -> np.ndarray:
+        scale = proportions.scale
+        if self.reach:
+            sizes = np.full(3, scale * proportions.finger_length)
+        else:
+            sizes = np.array([scale, scale, scale * proportions.thickness])
+        target = sum(weight * points[k] for k, weight in self.anchors) + np.asarray(self.offset) * sizes
         return target if shift is None else target + shift * scale
 
 
@@ -109,9 +117,8 @@ def solve_thumb(goal: ThumbGoal, finger_points: np.ndarray, proportions: HandPro
     keypoints are `finger_points`; `shift` (mm at mean size) moves the tip's place (a signer's habit);
     `start` (radians) is where the search begins (default: the prior). Damped Gauss-Newton
     (Levenberg-Marquardt) within the thumb's bounds; the prior keeps the rest of the thumb natural."""
-    scale = proportions.scale
-    tip = goal.tip.at(finger_points, scale, shift)
-    ip = goal.ip.at(finger_points, scale) if goal.ip is not None else None
+    tip = goal.tip.at(finger_points, proportions, shift)
+    ip = goal.ip.at(finger_points, proportions) if goal.ip is not None else None
     prior = np.radians(goal.prior)
     stiffness = np.asarray(goal.stiffness)
 
