@@ -477,3 +477,22 @@ def test_reference_sheet_shows_every_letter_twice(tmp_path):
             tile = image[top:top + 48, column * 48:(column + 1) * 48]
             skin = (tile[..., 0] > tile[..., 2] + 20).mean()
             assert skin > 0.08, f"tile {row}, {column}: {skin:.2f} of it is hand"
+
+
+def test_clips_are_signed_in_the_signers_style():
+    from dactyl_quant.synth.clip import SynthSettings, generate_clip, pose_features
+    from dactyl_quant.synth.scene import Signer
+    from dactyl_quant.synth.sequence import word_sequence
+    hand = HandProportions()
+    settings = SynthSettings("train", 32, 32)
+    textbook = generate_clip("sun", np.random.default_rng(4), settings, Signer("a", 0, hand, TEXTBOOK))
+    # The clip's teacher pose is the word signed with the signer's alphabet ...
+    expected = pose_features(word_sequence("sun", np.random.default_rng(4), settings.fps), hand)
+    np.testing.assert_allclose(textbook.pose, expected, atol=1e-5)
+    # ... so the same draw by a loose-wide signer holds other poses (looser fists, curled fingers).
+    loose = generate_clip("sun", np.random.default_rng(4), settings,
+                          Signer("b", 0, hand, extreme_styles("loose-wide")[0]))
+    assert [s.letter for s in loose.spans] == [s.letter for s in textbook.spans]
+    held = np.concatenate([np.arange(s.start, s.end) for s in textbook.spans])
+    difference = np.abs(loose.pose[held, :63] - textbook.pose[held, :63]).max(axis=1)
+    assert difference.min() > 0.05  # palm sizes: several millimetres on some joint in every held frame

@@ -193,10 +193,9 @@ SPECS: dict[str, LetterSpec] = {spec.letter: spec for spec in (
 )}
 
 
-def _thumb(spec: LetterSpec, tip: ThumbPlace | None = None, prior=None, ip: ThumbPlace | None = None) -> LetterSpec:
-    goal = spec.thumb
-    goal = replace(goal, tip=tip or goal.tip, prior=prior or goal.prior, ip=ip or goal.ip)
-    return replace(spec, thumb=goal)
+def _thumb(spec: LetterSpec, tip: ThumbPlace, ip: ThumbPlace | None = None) -> LetterSpec:
+    """The letter with its thumb tip (and IP joint) placed elsewhere."""
+    return replace(spec, thumb=replace(spec.thumb, tip=tip, ip=ip or spec.thumb.ip))
 
 
 # Accepted variants (styles.VARIANTS names them); the first of each is SPECS' own.
