@@ -9,7 +9,7 @@ from .clip import SynthSettings
 from .corpus import DEFAULT_WORDS, read_words, write_corpus
 from .scene import SPLITS
 from .sequence import FPS
-from .sheet import make_sheet
+from .sheet import make_handshape_sheet, make_sheet
 
 
 def _frame_size(text: str) -> tuple[int, int]:
@@ -59,7 +59,10 @@ def _session(args: argparse.Namespace) -> None:
 
 
 def _sheet(args: argparse.Namespace) -> None:
-    make_sheet(args.out, args.size, args.seed)
+    if args.handshapes:
+        make_handshape_sheet(args.out, args.size or 160)
+    else:
+        make_sheet(args.out, args.size or 128, args.seed)
     print(args.out)
 
 
@@ -109,7 +112,10 @@ def main(argv: list[str] | None = None) -> int:
 
     sheet = commands.add_parser("sheet", help="draw every letter and frames of two words into a PNG")
     sheet.add_argument("--out", required=True, metavar="FILE.png")
-    sheet.add_argument("--size", type=int, default=128, help="tile size in pixels (default: 128)")
+    sheet.add_argument("--size", type=int, help="tile size in pixels (default: 128; 160 with --handshapes)")
+    sheet.add_argument("--handshapes", action="store_true",
+                       help="the reference sheet instead: every letter from the front and from three-quarters "
+                            "(docs/handshapes.png)")
     sheet.add_argument("--seed", type=int, default=0, help="seed of the word clips (default: 0)")
     sheet.set_defaults(run=_sheet)
 

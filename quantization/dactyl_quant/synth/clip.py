@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .alphabet_shapes import signer_alphabet
 from .hand import FINGER_JOINTS, NUM_ANGLES, HandProportions, forward_kinematics, palm_centre
 from .imaging import add_sensor_noise, gaussian_blur, jpeg_roundtrip
 from .render import SKIN, Camera, Primitives, hand_primitives, linear_to_srgb, rasterise, shade
@@ -123,7 +124,7 @@ def render_clip(word: str, rng: np.random.Generator, settings: SynthSettings = S
     split, width, height = settings.split, settings.width, settings.height
     if signer is None:
         signer = random_signer(split, rng)
-    sequence = word_sequence(word, rng, settings.fps)
+    sequence = word_sequence(word, rng, settings.fps, signer_alphabet(signer.style, signer.proportions))
     viewpoint = sample_viewpoint(rng, split)
     renderer = FrameRenderer(signer.proportions, viewpoint, sample_look(rng, split, signer, height, width), width,
                              height)

@@ -62,6 +62,16 @@ def rotation_z(angle: float) -> np.ndarray:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
+# Ranges of (finger length, palm width, thickness) by build. Train and dev signers have average
+# hands; the test split's have the other builds only (SPLIT_BUILDS), so its hands differ in kind.
+HAND_BUILDS = {
+    "average": ((0.94, 1.06), (0.93, 1.07), (0.9, 1.1)),
+    "slender": ((1.06, 1.12), (0.88, 0.94), (0.82, 0.9)),
+    "stocky": ((0.88, 0.94), (1.06, 1.12), (1.1, 1.18)),
+}
+SPLIT_BUILDS = {"train": ("average",), "dev": ("average",), "test": ("slender", "stocky")}
+
+
 @dataclass(frozen=True)
 class HandProportions:
     """One person's hand: an overall size and the relative lengths that differ between people."""
@@ -72,10 +82,13 @@ class HandProportions:
     thickness: float = 1.0      # radius of fingers and palm relative to the mean
 
     @staticmethod
-    def sample(rng: np.random.Generator) -> "HandProportions":
-        """Plausible adult variation (a few percent on each ratio, ±12 % in size)."""
-        return HandProportions(scale=float(rng.uniform(0.88, 1.12)), finger_length=float(rng.uniform(0.94, 1.06)),
-                               palm_width=float(rng.uniform(0.93, 1.07)), thickness=float(rng.uniform(0.9, 1.1)))
+    def sample(rng: np.random.Generator, build: str = "average") -> "HandProportions":
+        """Plausible adult variation of one build (`HAND_BUILDS`): ±12 % in size, a few percent on
+        each ratio for an average hand; long fingers on a narrow palm (slender) or short fingers
+        on a wide, thick one (stocky)."""
+        finger_length, palm_width, thickness = HAND_BUILDS[build]
+        return HandProportions(scale=float(rng.uniform(0.88, 1.12)), finger_length=float(rng.uniform(*finger_length)),
+                               palm_width=float(rng.uniform(*palm_width)), thickness=float(rng.uniform(*thickness)))
 
     def mcp_positions(self) -> np.ndarray:
         return _MCP_POSITIONS * [self.palm_width, 1.0, 1.0] * self.scale
@@ -103,6 +116,12 @@ class HandProportions:
     def palm_size(self) -> float:
         """Wrist to middle-finger MCP: the length that normalised poses are divided by."""
         return float(np.linalg.norm(self.mcp_positions()[1]))
+
+
+def sample_hand(rng: np.random.Generator, split: str) -> HandProportions:
+    """A hand of one of the split's builds."""
+    builds = SPLIT_BUILDS[split]
+    return HandProportions.sample(rng, builds[rng.integers(len(builds))])
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .background import make_background, random_colour, smooth_noise
-from .hand import HandProportions
+from .hand import HandProportions, sample_hand
 from .render import Lighting, SkinMaterial, srgb_to_linear
+from .styles import TEXTBOOK, SigningStyle, sample_style
 
 SPLITS = ("train", "dev", "test")
 
@@ -58,25 +59,27 @@ FIELD_OF_VIEW_DEGREES = 30.0
 
 @dataclass(frozen=True)
 class Signer:
-    """A synthetic person: a skin tone and hand proportions."""
+    """A synthetic person: a skin tone, hand proportions and a way of signing (styles.py)."""
 
     id: str
     skin_tone: int  # index into SKIN_TONES
     proportions: HandProportions
+    style: SigningStyle = TEXTBOOK
 
 
 def make_signers(split: str, count: int, rng: np.random.Generator) -> list[Signer]:
     """`count` signers of a split; their skin tones cycle through the split's tones."""
     tones = SPLIT_RANGES[split].skin_tones
     order = rng.permutation(len(tones))
-    return [Signer(f"synth-{split}-{n:02d}", tones[order[n % len(tones)]], HandProportions.sample(rng))
-            for n in range(count)]
+    return [Signer(f"synth-{split}-{n:02d}", tones[order[n % len(tones)]], sample_hand(rng, split),
+                   sample_style(rng, split)) for n in range(count)]
 
 
 def random_signer(split: str, rng: np.random.Generator) -> Signer:
     """A signer of the split outside any fixed pool (for clips rendered on the fly)."""
     tones = SPLIT_RANGES[split].skin_tones
-    return Signer(f"synth-{split}-random", tones[rng.integers(len(tones))], HandProportions.sample(rng))
+    return Signer(f"synth-{split}-random", tones[rng.integers(len(tones))], sample_hand(rng, split),
+                  sample_style(rng, split))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ fast fingerspelling. A repeated letter (the "ll" of "hello") is signed twice wit
 of the hand between, as signers do. A space is a pause in a relaxed hand.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,8 +119,10 @@ def _low_pass_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: flo
     return noise / max(float(noise.std()), 1e-9)
 
 
-def word_sequence(word: str, rng: np.random.Generator, fps: int = FPS) -> PoseSequence:
-    """The pose sequence of a word of letters a-z and spaces (a space is a pause)."""
+def word_sequence(word: str, rng: np.random.Generator, fps: int = FPS,
+                  shapes: Mapping[str, LetterShape] = LETTER_SHAPES) -> PoseSequence:
+    """The pose sequence of a word of letters a-z and spaces (a space is a pause), signed with
+    `shapes` (a signer's alphabet, `alphabet_shapes.signer_alphabet`)."""
     word = word.lower()
     unknown = sorted(set(word) - SPELLABLE)
     if unknown or not word.strip():
@@ -150,7 +153,7 @@ def word_sequence(word: str, rng: np.random.Generator, fps: int = FPS) -> PoseSe
         if letter == " ":
             add_hold(REST, _frames(rng, PAUSE_FRAMES, fps), position + rest_offset)
         else:
-            shape = LETTER_SHAPES[letter]
+            shape = shapes[letter]
             add_hold(shape, _frames(rng, MOTION_HOLD_FRAMES if shape.motion else HOLD_FRAMES, fps), position)
         previous = letter
     frame += _frames(rng, TRANSITION_FRAMES, fps)

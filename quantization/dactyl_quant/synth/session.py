@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..y4m import Y4MFormat, write_rgb
+from .alphabet_shapes import signer_alphabet
 from .background import BASES, CLUTTER, signer_body
 from .clip import FrameRenderer, SynthSettings
 from .imaging import gaussian_blur
@@ -177,7 +178,7 @@ def render_session(words: list[str], rng: np.random.Generator, settings: SynthSe
                   _frames(rng, MOVE_FRAMES, fps))
 
     for index, word in enumerate(words):
-        sequence = word_sequence(word, rng, fps)
+        sequence = word_sequence(word, rng, fps, signer_alphabet(signer.style, signer.proportions))
         first_pose = _Pose(sequence.angles[0], sequence.orientations[0], sequence.positions[0],
                            float(sequence.forearm_follow[0]))
         rest_stretch(kinds[index], hand, first_pose)

@@ -13,6 +13,7 @@ from .alphabet_shapes import LETTER_SHAPES, LETTERS
 from .clip import FrameRenderer, SynthSettings, render_clip
 from .hand import HandProportions
 from .render import Lighting, SkinMaterial, srgb_to_linear
+from .rotation import Rotation
 from .scene import SKIN_TONES, Look, Viewpoint
 
 COLUMNS = 9
@@ -69,3 +70,55 @@ def make_sheet(path: str | Path, size: int = 128, seed: int = 0, words: tuple[st
     # Sensor noise makes a true-colour PNG of the frames several times larger; a dithered
     # 256-colour palette looks the same and keeps the sheet small enough to commit.
     sheet.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG).save(path, optimize=True)
+
+
+# The reference sheet's two views: from the front, and from three-quarters on the thumb side.
+HANDSHAPE_VIEWS = (("front", Viewpoint(0.0, 0.0, 0.0, 0.5, (0.0, 0.0))),
+                   ("3/4", Viewpoint(-40.0, -12.0, 0.0, 0.5, (0.0, 0.0))))
+
+
+def handshape_tiles(size: int, view: Viewpoint, shapes=None, fill: float = 0.8) -> list[np.ndarray]:
+    """Every letter (J and Z halfway through their movement) in one clean studio view, each framed
+    so that the hand fills `fill` of the tile (a fist is shown as large as an open hand)."""
+    shapes = shapes or LETTER_SHAPES
+    look = studio_look(size)
+    rng = np.random.default_rng(0)
+    tiles = []
+    for letter in LETTERS:
+        shape = shapes[letter]
+        orientation, position = shape.orientation, np.zeros(3)
+        if shape.motion is not None:
+            offsets, rotations = shape.motion.at(np.array([0.5]))
+            orientation, position = Rotation.from_rotvec(rotations[0]) * orientation, offsets[0]
+        # Render once to find the hand, then scale and move it to the middle of the tile; the
+        # image scales about the palm centre's projection (the camera is far from the hand).
+        _, box = FrameRenderer(HandProportions(), view, look, size, size).render(
+            shape.angles, orientation, position, shape.forearm_follow, rng)
+        extent = max(box[2] - box[0], box[3] - box[1], 1)
+        factor = fill * size / extent
+        palm = size / 2 + np.array(view.offset) * size
+        centre = np.array([box[0] + box[2], box[1] + box[3]]) / 2
+        offset = -factor * (centre - palm) / size
+        framed = Viewpoint(view.yaw, view.pitch, view.roll, view.hand_height * factor, (float(offset[0]), float(offset[1])))
+        tiles.append(FrameRenderer(HandProportions(), framed, look, size, size).render(
+            shape.angles, orientation, position, shape.forearm_follow, rng)[0])
+    return tiles
+
+
+def make_handshape_sheet(path: str | Path, size: int = 160, shapes: dict | None = None) -> None:
+    """docs/handshapes.png: each letter from the front and from three-quarters, in rows of 13."""
+    views = [(name, handshape_tiles(size, view, shapes)) for name, view in HANDSHAPE_VIEWS]
+    per_row = 13
+    rows = []
+    for start in range(0, len(LETTERS), per_row):
+        for name, tiles in views:
+            rows.append([(f"{LETTERS[i].upper()} {name}", tiles[i]) for i in range(start, min(start + per_row, len(LETTERS)))])
+    font = ImageFont.load_default(size=12)
+    sheet = Image.new("RGB", (per_row * size, len(rows) * (size + LABEL_HEIGHT)), (24, 24, 24))
+    draw = ImageDraw.Draw(sheet)
+    for r, tiles in enumerate(rows):
+        top = r * (size + LABEL_HEIGHT)
+        for c, (label, image) in enumerate(tiles):
+            sheet.paste(Image.fromarray(image), (c * size, top + LABEL_HEIGHT))
+            draw.text((c * size + 3, top + 2), label, fill=(235, 235, 235), font=font)
+    sheet.save(path, optimize=True)
