@@ -9,6 +9,8 @@
 #   reconnect  vivid unbound and bound again while `dactyl record --reconnect` streams: the camera
 #           is reported lost, reopened with back-off, and the frames still match;
 #   gpio    the virt machine's PL061: a line driven out hi / out lo shows in /sys/kernel/debug/gpio;
+#   gpio-busy  `dactyl run` with its LED line held by another holder (sysfs export), then with a
+#           chip that is not there: one line on stderr each, and the box runs without GPIO;
 #   serial  qemu-xhci + usb-serial: /dev/ttyUSB0 in the guest (ftdi_sio), a file on the host;
 #   run     `dactyl run` on the capture node over the session clip with the serial and GPIO sinks:
 #           the host reads the clip's words in order from the serial file, the guest saw the LED
@@ -34,7 +36,7 @@ while (($#)); do
         --keep) KEEP=1; shift ;;
         --no-run) RUN=0; shift ;;
         --timeout) TIMEOUT="${2:?--timeout needs seconds}"; shift 2 ;;
-        -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "vm-test.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
@@ -178,6 +180,7 @@ report camera
 report reconnect
 report camera-nv12
 report gpio
+((RUN)) && report gpio-busy
 if grep -aq "VMTEST serial $SERIAL_TOKEN" "$WORK/serial.out"; then
     echo "PASS  vm serial: the guest's line on /dev/ttyUSB0 reached the host's file"
 else

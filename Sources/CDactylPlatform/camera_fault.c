@@ -28,7 +28,9 @@ static struct {
     int queued[SIM_BUFFERS];
     int streaming;
     uint32_t sequence;
-    uint64_t interval_ns, next_due_ns;
+    // The next frame's timestamp (the camera's clock: one interval after the previous frame, or
+    // later after a stall, a hang or a reopen), and when the previous frame was taken.
+    uint64_t interval_ns, next_due_ns, last_taken_ns;
 } sim = {.fd = -1};
 
 static struct {
@@ -108,6 +110,8 @@ int camera_sim_owns_mapping(const void *address) {
     return 0;
 }
 
+static int sim_frame_ready(uint64_t now);
+
 // --- faults on any camera (the simulated one, or a real device) ---------------------------------
 
 int camera_fault_open(const char *path, int *fd) {
@@ -152,6 +156,8 @@ int camera_fault_dequeue(int fd, uint32_t *index, uint32_t *sequence, uint64_t *
         counters.injected++;
         rearm();
         sleep_ns((uint64_t)milliseconds * 1000000u);
+        uint64_t now = now_ns();
+        if (sim.next_due_ns < now) sim.next_due_ns = now;
     }
     if (fault.dequeue_count) {
         fault.dequeue_count--;
@@ -162,7 +168,7 @@ int camera_fault_dequeue(int fd, uint32_t *index, uint32_t *sequence, uint64_t *
     if (!camera_sim_owns(fd)) return -1;
     uint64_t now = now_ns();
     if (!sim.streaming) return EINVAL;
-    if (now < sim.next_due_ns) return EAGAIN;
+    if (!sim_frame_ready(now)) return EAGAIN;
     for (uint32_t i = 0; i < sim.buffer_count; i++) {
         if (!sim.queued[i]) continue;
         sim.queued[i] = 0;
@@ -170,18 +176,28 @@ int camera_fault_dequeue(int fd, uint32_t *index, uint32_t *sequence, uint64_t *
         sim.next_frame++;
         *index = i;
         *sequence = sim.sequence++;
-        *timestamp_ns = now;
+        *timestamp_ns = sim.next_due_ns;
         *bytes_used = (uint32_t)sim.frame_bytes;
         *error_flag = 0;
-        sim.next_due_ns = now + sim.interval_ns;
+        sim.next_due_ns += sim.interval_ns;
+        sim.last_taken_ns = now;
         counters.frames++;
         return 0;
     }
     return EAGAIN;
 }
 
-static int sim_frame_ready(void) {
-    if (!sim.streaming || now_ns() < sim.next_due_ns) return 0;
+// A frame is ready when the camera's clock has reached it, and never sooner than 1 ms after
+// the previous one was taken: at most one frame waits, so the reader never skips one, and on a
+// slow machine the timestamps still step by the interval (the recogniser's timing, hence its
+// words, do not depend on the machine's load).
+static uint64_t sim_ready_at(void) {
+    uint64_t after_previous = sim.last_taken_ns + 1000000u;
+    return sim.next_due_ns > after_previous ? sim.next_due_ns : after_previous;
+}
+
+static int sim_frame_ready(uint64_t now) {
+    if (!sim.streaming || now < sim_ready_at()) return 0;
     for (uint32_t i = 0; i < sim.buffer_count; i++) {
         if (sim.queued[i]) return 1;
     }
@@ -198,6 +214,8 @@ int camera_fault_wait(int fd, int timeout_ms, int *ready) {
             *ready = 0;
             return 0;
         }
+        // The camera's clock went on while it sent nothing.
+        if (sim.next_due_ns < fault.stall_until_ns) sim.next_due_ns = fault.stall_until_ns;
         fault.stall_until_ns = 0;
         counters.injected++;
         rearm();
@@ -208,10 +226,12 @@ int camera_fault_wait(int fd, int timeout_ms, int *ready) {
     if (!camera_sim_owns(fd)) return -1;
     *ready = 0;
     if (!sim.streaming) { *ready = 2; return 0; }
-    while (!sim_frame_ready()) {
+    for (;;) {
         uint64_t now = now_ns();
+        if (sim_frame_ready(now)) break;
         if (now >= deadline) return 0;
-        uint64_t until = sim.next_due_ns > now && sim.next_due_ns < deadline ? sim.next_due_ns : deadline;
+        uint64_t ready_at = sim_ready_at();
+        uint64_t until = ready_at > now && ready_at < deadline ? ready_at : deadline;
         sleep_ns(until - now);
     }
     *ready = 1;
@@ -284,6 +304,9 @@ int camera_sim_queue(int fd, uint32_t index) {
 int camera_sim_stream(int fd, int on) {
     (void)fd;
     sim.streaming = on;
+    // A camera (re)started now: its clock is at least the real one.
+    uint64_t now = now_ns();
+    if (on && sim.next_due_ns < now) sim.next_due_ns = now;
     if (!on) memset(sim.queued, 0, sizeof sim.queued);
     return 0;
 }
