@@ -29,8 +29,8 @@ static struct {
     int streaming;
     uint32_t sequence;
     // The next frame's timestamp (the camera's clock: one interval after the previous frame, or
-    // later after a stall, a hang or a reopen), and when the previous frame was taken.
-    uint64_t interval_ns, next_due_ns, last_taken_ns;
+    // later after a stall, a hang or a reopen).
+    uint64_t interval_ns, next_due_ns;
 } sim = {.fd = -1};
 
 static struct {
@@ -88,7 +88,7 @@ int dactyl_camera_sim_install(const char *path, uint32_t width, uint32_t height,
     sim.height = height;
     sim.frame_count = frame_count;
     sim.frames_per_second = frames_per_second;
-    sim.interval_ns = (uint64_t)(frame_interval_us < 1000 ? 1000 : frame_interval_us) * 1000u;
+    sim.interval_ns = (uint64_t)(frame_interval_us == 0 ? 1 : frame_interval_us) * 1000u;
     sim.installed = 1;
     rearm();
     return 0;
@@ -180,28 +180,22 @@ int camera_fault_dequeue(int fd, uint32_t *index, uint32_t *sequence, uint64_t *
         *bytes_used = (uint32_t)sim.frame_bytes;
         *error_flag = 0;
         sim.next_due_ns += sim.interval_ns;
-        sim.last_taken_ns = now;
         counters.frames++;
         return 0;
     }
     return EAGAIN;
 }
 
-// A frame is ready when the camera's clock has reached it, and never sooner than 1 ms after
-// the previous one was taken: at most one frame waits, so the reader never skips one, and on a
-// slow machine the timestamps still step by the interval (the recogniser's timing, hence its
-// words, do not depend on the machine's load).
-static uint64_t sim_ready_at(void) {
-    uint64_t after_previous = sim.last_taken_ns + 1000000u;
-    return sim.next_due_ns > after_previous ? sim.next_due_ns : after_previous;
-}
-
+// A frame is ready when the camera's clock has reached it and the reader holds no buffer: the
+// reader drains ready frames (polling again right after a dequeue), and with at most one frame
+// waiting it never skips one. On a slow machine the timestamps still step by the interval, so
+// the recogniser's timing, hence its words, do not depend on the machine's load.
 static int sim_frame_ready(uint64_t now) {
-    if (!sim.streaming || now < sim_ready_at()) return 0;
+    if (!sim.streaming || now < sim.next_due_ns || sim.buffer_count == 0) return 0;
     for (uint32_t i = 0; i < sim.buffer_count; i++) {
-        if (sim.queued[i]) return 1;
+        if (!sim.queued[i]) return 0;
     }
-    return 0;
+    return 1;
 }
 
 int camera_fault_wait(int fd, int timeout_ms, int *ready) {
@@ -230,8 +224,7 @@ int camera_fault_wait(int fd, int timeout_ms, int *ready) {
         uint64_t now = now_ns();
         if (sim_frame_ready(now)) break;
         if (now >= deadline) return 0;
-        uint64_t ready_at = sim_ready_at();
-        uint64_t until = ready_at > now && ready_at < deadline ? ready_at : deadline;
+        uint64_t until = sim.next_due_ns > now && sim.next_due_ns < deadline ? sim.next_due_ns : deadline;
         sleep_ns(until - now);
     }
     *ready = 1;

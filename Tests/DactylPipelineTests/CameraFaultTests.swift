@@ -62,9 +62,9 @@ func installSimulatedSession(device: String, frameInterval: UInt64) throws -> (f
 /// LiveBox run their real recovery code without a device.
 final class CameraFaultTests: XCTestCase {
     static let device = "/dev/dactyl-simulated-camera"
-    /// A frame every 8 ms, not 33: the session plays four times faster than real time, and the
+    /// A frame every 3 ms, not 33: the session plays ten times faster than real time, and the
     /// rest that ends a word is shortened to match (15 frames, as 0.4 s is 12 at 30 fps).
-    static let frameInterval: UInt64 = 8_000_000
+    static let frameInterval: UInt64 = 3_000_000
     static let segmenter: SegmenterSettings = {
         var settings = SegmenterSettings()
         settings.quietSeconds = Float(15 * frameInterval) / 1e9

@@ -14,9 +14,10 @@ extern "C" {
 
 // A camera at `path` (opened by dactyl_camera_open as if it were a V4L2 node): YU12 frames of
 // width x height (even), `frame_count` of them at `frames` (width * height * 3 / 2 bytes each,
-// copied now), shown in a loop. A new frame is ready `frame_interval_us` (at least 1000) after
-// the previous one was taken, so none is ever skipped; the rate it reports is
-// `frames_per_second`. Returns 0 or an errno value. One simulated camera at a time.
+// copied now), shown in a loop, stamped `frame_interval_us` apart on the camera's own clock.
+// A frame is ready when that clock reaches it and the reader has re-queued the previous one,
+// so none is ever skipped, however slow the reader; the rate it reports is `frames_per_second`.
+// Returns 0 or an errno value. One simulated camera at a time.
 int dactyl_camera_sim_install(const char *path, uint32_t width, uint32_t height, const uint8_t *frames,
                               size_t frame_count, uint32_t frame_interval_us, uint32_t frames_per_second);
 // Removes the simulated camera and clears every fault and counter.
