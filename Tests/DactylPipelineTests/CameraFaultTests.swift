@@ -261,7 +261,7 @@ final class CameraFrameLoopAllocationTests: XCTestCase {
         try XCTSkipUnless(false, "runs on the release build: scripts/test.sh runs it with swift test -c release")
         #endif
         let device = "/dev/dactyl-simulated-camera"
-        let (frames, _) = try installSimulatedSession(device: device, frameInterval: 2_000_000)
+        let (frames, _) = try installSimulatedSession(device: device, frameInterval: CameraFaultTests.frameInterval)
         let socket = try NotifySocket()
         defer { socket.close() }
         setenv("NOTIFY_SOCKET", socket.name, 1)
@@ -271,7 +271,8 @@ final class CameraFrameLoopAllocationTests: XCTestCase {
         try source.start()
         let recogniser = try ContinuousRecogniser(model: model, window: model.defaultWindow, method: .greedy,
                                                   crop: CropRect(x: 0, y: 0, width: 128, height: 128),
-                                                  frameWidth: 128, frameHeight: 128, framesPerSecond: source.framesPerSecond)
+                                                  frameWidth: 128, frameHeight: 128, framesPerSecond: source.framesPerSecond,
+                                                  settings: CameraFaultTests.segmenter)
         let box = LiveBox(recogniser: recogniser, source: .camera(source),
                           sinks: ServiceNotifier(sinks: CountingSink(), now: dactyl_monotonic_ns()))
         box.start()
