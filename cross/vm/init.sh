@@ -168,5 +168,6 @@ echo "VMTEST serial $SERIAL_TOKEN" > /dev/ttyUSB0 && echo "VMTEST serial line wr
 # --- the live box: `dactyl run` over the session clip, words to the serial port, LEDs on GPIO ---
 if [ "$RUN" = 1 ]; then
     . /run-step.sh
+    . /run-lost-step.sh
 fi
 finish
