@@ -9,12 +9,14 @@
 // a normal run pays one load and branch per call.
 extern volatile int dactyl_camera_faults_armed;
 
-// Each returns -1 when it does not apply (not the simulated camera, no fault), else the result.
+// Faults on any camera, and the simulated camera's open, close, dequeue and poll: each returns
+// -1 when it does not apply (not the simulated camera, no fault armed), else the step's result.
 int camera_fault_open(const char *path, int *fd);
 int camera_fault_close(int fd);
 int camera_fault_dequeue(int fd, uint32_t *index, uint32_t *sequence, uint64_t *timestamp_ns,
                          uint32_t *bytes_used, int *error_flag);
 int camera_fault_wait(int fd, int timeout_ms, int *ready);
+// The simulated camera's other steps, for a descriptor camera_sim_owns.
 int camera_sim_query(int fd, int *capture, int *streaming, char *card, size_t card_capacity);
 int camera_sim_offers(int fd, uint32_t fourcc, int *native);
 int camera_sim_set_format(int fd, uint32_t *width, uint32_t *height, uint32_t *fourcc,

@@ -148,7 +148,7 @@ enum RunCommand {
             report.write(to: 2)
             if format == "jsonl" {
                 box.sinks.sinks.stdout?.stats(counters, wordLatency: LatencySummary(statistics.wordLatencies),
-                                        frameLatency: LatencySummary(statistics.frameLatencies), now: dactyl_monotonic_ns())
+                                              frameLatency: LatencySummary(statistics.frameLatencies), now: dactyl_monotonic_ns())
             }
         }
         box.sinks.sinks.close()
