@@ -9,10 +9,14 @@
 #   reconnect  vivid unbound and bound again while `dactyl record --reconnect` streams: the camera
 #           is reported lost, reopened with back-off, and the frames still match;
 #   gpio    the virt machine's PL061: a line driven out hi / out lo shows in /sys/kernel/debug/gpio;
+#   gpio-busy  `dactyl run` with its LED line held by another holder (sysfs export), then with a
+#           chip that is not there: one line on stderr each, and the box runs without GPIO;
 #   serial  qemu-xhci + usb-serial: /dev/ttyUSB0 in the guest (ftdi_sio), a file on the host;
 #   run     `dactyl run` on the capture node over the session clip with the serial and GPIO sinks:
 #           the host reads the clip's words in order from the serial file, the guest saw the LED
-#           line toggle (only when this dactyl has a `run` command; see cross/vm/run-step.sh).
+#           line toggle (only when this dactyl has a `run` command; see cross/vm/run-step.sh);
+#   run-lost  `dactyl run` while vivid is unbound mid-session and bound again: camera-lost, then
+#           idle; exit 0 on SIGTERM; every committed word on the serial port (cross/vm/run-lost-step.sh).
 # Downloads (kernel, busybox-static: cross/vm/fetch.sh) are cached under cross/.cache.
 #
 # Usage: cross/vm-test.sh [--skip-build] [--keep] [--no-run] [--timeout S]   (VM_FORCE_RUN=1: run step even
@@ -34,7 +38,7 @@ while (($#)); do
         --keep) KEEP=1; shift ;;
         --no-run) RUN=0; shift ;;
         --timeout) TIMEOUT="${2:?--timeout needs seconds}"; shift 2 ;;
-        -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "vm-test.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
@@ -85,6 +89,7 @@ cp "$RECORD_CLIP" "$STAGE/record.y4m"
 cp "$VM_DIR/board.conf" "$STAGE/board.conf"
 cp "$VM_DIR/init.sh" "$STAGE/init"
 cp "$VM_DIR/run-step.sh" "$STAGE/run-step.sh"
+cp "$VM_DIR/run-lost-step.sh" "$STAGE/run-lost-step.sh"
 # The drivers and what they need, in load order: vivid (camera), xhci-pci + ftdi_sio (USB serial).
 # The PL061 GPIO driver is built into Debian's kernel.
 for module in vivid xhci_pci ftdi_sio; do
@@ -139,6 +144,8 @@ RUN_HOLD=$RUN_HOLD
 RUN_CLIP_TIMEOUT=$RUN_CLIP_TIMEOUT
 RUN_CROP=$RUN_CROP
 RUN_TAIL=3
+RUN_LOST_AFTER=${VM_RUN_LOST_AFTER:-10}
+RUN_LOST_TAIL=${VM_RUN_LOST_TAIL:-10}
 ENV
 (cd "$STAGE" && find . | cpio -o -H newc --quiet | gzip -1) > "$WORK/initrd.gz" || die "cannot pack the initramfs"
 prepared=$SECONDS
@@ -178,6 +185,7 @@ report camera
 report reconnect
 report camera-nv12
 report gpio
+((RUN)) && report gpio-busy
 if grep -aq "VMTEST serial $SERIAL_TOKEN" "$WORK/serial.out"; then
     echo "PASS  vm serial: the guest's line on /dev/ttyUSB0 reached the host's file"
 else
@@ -185,11 +193,44 @@ else
 fi
 if ((RUN)); then
     report run
+    report run-lost
+    # The camera-loss run: every word it committed (the one committed at the loss included)
+    # reached the serial port, in order, whole: what the JSON commit lines say, joined per word,
+    # against what follows the step's marker in the serial file.
+    lost_check=$(python3 - "$WORK/console.log" "$WORK/serial.out" <<'PY'
+import json, sys
+console = open(sys.argv[1], "rb").read().decode("utf-8", "replace").replace("\r", "").splitlines()
+words, current = [], ""
+for line in console:
+    if line.startswith("dactyl run-lost stdout: {"):
+        event = json.loads(line[len("dactyl run-lost stdout: "):])
+        if event.get("type") == "commit":
+            current += event["text"]
+            if event["final"]:
+                if current:
+                    words.append(current)
+                current = ""
+serial = open(sys.argv[2], "rb").read().decode("utf-8", "replace").replace("\r", "")
+marker = "VMTEST run-lost serial start\n"
+got = serial.split(marker, 1)[1].split() if marker in serial else None
+if got is None:
+    print("FAIL no run-lost marker in the serial file")
+elif got == words:
+    print('PASS the host read exactly the %d word(s) dactyl committed across the camera loss: "%s"' % (len(words), " ".join(words)))
+else:
+    print('FAIL dactyl committed "%s", the host read "%s"' % (" ".join(words), " ".join(got)))
+PY
+)
+    if [[ "$lost_check" == PASS* ]]; then
+        echo "PASS  vm run-lost serial: ${lost_check#PASS }"
+    else
+        echo "FAIL  vm run-lost serial: ${lost_check#FAIL }"; overall=1
+    fi
     # The words of the session, in order, as `dactyl run --sink serial` sent them (text mode).
     # The words the clip signs: session.json's "words" (the generator's), or sample.txt's "word W".
     # They must arrive in order in the serial file (text mode: a word and a separator each);
     # other words between them, or words joined together, are reported, not failed.
-    got=$(grep -av "^VMTEST serial" "$WORK/serial.out" | tr -d '\r' | tr -s ' \n' ' ' | sed -E 's/^ +| +$//g')
+    got=$(awk '/^VMTEST run-lost serial start/ { exit } !/^VMTEST serial/' "$WORK/serial.out" | tr -d '\r' | tr -s ' \n' ' ' | sed -E 's/^ +| +$//g')
     verdict=$(python3 - "$RUN_WORDS" "$got" <<'PY'
 import json, sys
 path, got = sys.argv[1], sys.argv[2].split()

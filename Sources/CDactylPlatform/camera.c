@@ -2,6 +2,7 @@
 // ioctls) so that the Swift side can report which step failed.
 #define _GNU_SOURCE
 #include "dactyl_camera.h"
+#include "camera_sim.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+// Test-only faults and the simulated camera (dactyl_camera_fault.h): off unless a test arms them.
+#define FAULTS_ARMED __builtin_expect(dactyl_camera_faults_armed, 0)
+#define SIMULATED(fd) (FAULTS_ARMED && camera_sim_owns(fd))
+
 // v4l2_ioctl, retried when a signal interrupts it.
 static int camera_ioctl(int fd, unsigned long request, void *argument) {
     int result;
@@ -24,19 +29,26 @@ static int camera_ioctl(int fd, unsigned long request, void *argument) {
 }
 
 int dactyl_camera_open(const char *path, int *fd) {
+    if (FAULTS_ARMED) {
+        int injected = camera_fault_open(path, fd);
+        if (injected >= 0) return injected;
+    }
     *fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
     return *fd < 0 ? errno : 0;
 }
 
 int dactyl_camera_attach(int fd) {
+    if (SIMULATED(fd)) return 0;
     return v4l2_fd_open(fd, 0) < 0 ? (errno ? errno : EIO) : 0;
 }
 
 void dactyl_camera_close(int fd) {
+    if (FAULTS_ARMED && camera_fault_close(fd) == 0) return;
     if (fd >= 0) v4l2_close(fd);
 }
 
 int dactyl_camera_query(int fd, int *capture, int *streaming, char *card, size_t card_capacity) {
+    if (SIMULATED(fd)) return camera_sim_query(fd, capture, streaming, card, card_capacity);
     struct v4l2_capability capability;
     memset(&capability, 0, sizeof capability);
     // The plain ioctl: this runs before libv4l2 takes the descriptor (which would print its
@@ -60,6 +72,7 @@ int dactyl_camera_query(int fd, int *capture, int *streaming, char *card, size_t
 }
 
 int dactyl_camera_offers(int fd, uint32_t fourcc, int *native) {
+    if (SIMULATED(fd)) return camera_sim_offers(fd, fourcc, native);
     *native = 0;
     for (uint32_t index = 0;; index++) {
         struct v4l2_fmtdesc description;
@@ -78,6 +91,7 @@ int dactyl_camera_offers(int fd, uint32_t fourcc, int *native) {
 
 int dactyl_camera_set_format(int fd, uint32_t *width, uint32_t *height, uint32_t *fourcc,
                              uint32_t *bytes_per_line, uint32_t *image_bytes, int *full_range) {
+    if (SIMULATED(fd)) return camera_sim_set_format(fd, width, height, fourcc, bytes_per_line, image_bytes, full_range);
     struct v4l2_format format;
     memset(&format, 0, sizeof format);
     format.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
@@ -103,6 +117,7 @@ int dactyl_camera_set_format(int fd, uint32_t *width, uint32_t *height, uint32_t
 
 int dactyl_camera_set_frame_rate(int fd, uint32_t frames_per_second, uint32_t *numerator,
                                  uint32_t *denominator) {
+    if (SIMULATED(fd)) return camera_sim_set_frame_rate(fd, numerator, denominator);
     *numerator = 0;
     *denominator = 0;
     struct v4l2_streamparm parameters;
@@ -128,6 +143,7 @@ int dactyl_camera_set_frame_rate(int fd, uint32_t frames_per_second, uint32_t *n
 }
 
 int dactyl_camera_request_buffers(int fd, uint32_t *count) {
+    if (SIMULATED(fd)) return camera_sim_request_buffers(fd, count);
     struct v4l2_requestbuffers request;
     memset(&request, 0, sizeof request);
     request.count = *count;
@@ -140,6 +156,7 @@ int dactyl_camera_request_buffers(int fd, uint32_t *count) {
 }
 
 int dactyl_camera_map_buffer(int fd, uint32_t index, void **address, size_t *length) {
+    if (SIMULATED(fd)) return camera_sim_map_buffer(fd, index, address, length);
     struct v4l2_buffer buffer;
     memset(&buffer, 0, sizeof buffer);
     buffer.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
@@ -155,10 +172,12 @@ int dactyl_camera_map_buffer(int fd, uint32_t index, void **address, size_t *len
 }
 
 void dactyl_camera_unmap_buffer(void *address, size_t length) {
+    if (FAULTS_ARMED && camera_sim_owns_mapping(address)) return;
     if (address != NULL && length > 0) v4l2_munmap(address, length);
 }
 
 int dactyl_camera_queue(int fd, uint32_t index) {
+    if (SIMULATED(fd)) return camera_sim_queue(fd, index);
     struct v4l2_buffer buffer;
     memset(&buffer, 0, sizeof buffer);
     buffer.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
@@ -169,6 +188,10 @@ int dactyl_camera_queue(int fd, uint32_t index) {
 
 int dactyl_camera_dequeue(int fd, uint32_t *index, uint32_t *sequence, uint64_t *timestamp_ns,
                           uint32_t *bytes_used, int *error_flag) {
+    if (FAULTS_ARMED) {
+        int injected = camera_fault_dequeue(fd, index, sequence, timestamp_ns, bytes_used, error_flag);
+        if (injected >= 0) return injected;
+    }
     struct v4l2_buffer buffer;
     memset(&buffer, 0, sizeof buffer);
     buffer.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
@@ -190,11 +213,16 @@ int dactyl_camera_dequeue(int fd, uint32_t *index, uint32_t *sequence, uint64_t 
 }
 
 int dactyl_camera_stream(int fd, int on) {
+    if (SIMULATED(fd)) return camera_sim_stream(fd, on);
     int type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
     return camera_ioctl(fd, on ? VIDIOC_STREAMON : VIDIOC_STREAMOFF, &type);
 }
 
 int dactyl_camera_wait(int fd, int timeout_ms, int *ready) {
+    if (FAULTS_ARMED) {
+        int injected = camera_fault_wait(fd, timeout_ms, ready);
+        if (injected >= 0) return injected;
+    }
     struct pollfd descriptor = {.fd = fd, .events = POLLIN | POLLPRI};
     *ready = 0;
     int result;

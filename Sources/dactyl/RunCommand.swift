@@ -112,8 +112,15 @@ enum RunCommand {
         let runStart = dactyl_monotonic_ns()
         let sinks = try RunSinks.open(profile: profile, format: format == "jsonl" ? .jsonLines : .text, model: model,
                                       runStart: runStart)
-        let box = LiveBox(recogniser: recogniser, source: source, sinks: sinks)
+        // systemd (Type=notify, WatchdogSec=): READY=1 now that the model is loaded and the source
+        // open, WATCHDOG=1 from every step of the loop, STATUS= when the camera is lost or back.
+        let notifier = ServiceNotifier(sinks: sinks, now: dactyl_monotonic_ns())
+        if notifier.openError != 0 {
+            printError("NOTIFY_SOCKET: \(String(cString: dactyl_error_text(notifier.openError))); not notifying systemd")
+        }
+        let box = LiveBox(recogniser: recogniser, source: source, sinks: notifier)
         box.start()
+        box.sinks.ready()
         loop: while box.sourceFrames < maxFrames {
             let signals = dactyl_signals_take()
             if signals & UInt32(DACTYL_SIGNAL_STOP) != 0 { break }
@@ -127,6 +134,7 @@ enum RunCommand {
             case .ended: break loop
             }
         }
+        box.sinks.stopping()
         box.finish()
         let statistics = box.statistics
         if arguments.has("--stats") {
@@ -139,10 +147,11 @@ enum RunCommand {
             report.line("dactyl: " + statistics.summary(frames: recogniser.encoded, words: recogniser.wordsCommitted))
             report.write(to: 2)
             if format == "jsonl" {
-                box.sinks.stdout?.stats(counters, wordLatency: LatencySummary(statistics.wordLatencies),
-                                        frameLatency: LatencySummary(statistics.frameLatencies), now: dactyl_monotonic_ns())
+                box.sinks.sinks.stdout?.stats(counters, wordLatency: LatencySummary(statistics.wordLatencies),
+                                              frameLatency: LatencySummary(statistics.frameLatencies), now: dactyl_monotonic_ns())
             }
         }
+        box.sinks.sinks.close()
         box.sinks.close()
         let out = OutputText()
         return out

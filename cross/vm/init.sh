@@ -139,6 +139,28 @@ else
     fi
 fi
 
+# --- GPIO at `dactyl run` start-up: a line held by another program (sysfs export) and a chip that
+# is not there. Each is one line on stderr and the box runs without GPIO (exit 0, words on stdout).
+if [ -n "$chip" ] && [ "$RUN" = 1 ]; then
+    held=$(($(cat $chip/base) + $(sed -n 's/^gpio.status-led *= *\([0-9]*\).*/\1/p' /board.conf)))
+    echo $held > /sys/class/gpio/export
+    dactyl run "$CLIP" --board /board.conf --crop 0,0,128,128 --sink stdout,gpio --fast --max-frames 3 \
+        > /tmp/busy.out 2> /tmp/busy.err
+    busy_status=$?
+    echo $held > /sys/class/gpio/unexport
+    dactyl run "$CLIP" --board /board.conf --crop 0,0,128,128 --sink stdout,gpio --gpio-chip gpiochip9 --fast \
+        --max-frames 3 > /tmp/nochip.out 2> /tmp/nochip.err
+    nochip_status=$?
+    sed 's/^/gpio-busy stderr: /' /tmp/busy.err /tmp/nochip.err
+    if [ $busy_status != 0 ] || ! grep -q "gpiochip0: cannot request GPIO line .*busy.*running without GPIO" /tmp/busy.err; then
+        fail gpio-busy "line held by sysfs: exit $busy_status, stderr: $(head -n 2 /tmp/busy.err | tr '\n' ' ')"
+    elif [ $nochip_status != 0 ] || ! grep -q "gpiochip9: .*running without GPIO" /tmp/nochip.err; then
+        fail gpio-busy "no such chip: exit $nochip_status, stderr: $(head -n 2 /tmp/nochip.err | tr '\n' ' ')"
+    else
+        pass gpio-busy "$(head -n 1 /tmp/busy.err); $(head -n 1 /tmp/nochip.err); both ran on (exit 0)"
+    fi
+fi
+
 # --- serial: a line written to the FTDI adapter reaches the host's file --------------------------
 stty -F /dev/ttyUSB0 115200 raw -echo 2>&1
 echo "VMTEST serial $SERIAL_TOKEN" > /dev/ttyUSB0 && echo "VMTEST serial line written"
@@ -146,5 +168,6 @@ echo "VMTEST serial $SERIAL_TOKEN" > /dev/ttyUSB0 && echo "VMTEST serial line wr
 # --- the live box: `dactyl run` over the session clip, words to the serial port, LEDs on GPIO ---
 if [ "$RUN" = 1 ]; then
     . /run-step.sh
+    . /run-lost-step.sh
 fi
 finish
