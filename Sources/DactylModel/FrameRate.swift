@@ -8,8 +8,9 @@ public struct FrameRate: Equatable, Sendable, CustomStringConvertible {
     /// ones a few hundred; below 1 frame/s nothing can be fingerspelled.
     public static let minimumPerSecond = 1
     public static let maximumPerSecond = 1000
-    /// Largest numerator or denominator (keeps every product in `nanoseconds` inside 64 bits).
-    public static let maximumTerm = 1_000_000
+    /// Largest numerator or denominator: frame numbers up to twice the numerator times the
+    /// denominator times 10^9 stay inside 64 bits in `nanoseconds`.
+    public static let maximumTerm = 65_535
 
     /// The rate of models whose file has no `RATE` section: the generator's, which they were trained at.
     public static let assumedWithoutRATE = FrameRate(numerator: 30, denominator: 1)!
@@ -25,7 +26,7 @@ public struct FrameRate: Equatable, Sendable, CustomStringConvertible {
 
     public var perSecond: Double { Double(numerator) / Double(denominator) }
 
-    /// When frame `index` (0 ... numerator) starts, in nanoseconds after frame 0, rounded down.
+    /// When frame `index` (0 ... 2 · numerator) starts, in nanoseconds after frame 0, rounded down.
     /// `numerator` frames take exactly `denominator` seconds; callers count whole seconds beside it.
     public func nanoseconds(ofFrame index: Int) -> Int64 {
         Int64(index) * Int64(denominator) * 1_000_000_000 / Int64(numerator)

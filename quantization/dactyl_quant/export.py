@@ -25,8 +25,8 @@ META_SIZE = 128
 RATE_SIZE = 16
 # Without a RATE section a model is read as trained at the generator's 30 frames/s.
 ASSUMED_FRAME_RATE = (30, 1)
-# RATE's bounds (the Swift loader's FrameRate): terms 1 ... 10^6, rates 1 ... 1000 frames/s.
-FRAME_RATE_MAX_TERM = 1_000_000
+# RATE's bounds (the Swift loader's FrameRate): terms 1 ... 65535, rates 1 ... 1000 frames/s.
+FRAME_RATE_MAX_TERM = 65_535
 FRAME_RATE_PER_SECOND = (1, 1000)
 NONE = 0xFFFFFFFF
 INPUT_TENSOR = 0

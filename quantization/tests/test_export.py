@@ -275,7 +275,7 @@ def test_a_model_without_RATE_is_read_as_30_frames_per_second(tmp_path, tiny):
     assert model.frame_rate is None and model.frames_per_second == (30, 1)
 
 
-@pytest.mark.parametrize("numerator, denominator", [(0, 1), (30, 0), (1001, 1), (1, 2), (2_000_000, 2_000_000)])
+@pytest.mark.parametrize("numerator, denominator", [(0, 1), (30, 0), (1001, 1), (1, 2), (65_536, 65_536)])
 def test_impossible_frame_rates_are_rejected(tmp_path, tiny_file, numerator, denominator):
     original = Path(tiny_file).read_bytes()
     data = _reseal(bytearray(_edit(_edit(original, b"RATE", 0, "I", numerator), b"RATE", 4, "I", denominator)))
