@@ -35,6 +35,8 @@ public final class Recogniser {
     let encoder: FrameEncoder
     let head: TemporalHead
     let featureRing: UnsafeMutablePointer<Int8>
+    /// The last encoded frame's feature, for resampled ticks to interpolate from.
+    let lastFeature: UnsafeMutablePointer<Int8>
     /// Frames in the window so far.
     public private(set) var frames = 0
 
@@ -79,6 +81,7 @@ public final class Recogniser {
                                    scratch: buffers.scratch.map { arena.buffer($0, as: Float.self) })
         })
         featureRing = arena.buffer(layout.featureRing, as: Int8.self)
+        lastFeature = arena.buffer(layout.lastEncodedFeature, as: Int8.self)
     }
 
     public var window: Int { layout.configuration.window }
@@ -125,6 +128,21 @@ public final class Recogniser {
         (featureRing + slot * featureSize).update(from: encoder.feature, count: featureSize)
     }
 
+    /// Encodes the input tensor and fills `step.ticks` ring slots from `firstSlot` (wrapping around
+    /// the window) with its feature interpolated against the last encoded frame's (frame-rate
+    /// resampling, `FrameRateResampler`); a step of no ticks encodes nothing.
+    public func encodeInput(_ step: FrameRateResampler.Step, firstSlot: Int) {
+        guard step.ticks > 0 else { return }
+        precondition(firstSlot >= 0 && firstSlot < window && step.ticks <= window, "feature ring slot out of range")
+        encoder.encode()
+        for index in 0..<step.ticks {
+            let slot = (firstSlot + index) % window
+            interpolateFeatures(lastFeature, encoder.feature, weight: step.weight(ofTick: index), count: featureSize,
+                                into: featureRing + slot * featureSize)
+        }
+        lastFeature.update(from: encoder.feature, count: featureSize)
+    }
+
     /// Runs the temporal head over `count` ring slots from `start` (wrapping around); returns
     /// log-probabilities [count][classes].
     public func runHead(ringStart start: Int, count: Int) -> UnsafePointer<Float> {
@@ -164,12 +182,16 @@ public final class Recogniser {
 }
 
 extension Recogniser {
-    /// A recogniser whose window holds all of `clip`, with the decoder's workspace planned for `method`.
+    /// A recogniser whose window holds all of `clip`, with the decoder's workspace planned for
+    /// `method`: every frame, or with `sourceRate` (the clip's), the clip resampled to the model's rate.
     public convenience init(model: Model, clip: Y4MClip, crop: CropRect, method: CTCDecoder.Method,
+                            sourceRate: FrameRate? = nil,
                             kernelPath: KernelPath? = nil, threads: Int? = nil, strategy: PlanningStrategy = .greedyBySize,
                             vocabularyBytes: Int = 0) throws(PipelineError) {
         var configuration = PipelineConfiguration.modelDefaults(model)
-        configuration.window = clip.frameCount
+        configuration.window = sourceRate.map {
+            FrameRateResampler.ticks(frames: clip.frameCount, sourceRate: $0, modelRate: model.frameRate)
+        } ?? clip.frameCount
         configuration.vocabularyBytes = vocabularyBytes
         configuration.strategy = strategy
         if case .beam(let width) = method { configuration.beamWidth = width }
@@ -184,6 +206,33 @@ extension Recogniser {
         var cursor = clip.makeFrameCursor()
         while let frame = cursor.next() { try add(frame: frame) }
         if let error = cursor.error { throw .clip(error) }
+    }
+
+    /// Encodes `clip` resampled from `sourceRate` to the model's rate into the window (only the
+    /// frames that fill a model frame are encoded); returns, per model frame, the source frame
+    /// nearest to it in the interpolation (the one with at least half the weight).
+    public func add(clip: Y4MClip, sourceRate: FrameRate) throws(PipelineError) -> [Int] {
+        var resampler = FrameRateResampler(rate: model.frameRate)
+        var sourceFrames: [Int] = []
+        sourceFrames.reserveCapacity(window)
+        var cursor = clip.makeFrameCursor()
+        var frame = 0, lastEncoded = 0
+        while let yuv = cursor.next() {
+            let step = resampler.step(time: FrameRateResampler.sourceTime(frame: frame, rate: sourceRate))
+            if step.ticks > 0 {
+                guard frames + step.ticks <= window else { throw .windowFull(frames: window) }
+                preprocess(yuv)
+                encodeInput(step, firstSlot: frames)
+                for index in 0..<step.ticks {
+                    sourceFrames.append(step.weight(ofTick: index) * 2 >= FrameRateResampler.weightOne ? frame : lastEncoded)
+                }
+                frames += step.ticks
+                lastEncoded = frame
+            }
+            frame += 1
+        }
+        if let error = cursor.error { throw .clip(error) }
+        return sourceFrames
     }
 
     /// A decoder on this recogniser's planned workspace.

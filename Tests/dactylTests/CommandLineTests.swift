@@ -105,6 +105,60 @@ final class CommandLineTests: XCTestCase {
         }
     }
 
+    /// `source` (a Y4M clip at 30 frames/s) as a clip at `rate` frames/s showing the same motion:
+    /// at 60 every frame twice, at 15 every other frame.
+    func retimed(_ source: String, rate: Int) throws -> String {
+        let data = try Data(contentsOf: URL(fileURLWithPath: source))
+        let marker = Data("FRAME".utf8)
+        let headerEnd = try XCTUnwrap(data.firstIndex(of: 0x0A))
+        let header = String(decoding: data[..<headerEnd], as: UTF8.self)
+        XCTAssertTrue(header.contains(" F30:1"), header)
+        var frames: [Data] = []
+        var start = headerEnd + 1
+        while start < data.endIndex {
+            let next = data.range(of: marker, in: (start + marker.count)..<data.endIndex)?.lowerBound ?? data.endIndex
+            frames.append(data[start..<next])
+            start = next
+        }
+        var out = Data(header.replacingOccurrences(of: " F30:1", with: " F\(rate):1").utf8) + Data([0x0A])
+        for (index, frame) in frames.enumerated() {
+            if rate == 60 { out += frame + frame } else if rate == 15 { if index % 2 == 0 { out += frame } } else { out += frame }
+        }
+        let url = scratch.appendingPathComponent("retimed-\(rate).y4m")
+        try out.write(to: url)
+        return url.path
+    }
+
+    func testDecodeResamplesTheClipToTheModelsFrameRate() throws {
+        let sample = Self.repository.appendingPathComponent("samples/sample.y4m").path
+        func report(_ arguments: [String]) throws -> [String: Any] {
+            let result = try dactyl(["decode"] + arguments + ["--format", "jsonl"])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        }
+        func starts(_ report: [String: Any]) -> [Int] { (report["spans"] as? [[String: Any]] ?? []).compactMap { $0["start"] as? Int } }
+        let original = try report([sample])
+        XCTAssertEqual(original["letters"] as? String, "dragon")
+        XCTAssertEqual(original["model_frames"] as? Int, 67)
+        // The same signing at 60 frames/s: every other frame encoded, the same letters, spans in
+        // the clip's own frames (twice the numbers).
+        let sixty = try report([try retimed(sample, rate: 60)])
+        XCTAssertEqual(sixty["frames"] as? Int, 134)
+        XCTAssertEqual(sixty["model_frames"] as? Int, 67)
+        XCTAssertEqual(sixty["letters"] as? String, "dragon")
+        XCTAssertEqual(starts(sixty), starts(original).map { 2 * $0 })
+        // At 15 frames/s: the missing frames interpolated.
+        let fifteen = try report([try retimed(sample, rate: 15)])
+        XCTAssertEqual(fifteen["model_frames"] as? Int, 67)
+        XCTAssertEqual(fifteen["letters"] as? String, "dragon")
+        // --fps overrides the header: the 30 frames/s sample taken as 60 is half as many model frames.
+        let declared = try report([sample, "--fps", "60"])
+        XCTAssertEqual(declared["model_frames"] as? Int, 34)
+        XCTAssertEqual(declared["fps"] as? Double, 60)
+        try assertFails(["decode", sample, "--fps", "1001"], status: 2, mentioning: ["--fps", "1 to 1000", "'1001'"])
+        try assertFails(["decode", sample, "--fps", "30/0"], status: 2, mentioning: ["--fps"])
+    }
+
     func testDefaultModelIsFoundFromAnyFolderAndByEnvironment() throws {
         // The README's first command prints what samples/sample.txt records (and the numpy
         // reference reads, test_golden.py), from any folder.
