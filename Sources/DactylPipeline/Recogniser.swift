@@ -35,8 +35,10 @@ public final class Recogniser {
     let encoder: FrameEncoder
     let head: TemporalHead
     let featureRing: UnsafeMutablePointer<Int8>
-    /// The last encoded frame's feature, for resampled ticks to interpolate from.
+    /// The last encoded frame's feature, for resampled ticks to interpolate from, and the
+    /// current one's (the live box's `encodeInput()`).
     let lastFeature: UnsafeMutablePointer<Int8>
+    let currentFeature: UnsafeMutablePointer<Int8>
     /// Frames in the window so far.
     public private(set) var frames = 0
 
@@ -81,7 +83,8 @@ public final class Recogniser {
                                    scratch: buffers.scratch.map { arena.buffer($0, as: Float.self) })
         })
         featureRing = arena.buffer(layout.featureRing, as: Int8.self)
-        lastFeature = arena.buffer(layout.lastEncodedFeature, as: Int8.self)
+        lastFeature = arena.buffer(layout.resamplingFeatures, as: Int8.self)
+        currentFeature = lastFeature + model.featureSize
     }
 
     public var window: Int { layout.configuration.window }
@@ -133,14 +136,28 @@ public final class Recogniser {
     /// resampling, `FrameRateResampler`); a step of no ticks encodes nothing.
     public func encodeInput(_ step: FrameRateResampler.Step, firstSlot: Int) {
         guard step.ticks > 0 else { return }
-        precondition(firstSlot >= 0 && firstSlot < window && step.ticks <= window, "feature ring slot out of range")
+        encodeInput()
+        for index in 0..<step.ticks { storeEncodedFeature(weight: step.weight(ofTick: index), intoSlot: (firstSlot + index) % window) }
+        keepEncodedFeature()
+    }
+
+    /// Encodes the input tensor and keeps its feature (`storeEncodedFeature`) until the next
+    /// `keepEncodedFeature`: the live box stores one frame into several model frames, running the
+    /// head between them, which reuses the encoder's memory.
+    public func encodeInput() {
         encoder.encode()
-        for index in 0..<step.ticks {
-            let slot = (firstSlot + index) % window
-            interpolateFeatures(lastFeature, encoder.feature, weight: step.weight(ofTick: index), count: featureSize,
-                                into: featureRing + slot * featureSize)
-        }
-        lastFeature.update(from: encoder.feature, count: featureSize)
+        currentFeature.update(from: encoder.feature, count: featureSize)
+    }
+
+    /// Ring slot `slot` := the last `encodeInput`'s feature interpolated with the previous kept one (weight in 1/256 on the new one).
+    public func storeEncodedFeature(weight: Int, intoSlot slot: Int) {
+        precondition(slot >= 0 && slot < window, "feature ring slot out of range")
+        interpolateFeatures(lastFeature, currentFeature, weight: weight, count: featureSize, into: featureRing + slot * featureSize)
+    }
+
+    /// The last `encodeInput`'s feature becomes the one the next frame interpolates from.
+    public func keepEncodedFeature() {
+        lastFeature.update(from: currentFeature, count: featureSize)
     }
 
     /// Runs the temporal head over `count` ring slots from `start` (wrapping around); returns

@@ -367,7 +367,22 @@ final class CommandLineTests: XCTestCase {
         let result = try dactyl(["run", sample, "--fast", "--stats"])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout, "dragon\n")
-        XCTAssertTrue(result.stderr.contains("67 frames encoded, 0 dropped; 1 words"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("67 frames encoded, 0 dropped; 67 model frames at 30 frames/s; 1 words"), result.stderr)
+    }
+
+    func testRunResamplesASourceAtAnotherRate() throws {
+        // The sample at 60 frames/s (each frame twice: every other one skipped) and at 15 (every
+        // other frame: the model's frames between them interpolated) reads the same word.
+        let sixty = try dactyl(["run", try retimed(sample, rate: 60), "--fast", "--stats"])
+        XCTAssertEqual(sixty.status, 0, sixty.stderr)
+        XCTAssertEqual(sixty.stdout, "dragon\n")
+        XCTAssertTrue(sixty.stderr.contains("67 frames encoded, 0 dropped; 67 model frames at 30 frames/s"), sixty.stderr)
+        let fifteen = try dactyl(["run", try retimed(sample, rate: 15), "--fast", "--stats", "--trace"])
+        XCTAssertEqual(fifteen.status, 0, fifteen.stderr)
+        XCTAssertEqual(fifteen.stdout, "dragon\n")
+        XCTAssertTrue(fifteen.stderr.contains("34 frames encoded, 0 dropped; 67 model frames at 30 frames/s"), fifteen.stderr)
+        // --trace numbers the clip's own frames.
+        XCTAssertTrue(fifteen.stderr.contains("trace frame 33 ") && !fifteen.stderr.contains("trace frame 34 "), fifteen.stderr)
     }
 
     func testTheBundledSessionPrintsItsWordsOneByOne() throws {
