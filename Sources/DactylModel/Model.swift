@@ -10,12 +10,14 @@ import CDactylPlatform
 public final class Model {
     public static let magic: StaticString = "DACTYLMD"
     public static let versionMajor = 1
-    public static let versionMinor = 0
+    /// 1: the optional `RATE` section (the model's frame rate).
+    public static let versionMinor = 1
     public static let headerSize = 64
     public static let sectionEntrySize = 32
     public static let alignment = 64
     public static let metaSize = 128
     public static let inputLUTBytes = 3 * 256
+    public static let rateSize = 16
     /// Largest encoder input height or width, in the file and at run time.
     public static let maximumInputSize = 8192
 
@@ -36,6 +38,11 @@ public final class Model {
     /// Symbol of class i + 1 (class 0 is the CTC blank), UTF-8.
     public let alphabet: [String]
     public let info: String
+    /// The frame rate the temporal head was trained at (`RATE`; 30 frames/s in files without it):
+    /// sources at other rates are resampled to it.
+    public let frameRate: FrameRate
+    /// Whether the file has a `RATE` section (false: `frameRate` is the assumed 30).
+    public let frameRateIsRecorded: Bool
     public let tensors: [TensorInfo]
     public let encoderOps: [EncoderOp]
     public let headOps: [HeadOp]
@@ -92,6 +99,8 @@ public final class Model {
         self.featureTensor = parsed.featureTensor
         self.alphabet = parsed.alphabet
         self.info = parsed.info
+        self.frameRate = parsed.frameRate ?? FrameRate.assumedWithoutRATE
+        self.frameRateIsRecorded = parsed.frameRate != nil
         self.tensors = parsed.tensors
         self.encoderOps = parsed.encoderOps
         self.headOps = parsed.headOps

@@ -18,6 +18,7 @@ struct ModelParser {
         var featureTensor = 0
         var alphabet: [String] = []
         var info = ""
+        var frameRate: FrameRate? = nil
         var tensors: [TensorInfo] = []
         var encoderOps: [EncoderOp] = []
         var headOps: [HeadOp] = []
@@ -79,10 +80,12 @@ struct ModelParser {
         }
         let data = try section("DATA")
         var parsed = try parseMeta(try section("META"), data: data)
+        parsed.versionMinor = Int(try u16(10))
         parsed.alphabet = try parseAlphabet(try section("ALPH"), expected: parsed.numClasses - 1)
         if let info = sections["INFO"] {
             parsed.info = try printableText(info.offset, info.offset + info.size, what: "INFO")
         }
+        if let rate = sections["RATE"] { parsed.frameRate = try parseRate(rate) }
         parsed.tensors = try parseTensors(try section("TENS"))
         guard parsed.tensors[0].channels == parsed.inputChannels else {
             throw fail(.badTensor, try section("TENS").offset + 4, "tensor 0 (the input) has \(parsed.tensors[0].channels) channels, META says \(parsed.inputChannels)")
@@ -209,6 +212,20 @@ struct ModelParser {
         parsed.featureTensor = Int(try u32(base + 68))
         try requireZero(base + 72, bytes: Model.metaSize - 72, "META bytes 72-127", kind: .badMeta)
         return parsed
+    }
+
+    /// `RATE` (format 1.1): the frame rate the model was trained at, as numerator/denominator.
+    private func parseRate(_ section: Section) throws(ModelError) -> FrameRate {
+        guard section.size >= Model.rateSize else {
+            throw fail(.sectionTooShort, section.offset, "RATE is \(section.size) bytes, expected \(Model.rateSize)")
+        }
+        let numerator = Int(try u32(section.offset)), denominator = Int(try u32(section.offset + 4))
+        guard let rate = FrameRate(numerator: numerator, denominator: denominator) else {
+            throw fail(.badMeta, section.offset, "RATE frame rate \(numerator)/\(denominator) frames/s, expected numerator and "
+                       + "denominator 1 to \(FrameRate.maximumTerm) and a rate of \(FrameRate.minimumPerSecond) to \(FrameRate.maximumPerSecond) frames/s")
+        }
+        try requireZero(section.offset + 8, bytes: Model.rateSize - 8, "RATE bytes 8-15", kind: .badMeta)
+        return rate
     }
 
     private func parseAlphabet(_ section: Section, expected: Int) throws(ModelError) -> [String] {

@@ -53,6 +53,9 @@ public struct PipelineLayout {
     /// Request index of each encoder tensor's buffer.
     public let tensorBuffers: [Int]
     public let featureRing: Int
+    /// Two features for frame-rate resampling: the last encoded frame's, which the next frame's
+    /// model frames interpolate from, and the current one's.
+    public let resamplingFeatures: Int
     public let preprocessWorkspace: Int
     /// Per head op: its input, output and scratch (nil: none) buffers.
     public let headBuffers: [(input: Int, output: Int, scratch: Int?)]
@@ -171,6 +174,8 @@ public struct PipelineLayout {
             return bytes > 0 ? request("op \(index) weights packed for \(configuration.kernelPath.name)", bytes, 0, decodeStep) : nil
         }
         featureRing = request("feature ring \(window)x\(model.featureSize)", CheckedSize.product(window, model.featureSize), 0, decodeStep)
+        resamplingFeatures = request("frame-rate resampling: last and current feature", CheckedSize.product(2, model.featureSize),
+                                     0, decodeStep)
         callerWorkspace = configuration.callerWorkspaceBytes > 0
             ? request("live state", configuration.callerWorkspaceBytes, 0, decodeStep) : nil
 

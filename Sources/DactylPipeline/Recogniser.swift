@@ -35,6 +35,10 @@ public final class Recogniser {
     let encoder: FrameEncoder
     let head: TemporalHead
     let featureRing: UnsafeMutablePointer<Int8>
+    /// The last encoded frame's feature, for resampled ticks to interpolate from, and the
+    /// current one's (the live box's `encodeInput()`).
+    let lastFeature: UnsafeMutablePointer<Int8>
+    let currentFeature: UnsafeMutablePointer<Int8>
     /// Frames in the window so far.
     public private(set) var frames = 0
 
@@ -79,6 +83,8 @@ public final class Recogniser {
                                    scratch: buffers.scratch.map { arena.buffer($0, as: Float.self) })
         })
         featureRing = arena.buffer(layout.featureRing, as: Int8.self)
+        lastFeature = arena.buffer(layout.resamplingFeatures, as: Int8.self)
+        currentFeature = lastFeature + model.featureSize
     }
 
     public var window: Int { layout.configuration.window }
@@ -125,6 +131,35 @@ public final class Recogniser {
         (featureRing + slot * featureSize).update(from: encoder.feature, count: featureSize)
     }
 
+    /// Encodes the input tensor and fills `step.ticks` ring slots from `firstSlot` (wrapping around
+    /// the window) with its feature interpolated against the last encoded frame's (frame-rate
+    /// resampling, `FrameRateResampler`); a step of no ticks encodes nothing.
+    public func encodeInput(_ step: FrameRateResampler.Step, firstSlot: Int) {
+        guard step.ticks > 0 else { return }
+        encodeInput()
+        for index in 0..<step.ticks { storeEncodedFeature(weight: step.weight(ofTick: index), intoSlot: (firstSlot + index) % window) }
+        keepEncodedFeature()
+    }
+
+    /// Encodes the input tensor and keeps its feature (`storeEncodedFeature`) until the next
+    /// `keepEncodedFeature`: the live box stores one frame into several model frames, running the
+    /// head between them, which reuses the encoder's memory.
+    public func encodeInput() {
+        encoder.encode()
+        currentFeature.update(from: encoder.feature, count: featureSize)
+    }
+
+    /// Ring slot `slot` := the last `encodeInput`'s feature interpolated with the previous kept one (weight in 1/256 on the new one).
+    public func storeEncodedFeature(weight: Int, intoSlot slot: Int) {
+        precondition(slot >= 0 && slot < window, "feature ring slot out of range")
+        interpolateFeatures(lastFeature, currentFeature, weight: weight, count: featureSize, into: featureRing + slot * featureSize)
+    }
+
+    /// The last `encodeInput`'s feature becomes the one the next frame interpolates from.
+    public func keepEncodedFeature() {
+        lastFeature.update(from: currentFeature, count: featureSize)
+    }
+
     /// Runs the temporal head over `count` ring slots from `start` (wrapping around); returns
     /// log-probabilities [count][classes].
     public func runHead(ringStart start: Int, count: Int) -> UnsafePointer<Float> {
@@ -164,12 +199,16 @@ public final class Recogniser {
 }
 
 extension Recogniser {
-    /// A recogniser whose window holds all of `clip`, with the decoder's workspace planned for `method`.
+    /// A recogniser whose window holds all of `clip`, with the decoder's workspace planned for
+    /// `method`: every frame, or with `sourceRate` (the clip's), the clip resampled to the model's rate.
     public convenience init(model: Model, clip: Y4MClip, crop: CropRect, method: CTCDecoder.Method,
+                            sourceRate: FrameRate? = nil,
                             kernelPath: KernelPath? = nil, threads: Int? = nil, strategy: PlanningStrategy = .greedyBySize,
                             vocabularyBytes: Int = 0) throws(PipelineError) {
         var configuration = PipelineConfiguration.modelDefaults(model)
-        configuration.window = clip.frameCount
+        configuration.window = sourceRate.map {
+            FrameRateResampler.ticks(frames: clip.frameCount, sourceRate: $0, modelRate: model.frameRate)
+        } ?? clip.frameCount
         configuration.vocabularyBytes = vocabularyBytes
         configuration.strategy = strategy
         if case .beam(let width) = method { configuration.beamWidth = width }
@@ -184,6 +223,33 @@ extension Recogniser {
         var cursor = clip.makeFrameCursor()
         while let frame = cursor.next() { try add(frame: frame) }
         if let error = cursor.error { throw .clip(error) }
+    }
+
+    /// Encodes `clip` resampled from `sourceRate` to the model's rate into the window (only the
+    /// frames that fill a model frame are encoded); returns, per model frame, the source frame
+    /// nearest to it in the interpolation (the one with at least half the weight).
+    public func add(clip: Y4MClip, sourceRate: FrameRate) throws(PipelineError) -> [Int] {
+        var resampler = FrameRateResampler(rate: model.frameRate)
+        var sourceFrames: [Int] = []
+        sourceFrames.reserveCapacity(window)
+        var cursor = clip.makeFrameCursor()
+        var frame = 0, lastEncoded = 0
+        while let yuv = cursor.next() {
+            let step = resampler.step(time: FrameRateResampler.sourceTime(frame: frame, rate: sourceRate))
+            if step.ticks > 0 {
+                guard frames + step.ticks <= window else { throw .windowFull(frames: window) }
+                preprocess(yuv)
+                encodeInput(step, firstSlot: frames)
+                for index in 0..<step.ticks {
+                    sourceFrames.append(step.weight(ofTick: index) * 2 >= FrameRateResampler.weightOne ? frame : lastEncoded)
+                }
+                frames += step.ticks
+                lastEncoded = frame
+            }
+            frame += 1
+        }
+        if let error = cursor.error { throw .clip(error) }
+        return sourceFrames
     }
 
     /// A decoder on this recogniser's planned workspace.

@@ -1,3 +1,4 @@
+import DactylModel
 import DactylPipeline
 
 /// A small command-line parser that Embedded Swift can compile (swift-argument-parser needs
@@ -113,6 +114,19 @@ struct Arguments {
 
     private func fixedText(_ value: Float) -> String {
         value == value.rounded() ? "\(Int(value))" : fixed(value, decimals: 2)
+    }
+
+    /// A frame rate, `30` or `30000/1001` (or `30000:1001`, as in a Y4M header); nil when not given.
+    func frameRate(_ name: String) throws(UsageError) -> FrameRate? {
+        guard let text = value(name) else { return nil }
+        let parts = text.split(separator: text.contains(":") ? ":" : "/", omittingEmptySubsequences: false)
+        let numerator = parts.count <= 2 ? Arguments.wholeNumber(parts[0]) : nil
+        let denominator = parts.count == 2 ? Arguments.wholeNumber(parts[1]) : (parts.count == 1 ? 1 : nil)
+        guard let numerator, let denominator, let rate = FrameRate(numerator: numerator, denominator: denominator) else {
+            throw UsageError(message: "option '\(name)' expects frames per second from \(FrameRate.minimumPerSecond) to "
+                             + "\(FrameRate.maximumPerSecond) such as 25 or 30000/1001, got '\(text)'")
+        }
+        return rate
     }
 
     func choice(_ name: String, from choices: [String], default defaultValue: String) throws(UsageError) -> String {

@@ -12,11 +12,13 @@ let maximumBeamWidth = 256
 enum DecodeCommand {
     static let usage = """
         usage: dactyl decode CLIP [--model FILE] [--beam N [--lexicon FILE] [--lm FILE [--lm-weight W]]
-                             [--insertion-bonus B]] [--format text|jsonl] [--crop X,Y,W,H] [--timing]
-                             [--kernel PATH] [--threads N]
+                             [--insertion-bonus B]] [--format text|jsonl] [--crop X,Y,W,H] [--fps RATE]
+                             [--timing] [--kernel PATH] [--threads N]
 
-        Recognises the fingerspelled letters in a YUV4MPEG2 clip (.y4m, 4:2:0 or 4:4:4): every
-        frame through the int8 encoder, the whole clip through the temporal head, then CTC decoding.
+        Recognises the fingerspelled letters in a YUV4MPEG2 clip (.y4m, 4:2:0 or 4:4:4): the clip
+        resampled to the model's frame rate (frames that fill no model frame are skipped, missing
+        ones interpolated), the frames through the int8 encoder, the whole clip through the temporal
+        head, then CTC decoding.
 
           CLIP               the clip to decode
           --model FILE       model file (default: the default model, see `dactyl help`)
@@ -25,18 +27,21 @@ enum DecodeCommand {
           --format FORMAT    text: the letters as the last line (default);
                              jsonl: one JSON object with the letters, per-letter frame spans and scores
           --crop X,Y,W,H     the hand's rectangle in the frame, in pixels (default: the model's)
+          --fps RATE         the clip's frame rate, e.g. 25 or 30000/1001 (default: its header's F tag;
+                             without one, the model's: no resampling)
           --timing           report frames per second on standard error
         """ + "\n" + KernelOptions.usageLines
 
     static func run(_ words: ArraySlice<String>) throws(CommandError) -> OutputText {
         let arguments = try CommandError.parsing(
-            words, valueOptions: ["--model", "--beam", "--format", "--crop"] + VocabularyOptions.names + KernelOptions.valueOptions,
+            words, valueOptions: ["--model", "--beam", "--format", "--crop", "--fps"] + VocabularyOptions.names + KernelOptions.valueOptions,
             flagOptions: ["--timing"])
         guard arguments.positionals.count == 1 else {
             throw .usage(arguments.positionals.isEmpty ? "decode needs a clip" : "decode takes one clip, got \(arguments.positionals.count)")
         }
-        let beamWidth: Int, format: String, cropNumbers: [Int]?
+        let beamWidth: Int, format: String, cropNumbers: [Int]?, givenRate: FrameRate?
         do {
+            givenRate = try arguments.frameRate("--fps")
             beamWidth = try arguments.integer("--beam", default: 0, range: 1...maximumBeamWidth)
             format = try arguments.choice("--format", from: ["text", "jsonl"], default: "text")
             cropNumbers = try arguments.integers("--crop", count: 4, separator: ",", range: 0...Y4MClip.maximumDimension,
@@ -58,11 +63,23 @@ enum DecodeCommand {
             ?? CropRect.fromThousandths(x: model.defaultCrop.x, y: model.defaultCrop.y, width: model.defaultCrop.width,
                                         height: model.defaultCrop.height, frameWidth: clip.width, frameHeight: clip.height)
         let method: CTCDecoder.Method = beamWidth > 0 ? .beam(width: beamWidth) : .greedy
+        let sourceRate: FrameRate
+        if let givenRate {
+            sourceRate = givenRate
+        } else if let declared = clip.frameRate {
+            guard let rate = reducedRate(declared.numerator, declared.denominator) else {
+                throw .failed("\(clip.path): frame rate F\(declared.numerator):\(declared.denominator) is outside "
+                              + "\(FrameRate.minimumPerSecond) to \(FrameRate.maximumPerSecond) frames/s; give the real one with --fps")
+            }
+            sourceRate = rate
+        } else {
+            sourceRate = model.frameRate
+        }
 
         let started = dactyl_monotonic_ns()
         let recogniser: Recogniser
         do {
-            recogniser = try Recogniser(model: model, clip: clip, crop: crop, method: method,
+            recogniser = try Recogniser(model: model, clip: clip, crop: crop, method: method, sourceRate: sourceRate,
                                         kernelPath: kernel.kernelPath, threads: kernel.threads,
                                         vocabularyBytes: vocabularyFiles?.arenaBytes ?? 0)
         } catch {
@@ -72,8 +89,9 @@ enum DecodeCommand {
             throw .failed("\(clip.path): \(error.description)")
         }
         let encodingStarted = dactyl_monotonic_ns()
+        let sourceFrames: [Int]
         do {
-            try recogniser.add(clip: clip)
+            sourceFrames = try recogniser.add(clip: clip, sourceRate: sourceRate)
         } catch {
             // A clip error names the file, offset and frame itself.
             if case .clip(let clipError) = error { throw .failed(clipError.description) }
@@ -88,19 +106,21 @@ enum DecodeCommand {
         let finished = dactyl_monotonic_ns()
 
         if arguments.has("--timing") {
-            let frames = recogniser.frames
+            let frames = clip.frameCount
             let encodingSeconds = Double(encodingFinished - encodingStarted) / 1e9
             let totalSeconds = Double(finished - started) / 1e9
             var timing = OutputText()
             timing.line("dactyl: \(frames) frames in \(fixed(Float(totalSeconds), decimals: 3)) s: "
-                        + "\(fixed(Float(Double(frames) / encodingSeconds), decimals: 1)) frames/s through the encoder, "
+                        + "\(fixed(Float(Double(frames) / encodingSeconds), decimals: 1)) frames/s through the encoder "
+                        + "(\(recogniser.frames) model frames at \(recogniser.model.frameRate) frames/s from \(sourceRate)), "
                         + "\(fixed(Float(Double(finished - encodingFinished) / 1e6), decimals: 2)) ms for head and decoding, "
                         + "arena \(grouped(recogniser.layout.plan.arenaBytes)) bytes, kernel path \(kernel.kernelPath.name), "
                         + "\(kernel.threads) thread" + (kernel.threads == 1 ? "" : "s"))
             timing.write(to: 2)
         }
         return format == "jsonl"
-            ? jsonReport(clip: clip, model: model, method: method, frames: recogniser.frames, result: result)
+            ? jsonReport(clip: clip, model: model, method: method, sourceRate: sourceRate, modelFrames: recogniser.frames,
+                         sourceFrames: sourceFrames, result: result)
             : textReport(model: model, result: result)
     }
 
@@ -116,17 +136,27 @@ enum DecodeCommand {
         return out
     }
 
-    static func jsonReport(clip: Y4MClip, model: Model, method: CTCDecoder.Method, frames: Int, result: CTCDecoder.Result) -> OutputText {
+    /// The clip's rate as a `FrameRate`, reduced (F60000:2000 is 30), or nil outside the bounds.
+    static func reducedRate(_ numerator: Int, _ denominator: Int) -> FrameRate? {
+        var a = numerator, b = denominator
+        while b != 0 { (a, b) = (b, a % b) }
+        return a > 0 ? FrameRate(numerator: numerator / a, denominator: denominator / a) : nil
+    }
+
+    /// Spans are in source frames (`sourceFrames` maps the model's frames to them).
+    static func jsonReport(clip: Y4MClip, model: Model, method: CTCDecoder.Method, sourceRate: FrameRate, modelFrames: Int,
+                           sourceFrames: [Int], result: CTCDecoder.Result) -> OutputText {
         var decoder = "\"decoder\":\"greedy\""
         if case .beam(let width) = method { decoder = "\"decoder\":\"beam\",\"beam\":\(width)" }
         var spans = ""
         for (index, span) in result.spans.enumerated() {
             spans += (index == 0 ? "" : ",")
-                + "{\"letter\":\(jsonString(model.alphabet[Int(span.classIndex) - 1])),\"start\":\(span.startFrame),"
-                + "\"end\":\(span.endFrame),\"score\":\(fixed(span.score, decimals: 4))}"
+                + "{\"letter\":\(jsonString(model.alphabet[Int(span.classIndex) - 1])),\"start\":\(sourceFrames[Int(span.startFrame)]),"
+                + "\"end\":\(sourceFrames[Int(span.endFrame)]),\"score\":\(fixed(span.score, decimals: 4))}"
         }
         var out = OutputText()
-        out.line("{\"clip\":\(jsonString(clip.path)),\"frames\":\(frames),\(decoder),"
+        out.line("{\"clip\":\(jsonString(clip.path)),\"frames\":\(clip.frameCount),\"fps\":\(fixed(Float(sourceRate.perSecond), decimals: 3)),"
+                 + "\"model_frames\":\(modelFrames),\"model_fps\":\(fixed(Float(model.frameRate.perSecond), decimals: 3)),\(decoder),"
                  + "\"letters\":\(jsonString(letters(model, result.labels))),\"spans\":[\(spans)]}")
         return out
     }

@@ -62,6 +62,8 @@ enum InspectCommand {
         out.line("alphabet   \(model.alphabet.count) symbols + CTC blank: \(jsonString(symbols))")
         let crop = model.defaultCrop
         out.line("input      \(configuration.inputHeight)x\(configuration.inputWidth)x3 RGB int8 (model default \(model.inputHeight)x\(model.inputWidth)); default crop x \(crop.x) y \(crop.y) w \(crop.width) h \(crop.height) (thousandths of the frame)")
+        out.line("frame rate \(model.frameRate) frames/s" + (model.frameRateIsRecorded ? "" : " (no RATE section: assumed)")
+                 + "; sources at other rates are resampled to it")
         out.line("window     \(configuration.window) frames (model default \(model.defaultWindow))")
         out.line("kernels    \(configuration.kernelPath.name)")
         out.line()

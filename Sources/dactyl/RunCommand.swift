@@ -101,7 +101,7 @@ enum RunCommand {
         do {
             recogniser = try ContinuousRecogniser(model: model, window: window, method: method, crop: crop,
                                                   frameWidth: frameWidth, frameHeight: frameHeight,
-                                                  framesPerSecond: source.framesPerSecond, settings: profile.segmenter,
+                                                  settings: profile.segmenter,
                                                   vocabulary: vocabulary, kernelPath: kernelPath,
                                                   threads: profile.threads > 0 ? profile.threads : nil)
         } catch {
@@ -140,11 +140,12 @@ enum RunCommand {
         if arguments.has("--stats") {
             var counters = RunCounters()
             counters.framesSeen = box.sourceFrames
-            counters.framesEncoded = recogniser.encoded
+            counters.framesEncoded = recogniser.framesEncoded
             counters.framesDropped = statistics.framesDropped
             counters.wordsCommitted = recogniser.wordsCommitted
             var report = OutputText()
-            report.line("dactyl: " + statistics.summary(frames: recogniser.encoded, words: recogniser.wordsCommitted))
+            report.line("dactyl: " + statistics.summary(frames: recogniser.framesEncoded, modelFrames: recogniser.encoded,
+                                                              modelRate: recogniser.recogniser.model.frameRate, words: recogniser.wordsCommitted))
             report.write(to: 2)
             if format == "jsonl" {
                 box.sinks.sinks.stdout?.stats(counters, wordLatency: LatencySummary(statistics.wordLatencies),

@@ -55,6 +55,52 @@ final class ModelLoaderTests: XCTestCase {
         XCTAssertNil(loadError(ModelFileEditor(original).serialized()))
     }
 
+    func testFrameRateIsReadFromRATEAndAssumedThirtyWithout() throws {
+        let golden = try Model.load(path: goldenFolder.appendingPathComponent("tiny.dmdl").path)
+        XCTAssertEqual(golden.versionMinor, 1)
+        XCTAssertTrue(golden.frameRateIsRecorded)
+        XCTAssertEqual(golden.frameRate, FrameRate(numerator: 30, denominator: 1))
+
+        var editor = ModelFileEditor(original)
+        editor.setU32("RATE", at: 0, 30000)
+        editor.setU32("RATE", at: 4, 1001)
+        let url = scratch.appendingPathComponent("ntsc.dmdl")
+        try editor.serialized().write(to: url)
+        let ntsc = try Model.load(path: url.path)
+        XCTAssertEqual(ntsc.frameRate.numerator, 30000)
+        XCTAssertEqual(ntsc.frameRate.denominator, 1001)
+        XCTAssertEqual(ntsc.frameRate.description, "30000/1001 (29.97)")
+
+        // A version 1.0 file (no RATE) is read as trained at the generator's 30 frames/s.
+        editor = ModelFileEditor(original)
+        editor.sections.removeAll { $0.tag == "RATE" }
+        var old = editor.serialized()
+        old[10] = 0
+        let oldURL = scratch.appendingPathComponent("old.dmdl")
+        try old.write(to: oldURL)
+        let oldModel = try Model.load(path: oldURL.path)
+        XCTAssertFalse(oldModel.frameRateIsRecorded)
+        XCTAssertEqual(oldModel.frameRate, FrameRate.assumedWithoutRATE)
+        XCTAssertEqual(oldModel.frameRate.perSecond, 30)
+    }
+
+    func testBadFrameRatesAreRejected() {
+        for (numerator, denominator, why) in [(0, 1, "zero"), (30, 0, "no denominator"), (1001, 1, "over 1000 frames/s"),
+                                             (1, 2, "under 1 frame/s"), (65_536, 65_536, "terms too large")] {
+            var editor = ModelFileEditor(original)
+            editor.setU32("RATE", at: 0, UInt32(numerator))
+            editor.setU32("RATE", at: 4, UInt32(denominator))
+            assertRejected(editor.serialized(), .badMeta, mentioning: "RATE frame rate \(numerator)/\(denominator)")
+            _ = why
+        }
+        var editor = ModelFileEditor(original)
+        editor.setU32("RATE", at: 12, 1)
+        assertRejected(editor.serialized(), .badMeta, mentioning: "RATE bytes 8-15")
+        editor = ModelFileEditor(original)
+        editor.setSection("RATE", editor.section("RATE").prefix(8))
+        assertRejected(editor.serialized(), .sectionTooShort, mentioning: "RATE is 8 bytes")
+    }
+
     func testTruncatedFilesAreRejectedAtEveryLength() {
         for length in stride(from: 0, to: original.count, by: max(1, original.count / 97)) {
             XCTAssertEqual(loadError(original.prefix(length))?.kind, .truncated, "length \(length)")
@@ -68,6 +114,7 @@ final class ModelLoaderTests: XCTestCase {
 
         data = original
         data[8] = 2
+        data[10] = 0
         assertRejected(data, .unsupportedVersion, mentioning: "2.0")
 
         data = original

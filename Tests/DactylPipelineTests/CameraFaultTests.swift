@@ -101,7 +101,7 @@ final class CameraFaultTests: XCTestCase {
         try source.start()
         let recogniser = try ContinuousRecogniser(model: model, window: model.defaultWindow, method: .greedy,
                                                   crop: CropRect(x: 0, y: 0, width: 128, height: 128),
-                                                  frameWidth: 128, frameHeight: 128, framesPerSecond: source.framesPerSecond, settings: Self.segmenter)
+                                                  frameWidth: 128, frameHeight: 128, settings: Self.segmenter)
         let box = LiveBox(recogniser: recogniser, source: .camera(source), sinks: sinks)
         box.start()
         return box
@@ -271,7 +271,7 @@ final class CameraFrameLoopAllocationTests: XCTestCase {
         try source.start()
         let recogniser = try ContinuousRecogniser(model: model, window: model.defaultWindow, method: .greedy,
                                                   crop: CropRect(x: 0, y: 0, width: 128, height: 128),
-                                                  frameWidth: 128, frameHeight: 128, framesPerSecond: source.framesPerSecond,
+                                                  frameWidth: 128, frameHeight: 128,
                                                   settings: CameraFaultTests.segmenter)
         let box = LiveBox(recogniser: recogniser, source: .camera(source),
                           sinks: ServiceNotifier(sinks: CountingSink(), now: dactyl_monotonic_ns()))

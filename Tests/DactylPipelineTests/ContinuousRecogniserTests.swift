@@ -51,22 +51,31 @@ final class ContinuousRecogniserTests: XCTestCase {
     }
 
     /// Runs the clip at `path` through a live recogniser, as `dactyl run --fast` does.
+    /// `camera`, when given, says for each frame of the clip whether the camera delivers it, with
+    /// which frame number and when (nil: not delivered); else frame n arrives at n · `frameInterval`.
     func run(_ path: String, window: Int? = nil, stopAfter: Int? = nil, frameInterval: UInt64 = 33_333_333,
+             camera: ((Int) -> (number: Int, arrival: UInt64)?)? = nil,
              onFrame: (Int, ContinuousRecogniser, inout RecordingSink) -> Void = { _, _, _ in }) throws -> (RecordingSink, ContinuousRecogniser) {
         let clip = try Y4MClip(path: path)
         let recogniser = try ContinuousRecogniser(
             model: model, window: window ?? model.defaultWindow, method: .greedy,
             crop: CropRect(x: 0, y: 0, width: clip.width, height: clip.height),
-            frameWidth: clip.width, frameHeight: clip.height, framesPerSecond: 1e9 / Double(frameInterval))
+            frameWidth: clip.width, frameHeight: clip.height)
         var sink = RecordingSink()
         var cursor = clip.makeFrameCursor()
         var number = 0
         var clock: UInt64 = 1_000_000_000
         while let frame = cursor.next(), number < (stopAfter ?? Int.max) {
-            clock += frameInterval
-            recogniser.process(frame, frameNumber: number, arrival: clock, now: { clock }, sink: &sink)
+            defer { number += 1 }
+            if let camera {
+                guard let delivered = camera(number) else { continue }
+                clock = 1_000_000_000 + delivered.arrival
+                recogniser.process(frame, frameNumber: delivered.number, arrival: clock, now: { clock }, sink: &sink)
+            } else {
+                clock += frameInterval
+                recogniser.process(frame, frameNumber: number, arrival: clock, now: { clock }, sink: &sink)
+            }
             onFrame(number, recogniser, &sink)
-            number += 1
         }
         recogniser.finish(now: { clock }, sink: &sink)
         return (sink, recogniser)
@@ -124,9 +133,9 @@ final class ContinuousRecogniserTests: XCTestCase {
     func testClearingForgetsTheWordAndRepeatSendsTheLastOneAgain() throws {
         let (path, words) = try session.write([.holdFirst(20), .word, .holdLast(30), .empty(10), .word, .holdLast(30)])
         let clearAt = words[1].lowerBound + 30
-        let (sink, _) = try run(path) { number, recogniser, sink in
+        let (sink, _) = try run(path, onFrame: { number, recogniser, sink in
             if number == clearAt { recogniser.clearWord(now: 0, sink: &sink) }
-        }
+        })
         // The second word was cleared while being signed; what follows the clear (its tail) may
         // open a new segment, but "dragon" is committed once only.
         XCTAssertEqual(sink.words.first, "dragon")
@@ -149,6 +158,41 @@ final class ContinuousRecogniserTests: XCTestCase {
         let (repeated, recogniser) = try run(twice, frameInterval: 16_666_667)
         XCTAssertEqual(once.words, ["dragon", "dragon"])
         XCTAssertEqual(repeated.words, once.words)
-        XCTAssertEqual(recogniser.repeatedFrames, recogniser.encoded)
+        // Every other source frame fills no model frame (resampled away, not even preprocessed);
+        // a repeat that does is skipped as the same picture, its model frame filled by the next.
+        XCTAssertEqual(recogniser.resampledAway + recogniser.repeatedFrames + recogniser.framesEncoded, 2 * recogniser.framesEncoded)
+        XCTAssertEqual(recogniser.framesEncoded, recogniser.encoded)
+    }
+
+    func testACameraAtFifteenFramesPerSecondReadsTheSameWords() throws {
+        let parts: [SessionClip.Part] = [.holdFirst(20), .word, .holdLast(30), .empty(15), .word, .holdLast(30)]
+        let (path, words) = try session.write(parts)
+        // Every other frame of the 30 frames/s session, numbered as a 15 frames/s camera numbers them.
+        let (sink, recogniser) = try run(path) { index in
+            index % 2 == 0 ? (index / 2, UInt64(index / 2) * 66_666_667) : nil
+        }
+        XCTAssertEqual(sink.words, ["dragon", "dragon"])
+        XCTAssertEqual(recogniser.encoded, 2 * recogniser.framesEncoded - 1, "each frame fills two model frames")
+        // Frame numbers are the camera's: each word's letters lie inside the word's frames at 15 frames/s.
+        for (commit, word) in zip(sink.commits, words) {
+            let camera = (word.lowerBound / 2)...(word.upperBound / 2 + 1)
+            for letter in commit.letterFrames {
+                XCTAssertTrue(camera.contains(letter.lowerBound) && camera.contains(letter.upperBound), "\(letter) outside \(camera)")
+            }
+        }
+    }
+
+    func testACameraWithJitterAndDroppedFramesReadsTheSameWords() throws {
+        let parts: [SessionClip.Part] = [.holdFirst(20), .word, .holdLast(30), .empty(15), .word, .holdLast(30)]
+        let (path, _) = try session.write(parts)
+        var random = SplitMix64(seed: 12)
+        let (sink, recogniser) = try run(path) { index in
+            // One frame in eight dropped; the rest within ±6 ms of when they were due.
+            guard random.next() % 8 != 0 || index == 0 else { return nil }
+            let jitter = Int64(random.next() % 12_000_001) - 6_000_000
+            return (index, UInt64(Int64(index) * 33_333_333 + jitter + 10_000_000))
+        }
+        XCTAssertEqual(sink.words, ["dragon", "dragon"])
+        XCTAssertGreaterThan(recogniser.encoded, recogniser.framesEncoded, "dropped frames are interpolated")
     }
 }

@@ -85,7 +85,7 @@ final class FrameLoopAllocationTests: XCTestCase {
         func run<Sinks: BoxSink>(_ sinks: Sinks) throws -> (allocations: UInt64, box: LiveBox<Sinks>) {
             let recogniser = try ContinuousRecogniser(
                 model: model, window: 48, method: .beam(width: 4), crop: CropRect(x: 0, y: 0, width: clip.width, height: clip.height),
-                frameWidth: clip.width, frameHeight: clip.height, framesPerSecond: 30)
+                frameWidth: clip.width, frameHeight: clip.height)
             let box = LiveBox(recogniser: recogniser, source: .clip(ClipPlayer(clip: clip, realtime: false, loop: false)), sinks: sinks)
             allocation_counter_start()
             box.start()
@@ -117,6 +117,34 @@ final class FrameLoopAllocationTests: XCTestCase {
         XCTAssertEqual(real.box.sinks.serial?.wordsDelivered, counted.box.sinks.commits, "every piece of both words reached the port")
     }
 
+    /// Issue 10, frame rate: the live loop over sources at other rates than the model's, resampled
+    /// to it (15 frames/s: each frame fills two model frames, the first interpolated, a segment
+    /// filling the window mid-frame; 60: every other frame skipped), allocates nothing either.
+    func testResampledLiveBoxLoopAllocatesNothing() throws {
+        #if DEBUG
+        try XCTSkipUnless(false, "runs on the release build: scripts/test.sh runs it with swift test -c release")
+        #endif
+        let model = try Model.load(path: SessionClip.modelPath)
+        let parts: [SessionClip.Part] = [.holdFirst(20), .word, .holdLast(30), .empty(10), .word, .holdLast(30)]
+        for (keepEvery, repeats, rate) in [(2, 1, 15), (1, 2, 60)] {
+            let (path, _) = try SessionClip().write(parts, repeats: repeats, keepEvery: keepEvery, framesPerSecond: rate)
+            let clip = try Y4MClip(path: path)
+            let recogniser = try ContinuousRecogniser(
+                model: model, window: 48, method: .beam(width: 4), crop: CropRect(x: 0, y: 0, width: clip.width, height: clip.height),
+                frameWidth: clip.width, frameHeight: clip.height)
+            let box = LiveBox(recogniser: recogniser, source: .clip(ClipPlayer(clip: clip, realtime: false, loop: false)),
+                              sinks: CountingSink())
+            allocation_counter_start()
+            box.start()
+            while box.step() != .ended {}
+            box.finish(flushSeconds: 0.5)
+            let allocations = allocation_counter_stop()
+            XCTAssertEqual(allocations, 0, "\(rate) frames/s: \(allocations) heap allocations in the live loop")
+            XCTAssertEqual(box.sinks.finalWords, 2, "\(rate) frames/s")
+            XCTAssertEqual(recogniser.encoded, rate == 15 ? 2 * recogniser.framesEncoded - 1 : recogniser.framesEncoded, "\(rate) frames/s")
+        }
+    }
+
     /// Issue 12, soak: the live loop over the bundled session played again and again (10 loops,
     /// 3,080 frames, 30 words) allocates nothing however long it runs, and each loop commits its
     /// three words. scripts/soak.py runs the same for 100,000 frames and more from outside.
@@ -131,7 +159,7 @@ final class FrameLoopAllocationTests: XCTestCase {
             frameWidth: clip.width, frameHeight: clip.height)
         let recogniser = try ContinuousRecogniser(
             model: model, window: model.defaultWindow, method: .greedy, crop: crop,
-            frameWidth: clip.width, frameHeight: clip.height, framesPerSecond: 30)
+            frameWidth: clip.width, frameHeight: clip.height)
         let box = LiveBox(recogniser: recogniser, source: .clip(ClipPlayer(clip: clip, realtime: false, loop: true)), sinks: CountingSink())
         let loops = 10
         allocation_counter_start()

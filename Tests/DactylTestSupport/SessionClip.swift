@@ -38,12 +38,19 @@ public struct SessionClip {
     }
 
     /// Writes the session to a new file and returns its path and the frame ranges of its words.
-    /// `repeats` writes every frame that many times (a camera delivering each picture twice).
-    public func write(_ parts: [Part], name: String = "session", repeats: Int = 1) throws -> (path: String, words: [Range<Int>]) {
-        var data = header
+    /// `repeats` writes every frame that many times (a camera delivering each picture twice);
+    /// `keepEvery` writes only every so many frames; `framesPerSecond` is the rate in the header
+    /// (a 15 frames/s camera: `keepEvery: 2, framesPerSecond: 15`).
+    public func write(_ parts: [Part], name: String = "session", repeats: Int = 1, keepEvery: Int = 1,
+                      framesPerSecond: Int = 30) throws -> (path: String, words: [Range<Int>]) {
+        var data = framesPerSecond == 30 ? header
+            : Data(String(decoding: header, as: UTF8.self).replacingOccurrences(of: " F30:1", with: " F\(framesPerSecond):1").utf8)
         var words: [Range<Int>] = []
         var count = 0
+        var seen = 0
         func append(_ frame: Data) {
+            seen += 1
+            guard (seen - 1) % keepEvery == 0 else { return }
             for _ in 0..<repeats {
                 data.append(contentsOf: Array("FRAME\n".utf8))
                 data.append(frame)

@@ -105,6 +105,60 @@ final class CommandLineTests: XCTestCase {
         }
     }
 
+    /// `source` (a Y4M clip at 30 frames/s) as a clip at `rate` frames/s showing the same motion:
+    /// at 60 every frame twice, at 15 every other frame.
+    func retimed(_ source: String, rate: Int) throws -> String {
+        let data = try Data(contentsOf: URL(fileURLWithPath: source))
+        let marker = Data("FRAME".utf8)
+        let headerEnd = try XCTUnwrap(data.firstIndex(of: 0x0A))
+        let header = String(decoding: data[..<headerEnd], as: UTF8.self)
+        XCTAssertTrue(header.contains(" F30:1"), header)
+        var frames: [Data] = []
+        var start = headerEnd + 1
+        while start < data.endIndex {
+            let next = data.range(of: marker, in: (start + marker.count)..<data.endIndex)?.lowerBound ?? data.endIndex
+            frames.append(data[start..<next])
+            start = next
+        }
+        var out = Data(header.replacingOccurrences(of: " F30:1", with: " F\(rate):1").utf8) + Data([0x0A])
+        for (index, frame) in frames.enumerated() {
+            if rate == 60 { out += frame + frame } else if rate == 15 { if index % 2 == 0 { out += frame } } else { out += frame }
+        }
+        let url = scratch.appendingPathComponent("retimed-\(rate).y4m")
+        try out.write(to: url)
+        return url.path
+    }
+
+    func testDecodeResamplesTheClipToTheModelsFrameRate() throws {
+        let sample = Self.repository.appendingPathComponent("samples/sample.y4m").path
+        func report(_ arguments: [String]) throws -> [String: Any] {
+            let result = try dactyl(["decode"] + arguments + ["--format", "jsonl"])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        }
+        func starts(_ report: [String: Any]) -> [Int] { (report["spans"] as? [[String: Any]] ?? []).compactMap { $0["start"] as? Int } }
+        let original = try report([sample])
+        XCTAssertEqual(original["letters"] as? String, "dragon")
+        XCTAssertEqual(original["model_frames"] as? Int, 67)
+        // The same signing at 60 frames/s: every other frame encoded, the same letters, spans in
+        // the clip's own frames (twice the numbers).
+        let sixty = try report([try retimed(sample, rate: 60)])
+        XCTAssertEqual(sixty["frames"] as? Int, 134)
+        XCTAssertEqual(sixty["model_frames"] as? Int, 67)
+        XCTAssertEqual(sixty["letters"] as? String, "dragon")
+        XCTAssertEqual(starts(sixty), starts(original).map { 2 * $0 })
+        // At 15 frames/s: the missing frames interpolated.
+        let fifteen = try report([try retimed(sample, rate: 15)])
+        XCTAssertEqual(fifteen["model_frames"] as? Int, 67)
+        XCTAssertEqual(fifteen["letters"] as? String, "dragon")
+        // --fps overrides the header: the 30 frames/s sample taken as 60 is half as many model frames.
+        let declared = try report([sample, "--fps", "60"])
+        XCTAssertEqual(declared["model_frames"] as? Int, 34)
+        XCTAssertEqual(declared["fps"] as? Double, 60)
+        try assertFails(["decode", sample, "--fps", "1001"], status: 2, mentioning: ["--fps", "1 to 1000", "'1001'"])
+        try assertFails(["decode", sample, "--fps", "30/0"], status: 2, mentioning: ["--fps"])
+    }
+
     func testDefaultModelIsFoundFromAnyFolderAndByEnvironment() throws {
         // The README's first command prints what samples/sample.txt records (and the numpy
         // reference reads, test_golden.py), from any folder.
@@ -125,6 +179,12 @@ final class CommandLineTests: XCTestCase {
         for text in ["conv2d_q8", "maxpool2d_q8", "global_avgpool_q8", "bigru_f32", "MACs per frame", "feature ring", "arena "] {
             XCTAssertTrue(greedy.stdout.contains(text), "inspect output lacks \(text)")
         }
+        // The model's frame rate: tiny.dmdl records 30 (RATE); the shipped model, a 1.0 file, has it assumed.
+        XCTAssertTrue(greedy.stdout.contains("(format 1.1, "), greedy.stdout)
+        XCTAssertTrue(greedy.stdout.contains("frame rate 30 frames/s; sources at other rates are resampled to it"), greedy.stdout)
+        let shipped = try dactyl(["inspect"])
+        XCTAssertTrue(shipped.stdout.contains("(format 1.0, ") && shipped.stdout.contains("frame rate 30 frames/s (no RATE section: assumed)"),
+                      shipped.stdout)
         func arenaBytes(_ output: String) -> Int {
             let line = output.split(separator: "\n").first { $0.contains("  arena ") }!
             return Int(line.split(separator: " ")[1].replacingOccurrences(of: ",", with: ""))!
@@ -313,7 +373,22 @@ final class CommandLineTests: XCTestCase {
         let result = try dactyl(["run", sample, "--fast", "--stats"])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout, "dragon\n")
-        XCTAssertTrue(result.stderr.contains("67 frames encoded, 0 dropped; 1 words"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("67 frames encoded, 0 dropped; 67 model frames at 30 frames/s; 1 words"), result.stderr)
+    }
+
+    func testRunResamplesASourceAtAnotherRate() throws {
+        // The sample at 60 frames/s (each frame twice: every other one skipped) and at 15 (every
+        // other frame: the model's frames between them interpolated) reads the same word.
+        let sixty = try dactyl(["run", try retimed(sample, rate: 60), "--fast", "--stats"])
+        XCTAssertEqual(sixty.status, 0, sixty.stderr)
+        XCTAssertEqual(sixty.stdout, "dragon\n")
+        XCTAssertTrue(sixty.stderr.contains("67 frames encoded, 0 dropped; 67 model frames at 30 frames/s"), sixty.stderr)
+        let fifteen = try dactyl(["run", try retimed(sample, rate: 15), "--fast", "--stats", "--trace"])
+        XCTAssertEqual(fifteen.status, 0, fifteen.stderr)
+        XCTAssertEqual(fifteen.stdout, "dragon\n")
+        XCTAssertTrue(fifteen.stderr.contains("34 frames encoded, 0 dropped; 67 model frames at 30 frames/s"), fifteen.stderr)
+        // --trace numbers the clip's own frames.
+        XCTAssertTrue(fifteen.stderr.contains("trace frame 33 ") && !fifteen.stderr.contains("trace frame 34 "), fifteen.stderr)
     }
 
     func testTheBundledSessionPrintsItsWordsOneByOne() throws {

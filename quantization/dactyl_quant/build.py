@@ -112,7 +112,8 @@ def quantize_student(student: Student, clips: list[torch.Tensor], info: str | No
         # Stored as f32: round here so that the in-memory model equals the one read back.
         mean=tuple(float(np.float32(v)) for v in config.mean), std=tuple(float(np.float32(v)) for v in config.std),
         input_lut=input_lut(config.mean, config.std, input_tensor), alphabet=CHICAGO, tensors=tensors,
-        encoder_ops=encoder_ops, head_ops=_head_ops(folded), feature_tensor=graph.feature_tensor, info=info)
+        encoder_ops=encoder_ops, head_ops=_head_ops(folded), feature_tensor=graph.feature_tensor, info=info,
+        frame_rate=config.frame_rate)
     return Built(student, folded, model)
 
 

@@ -1,4 +1,4 @@
-"""The `.dmdl` model file (docs/model-format.md, version 1.0): its contents, writer and validating reader.
+"""The `.dmdl` model file (docs/model-format.md, version 1.1): its contents, writer and validating reader.
 
 `Model` holds exactly what the file holds; `write_model` lays it out (header, section table, CRCs,
 64-byte aligned sections and arrays) and `read_model` parses a file back, checking everything the
@@ -16,12 +16,18 @@ from .alphabet import Alphabet
 
 MAGIC = b"DACTYLMD"
 VERSION_MAJOR = 1
-VERSION_MINOR = 0
+VERSION_MINOR = 1  # 1: the optional RATE section
 HEADER_SIZE = 64
 TABLE_ENTRY_SIZE = 32
 MAX_SECTIONS = 64
 ALIGNMENT = 64
 META_SIZE = 128
+RATE_SIZE = 16
+# Without a RATE section a model is read as trained at the generator's 30 frames/s.
+ASSUMED_FRAME_RATE = (30, 1)
+# RATE's bounds (the Swift loader's FrameRate): terms 1 ... 65535, rates 1 ... 1000 frames/s.
+FRAME_RATE_MAX_TERM = 65_535
+FRAME_RATE_PER_SECOND = (1, 1000)
 NONE = 0xFFFFFFFF
 INPUT_TENSOR = 0
 INPUT_CHANNELS = 3
@@ -153,6 +159,13 @@ class Model:
     feature_tensor: int
     info: str | None = None
     version_minor: int = VERSION_MINOR
+    # Frames per second the temporal head was trained at (numerator, denominator); None: no RATE
+    # section, read as ASSUMED_FRAME_RATE.
+    frame_rate: tuple[int, int] | None = None
+
+    @property
+    def frames_per_second(self) -> tuple[int, int]:
+        return self.frame_rate if self.frame_rate is not None else ASSUMED_FRAME_RATE
 
     @property
     def num_classes(self) -> int:
@@ -312,6 +325,8 @@ def model_bytes(model: Model) -> bytes:
     sections = [(b"META", meta), (b"ALPH", alphabet)]
     if model.info is not None:
         sections.append((b"INFO", model.info.encode("utf-8")))
+    if model.frame_rate is not None:
+        sections.append((b"RATE", _u32s(*model.frame_rate) + bytes(RATE_SIZE - 8)))
     sections += [(b"TENS", tensors), (b"OPS ", ops), (b"DATA", bytes(data.buffer))]
 
     body = bytearray()
@@ -732,8 +747,30 @@ def parse_model(data: bytes, name: str) -> Model:
         except UnicodeDecodeError:
             raise r.error(info_section.offset, "INFO is not UTF-8 text") from None
         _printable(r, info_section.offset, info, "INFO")
+    frame_rate = _read_rate(r, sections[b"RATE"]) if b"RATE" in sections else None
     (_major, minor) = struct.unpack_from("<HH", r.data, 8)
     return Model(input_height=height, input_width=width, default_window=window, default_crop=tuple(crop),
                  mean=tuple(mean_std[:3]), std=tuple(mean_std[3:]), input_lut=lut, alphabet=alphabet,
                  tensors=tensors, encoder_ops=encoder_ops, head_ops=head_ops, feature_tensor=feature_tensor,
-                 info=info, version_minor=minor)
+                 info=info, version_minor=minor, frame_rate=frame_rate)
+
+
+def frame_rate_problem(numerator: int, denominator: int) -> str | None:
+    """Why (numerator, denominator) frames/s cannot be a model's RATE, or None."""
+    low, high = FRAME_RATE_PER_SECOND
+    if not (1 <= numerator <= FRAME_RATE_MAX_TERM and 1 <= denominator <= FRAME_RATE_MAX_TERM) \
+            or not (low * denominator <= numerator <= high * denominator):
+        return (f"frame rate {numerator}/{denominator} frames/s, expected numerator and denominator 1 to "
+                f"{FRAME_RATE_MAX_TERM} and a rate of {low} to {high} frames/s")
+    return None
+
+
+def _read_rate(r: "_Reader", section: "_Section") -> tuple[int, int]:
+    if section.size < RATE_SIZE:
+        raise r.error(section.offset, f"RATE is {section.size} bytes, expected {RATE_SIZE} (section too short)")
+    numerator, denominator = struct.unpack_from("<II", r.data, section.offset)
+    problem = frame_rate_problem(numerator, denominator)
+    if problem:
+        raise r.error(section.offset, "RATE " + problem)
+    _require_zero(r, section.offset + 8, RATE_SIZE - 8, "RATE bytes 8-15")
+    return numerator, denominator

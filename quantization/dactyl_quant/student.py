@@ -35,6 +35,9 @@ class StudentConfig:
     # 4:3 camera frame.
     default_crop: tuple[int, int, int, int] = (125, 0, 750, 1000)
     default_window: int = 64
+    # Frames per second (numerator, denominator) the model is trained at: the generator renders
+    # its clips at this rate; the exporter records it (RATE) and the box resamples other rates to it.
+    frame_rate: tuple[int, int] = (30, 1)
 
     @property
     def feature_dim(self) -> int:

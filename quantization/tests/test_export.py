@@ -8,6 +8,7 @@ import pytest
 
 from dactyl_quant.export import (Conv2dQ8, GlobalAvgPoolQ8, MaxPool2dQ8, TensorParams, model_bytes, read_model,
                                  write_model)
+from dactyl_quant.student import CONFIGS
 
 
 def _sections(data: bytes) -> dict[bytes, tuple[int, int, int]]:
@@ -72,11 +73,13 @@ def test_layout_follows_the_format(tiny_file):
     data = Path(tiny_file).read_bytes()
     assert data[:8] == b"DACTYLMD"
     major, minor, header_size, file_size, count, table_crc = struct.unpack_from("<HHIQII", data, 8)
-    assert (major, minor, header_size, file_size) == (1, 0, 64, len(data))
+    assert (major, minor, header_size, file_size) == (1, 1, 64, len(data))
     assert data[32:64] == bytes(32)
     assert table_crc == zlib.crc32(data[64:64 + 32 * count])
     sections = _sections(data)
-    assert list(sections) == [b"META", b"ALPH", b"INFO", b"TENS", b"OPS ", b"DATA"]
+    assert list(sections) == [b"META", b"ALPH", b"INFO", b"RATE", b"TENS", b"OPS ", b"DATA"]
+    _, rate, rate_size = sections[b"RATE"]
+    assert rate_size == 16 and struct.unpack_from("<4I", data, rate) == (30, 1, 0, 0)
     for entry, offset, size in sections.values():
         assert offset % 64 == 0
         assert struct.unpack_from("<I", data, entry + 24)[0] == zlib.crc32(data[offset:offset + size])
@@ -128,7 +131,7 @@ def test_header_errors(tmp_path, tiny_file):
     _expect_error(tmp_path, b"DACTYLMD" + bytes(20), "offset 28: truncated: the file is 28 bytes")
     _expect_error(tmp_path, b"DACTYLXX" + data[8:], "offset 0: wrong magic")
     _expect_error(tmp_path, data[:8] + struct.pack("<H", 2) + data[10:],
-                  "offset 8: unsupported model format version 2.0")
+                  "offset 8: unsupported model format version 2.1")
     _expect_error(tmp_path, data[:12] + struct.pack("<I", 72) + data[16:], "offset 12: header_size 72")
     _expect_error(tmp_path, data[:-1], f"truncated: the file is {len(data) - 1} bytes, its header says {len(data)}")
     _expect_error(tmp_path, data + b"\0", "offset 16: file_size .*trailing bytes")
@@ -248,3 +251,39 @@ def test_reserved_fields_and_control_characters_are_rejected(tmp_path, tiny_file
     model.info = "tiny\x1b[2J"
     with pytest.raises(ValueError, match="INFO contains the control character U\\+001B"):
         write_model(model, tmp_path / "escape.dmdl")
+
+
+def test_the_frame_rate_is_written_from_the_config_and_read_back(tmp_path, tiny, tiny_file):
+    assert tiny.model.frame_rate == CONFIGS["tiny"].frame_rate == (30, 1)
+    assert read_model(tiny_file).frame_rate == (30, 1)
+    assert read_model(tiny_file).version_minor == 1
+    ntsc = copy.copy(tiny.model)
+    ntsc.frame_rate = (30000, 1001)
+    path = tmp_path / "ntsc.dmdl"
+    write_model(ntsc, path)
+    assert read_model(path).frame_rate == (30000, 1001)
+    assert read_model(path).frames_per_second == (30000, 1001)
+
+
+def test_a_model_without_RATE_is_read_as_30_frames_per_second(tmp_path, tiny):
+    old = copy.copy(tiny.model)
+    old.frame_rate = None
+    path = tmp_path / "old.dmdl"
+    write_model(old, path)
+    assert b"RATE" not in _sections(path.read_bytes())
+    model = read_model(path)
+    assert model.frame_rate is None and model.frames_per_second == (30, 1)
+
+
+@pytest.mark.parametrize("numerator, denominator", [(0, 1), (30, 0), (1001, 1), (1, 2), (65_536, 65_536)])
+def test_impossible_frame_rates_are_rejected(tmp_path, tiny_file, numerator, denominator):
+    original = Path(tiny_file).read_bytes()
+    data = _reseal(bytearray(_edit(_edit(original, b"RATE", 0, "I", numerator), b"RATE", 4, "I", denominator)))
+    path = tmp_path / "rate.dmdl"
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=f"RATE frame rate {numerator}/{denominator}"):
+        read_model(path)
+    reserved = _edit(original, b"RATE", 12, "I", 1)
+    path.write_bytes(reserved)
+    with pytest.raises(ValueError, match="RATE bytes 8-15"):
+        read_model(path)

@@ -1,7 +1,7 @@
 import DactylKernels
 import DactylModel
 
-/// Continuous recognition for the live box: every frame is encoded into a feature ring; the
+/// Continuous recognition for the live box: every frame, resampled to the model's rate, is encoded into a feature ring; the
 /// segmenter opens a segment when signing starts, the head and a greedy decode publish a partial
 /// result every few frames, and when signing ends the segment is decoded with the configured
 /// method and committed as a word. A segment longer than the window is committed in pieces.
@@ -27,8 +27,15 @@ public final class ContinuousRecogniser {
     let wordLetters: UnsafeMutablePointer<CTCLetterSpan>
     let lastWordLetters: UnsafeMutablePointer<CTCLetterSpan>
 
-    /// Frames encoded so far; frame `e` sits in ring slot `e % window`.
+    /// Model frames so far (the source resampled to the model's rate); model frame `e` sits in
+    /// ring slot `e % window`.
     public private(set) var encoded = 0
+    /// Source frames through the encoder.
+    public private(set) var framesEncoded = 0
+    /// Source frames that filled no model frame (a source faster than the model), not encoded.
+    public private(set) var resampledAway = 0
+    var resampler: FrameRateResampler
+    var lastEncodedFrame: (number: Int, arrival: UInt64) = (0, 0)
     public private(set) var status = BoxStatus.idle
     public private(set) var segmentOpen = false
     var segmentStart = 0
@@ -72,11 +79,11 @@ public final class ContinuousRecogniser {
         return configuration
     }
 
-    /// `framesPerSecond` is the source's rate, which turns the settings' seconds into frames.
-    /// `vocabulary` (a lexicon and/or language model, with `method` a beam search) constrains
+    /// The segmenter's seconds become model frames at the model's rate (every source is resampled
+    /// to it). `vocabulary` (a lexicon and/or language model, with `method` a beam search) constrains
     /// the decoding of finished words; partials stay greedy, so they show what is being read.
     public init(model: Model, window: Int, method: CTCDecoder.Method, crop: CropRect, frameWidth: Int, frameHeight: Int,
-                framesPerSecond: Double, settings: SegmenterSettings = SegmenterSettings(),
+                settings: SegmenterSettings = SegmenterSettings(),
                 vocabulary: (files: VocabularyFiles, lmWeight: Float, insertionBonus: Float)? = nil,
                 kernelPath: KernelPath? = nil, threads: Int? = nil) throws(PipelineError) {
         let configuration = ContinuousRecogniser.configuration(model: model, window: window, method: method,
@@ -85,7 +92,8 @@ public final class ContinuousRecogniser {
                                         frameHeight: frameHeight, kernelPath: kernelPath, threads: threads)
         self.recogniser = recogniser
         self.window = window
-        self.settings = settings.frames(framesPerSecond: framesPerSecond, window: window)
+        self.settings = settings.frames(framesPerSecond: model.frameRate.perSecond, window: window)
+        resampler = FrameRateResampler(rate: model.frameRate)
         let installed = vocabulary.map { $0.files.install(into: recogniser.vocabularyMemory!, lmWeight: $0.lmWeight,
                                                            insertionBonus: $0.insertionBonus) }
         greedy = CTCDecoder(workspace: recogniser.decoderWorkspace, frames: window, classes: model.numClasses, method: .greedy)
@@ -108,28 +116,57 @@ public final class ContinuousRecogniser {
     var segmentLength: Int { encoded - segmentStart }
 
     /// Takes one source frame: `frameNumber` counts source frames (dropped ones included),
-    /// `arrival` is when it arrived (CLOCK_MONOTONIC ns). Sends partials, commits and status
-    /// changes to `sink`.
+    /// `arrival` is when it was taken (CLOCK_MONOTONIC ns: the camera's timestamp, a clip frame's
+    /// time). The frame is resampled onto the model's time grid from `arrival` (`FrameRateResampler`):
+    /// one that fills no model frame (a camera faster than the model) is not even preprocessed;
+    /// one that fills several (a slower camera, dropped frames) runs the segmenter once per model
+    /// frame. Sends partials, commits and status changes to `sink`.
     public func process<Sink: BoxSink>(_ frame: YUVFrame, frameNumber: Int, arrival: UInt64, now: () -> UInt64,
                                        sink: inout Sink) {
-        if segmentOpen && segmentLength == window { commitPiece(now: now, sink: &sink) }
+        var advanced = resampler
+        let step = advanced.step(time: Int64(truncatingIfNeeded: arrival))
+        guard step.ticks > 0 else {
+            resampledAway += 1
+            if segmentOpen && stillTime(until: arrival) >= settings.quietNanoseconds { endSegment(now: now, sink: &sink) }
+            return
+        }
         recogniser.preprocess(frame)
         let count = recogniser.inputCount
-        lastMotion = encoded == 0 ? 0 : meanAbsoluteDifference(recogniser.input, previousInput, count: count)
-        if encoded > 0 && lastMotion == 0 {
+        let motion = framesEncoded == 0 || step.restarted ? 0 : meanAbsoluteDifference(recogniser.input, previousInput, count: count)
+        if framesEncoded > 0 && !step.restarted && motion == 0 {
             // The same picture again (a camera repeating frames: vivid at 60 Hz over 30 fps
             // content; no sensor's noise repeats exactly): not a new frame for the model, which
-            // must see the signing at its own pace, nor for the noise floor. A pause still ends.
+            // must see the signing at its own pace, nor for the noise floor; its model frames are
+            // interpolated when a new picture comes. A pause still ends.
             repeatedFrames += 1
             if segmentOpen && stillTime(until: arrival) >= settings.quietNanoseconds {
                 endSegment(now: now, sink: &sink)
             }
             return
         }
-        if encoded > 0 { motionFloor.add(lastMotion) }
+        resampler = advanced
+        lastMotion = motion
+        if framesEncoded > 0 && !step.restarted { motionFloor.add(lastMotion) }
         previousInput.update(from: recogniser.input, count: count)
+        recogniser.encodeInput()
+        framesEncoded += 1
+        for tick in 0..<step.ticks {
+            // Each model frame stands for the source frame nearer to it (the one with at least
+            // half its weight): jsonl and --trace frame numbers stay the camera's.
+            let nearer = step.weight(ofTick: tick) * 2 >= FrameRateResampler.weightOne
+            addModelFrame(weight: step.weight(ofTick: tick), frameNumber: nearer ? frameNumber : lastEncodedFrame.number,
+                          arrival: nearer ? arrival : lastEncodedFrame.arrival, now: now, sink: &sink)
+        }
+        recogniser.keepEncodedFeature()
+        lastEncodedFrame = (frameNumber, arrival)
+    }
+
+    /// One model frame into the ring (the encoded feature interpolated against the last encoded
+    /// frame's with `weight`), then the segmenter's step for it.
+    func addModelFrame<Sink: BoxSink>(weight: Int, frameNumber: Int, arrival: UInt64, now: () -> UInt64, sink: inout Sink) {
+        if segmentOpen && segmentLength == window { commitPiece(now: now, sink: &sink) }
         let slot = encoded % window
-        recogniser.encodeInput(intoSlot: slot)
+        recogniser.storeEncodedFeature(weight: weight, intoSlot: slot)
         slotFrameNumber[slot] = frameNumber
         slotArrival[slot] = arrival
         let current = encoded

@@ -1,3 +1,5 @@
+import DactylModel
+
 /// Durations in nanoseconds kept in memory allocated once (the newest `capacity` of them), for
 /// medians and percentiles at the end of a run. A class so that the memory is freed with the last
 /// reference (as a struct it leaked 160 KB with every LiveBox: LeakSanitizer, scripts/test.sh's ASan job).
@@ -43,8 +45,8 @@ public struct RunStatistics {
         return "\(tenths / 10).\(tenths % 10)"
     }
 
-    public func summary(frames: Int, words: Int) -> String {
-        "\(frames) frames encoded, \(framesDropped) dropped; \(words) words; "
+    public func summary(frames: Int, modelFrames: Int, modelRate: FrameRate, words: Int) -> String {
+        "\(frames) frames encoded, \(framesDropped) dropped; \(modelFrames) model frames at \(modelRate) frames/s; \(words) words; "
             + "frame latency median \(milliseconds(frameLatencies.quantileMilliseconds(0.5))) ms, "
             + "p90 \(milliseconds(frameLatencies.quantileMilliseconds(0.9))) ms; "
             + "word latency median \(milliseconds(wordLatencies.quantileMilliseconds(0.5))) ms, "

@@ -19,10 +19,34 @@ def _frame_size(text: str) -> tuple[int, int]:
     return int(width), int(height)
 
 
+def _seconds_range(text: str, what: str, example: str) -> tuple[float, float]:
+    low, _, high = text.partition(",")
+    try:
+        values = (float(low), float(high or low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected {what}, e.g. {example}") from None
+    if not (0 < values[0] <= values[1] < float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected {what} with 0 < LOW <= HIGH, e.g. {example}")
+    return values
+
+
+def _speed(text: str) -> tuple[float, float]:
+    return _seconds_range(text, "SPEED or LOW,HIGH times the generator's pace", "0.5,2")
+
+
+def _hold(text: str) -> tuple[float, float]:
+    return _seconds_range(text, "LOW,HIGH seconds", "0.1,2")
+
+
+def _settings(args: argparse.Namespace) -> SynthSettings:
+    width, height = args.size
+    return SynthSettings(args.split, width, height, args.fps, args.speed, args.hold)
+
+
 def _generate(args: argparse.Namespace) -> None:
     words = read_words(args.words or DEFAULT_WORDS[args.split])
     width, height = args.size
-    settings = SynthSettings(args.split, width, height, args.fps)
+    settings = _settings(args)
     started = time.perf_counter()
 
     def progress(done: int, total: int) -> None:
@@ -48,8 +72,7 @@ def _pair(text: str) -> tuple[int, int]:
 def _session(args: argparse.Namespace) -> None:
     from .session import write_sessions
     words = read_words(args.words or DEFAULT_WORDS[args.split])
-    width, height = args.size
-    settings = SynthSettings(args.split, width, height, args.fps)
+    settings = _settings(args)
     started = time.perf_counter()
     records = write_sessions(words, args.out, args.seed, settings, args.sessions, args.y4m, args.idle_frames,
                              args.words_per_session, args.first)
@@ -86,7 +109,14 @@ def main(argv: list[str] | None = None) -> int:
                                "(default: train 16, dev 4, test 6)")
     generate.add_argument("--size", type=_frame_size, default=(128, 128), metavar="WxH",
                           help="frame size (default: 128x128)")
-    generate.add_argument("--fps", type=int, default=FPS, help=f"frame rate (default: {FPS})")
+    generate.add_argument("--fps", type=int, default=FPS,
+                          help=f"frame rate; the same seed gives the same signing at any rate (default: {FPS})")
+    generate.add_argument("--speed", type=_speed, default=(1.0, 1.0), metavar="SPEED|LOW,HIGH",
+                          help="signing speed, times the generator's pace: one for every signer, or each signer's "
+                               "own, log-uniform in LOW,HIGH (default: 1)")
+    generate.add_argument("--hold", type=_hold, metavar="LOW,HIGH",
+                          help="hold each letter LOW to HIGH seconds, log-uniform (default: the pace's own, "
+                               "0.1-0.27 s at speed 1)")
     generate.add_argument("--y4m", action="store_true", help="also write .y4m clips (always done for test)")
     generate.add_argument("--workers", type=int, default=1, metavar="N", help="processes to render with")
     generate.set_defaults(run=_generate)
@@ -106,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
                          help="frames of each idle stretch at 30 frames/s (default: 15,30)")
     session.add_argument("--size", type=_frame_size, default=(128, 128), metavar="WxH")
     session.add_argument("--fps", type=int, default=FPS)
+    session.add_argument("--speed", type=_speed, default=(1.0, 1.0), metavar="SPEED|LOW,HIGH",
+                         help="signing speed, times the generator's pace: one for every signer, or each signer's "
+                              "own, log-uniform in LOW,HIGH (default: 1)")
+    session.add_argument("--hold", type=_hold, metavar="LOW,HIGH",
+                         help="hold each letter LOW to HIGH seconds, log-uniform (default: the pace's own, "
+                              "0.1-0.27 s at speed 1)")
     session.add_argument("--y4m", action="store_true",
                          help="write .y4m clips (else the RGB frames as .npy, for tests and training)")
     session.set_defaults(run=_session)

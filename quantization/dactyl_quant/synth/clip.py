@@ -22,7 +22,7 @@ from .render import SKIN, Camera, Primitives, hand_primitives, linear_to_srgb, r
 from .rotation import Rotation
 from .scene import (FIELD_OF_VIEW_DEGREES, SPLITS, Look, Signer, Viewpoint, random_signer, sample_look,
                     sample_viewpoint)
-from .sequence import FPS, LetterSpan, PoseSequence, word_sequence
+from .sequence import FPS, LetterSpan, PoseSequence, Timing, signer_speed, word_sequence
 
 POSE_DIM = 63 + 6
 # The relaxed forearm runs down from the wrist and back towards the signer's body.
@@ -37,6 +37,10 @@ class SynthSettings:
     width: int = 128
     height: int = 128
     fps: int = FPS
+    # Each signer's speed, log-uniform in this range over signers (1: the generator's pace; see
+    # sequence.Timing), and each letter's hold in seconds (None: the pace's own).
+    speed: tuple[float, float] = (1.0, 1.0)
+    hold: tuple[float, float] | None = None
 
     def __post_init__(self):
         if self.split not in SPLITS:
@@ -45,6 +49,16 @@ class SynthSettings:
             raise ValueError(f"frame size {self.width}x{self.height}: expected at least 16x16")
         if self.fps < 1:
             raise ValueError(f"frame rate {self.fps}: expected a positive number of frames per second")
+        self.timing(self.speed[0])  # checks the speed and hold ranges
+        self.timing(self.speed[1])
+
+    def timing(self, speed: float) -> Timing:
+        return Timing(speed, self.hold)
+
+    def signer_timing(self, signer: Signer) -> Timing:
+        """`signer`'s pace: their own speed in the range (set by who they are: id and hand size)."""
+        key = f"{signer.id}/{signer.proportions.palm_size():.6f}"
+        return self.timing(signer_speed(key, self.speed))
 
 
 class Clip(NamedTuple):
@@ -124,7 +138,8 @@ def render_clip(word: str, rng: np.random.Generator, settings: SynthSettings = S
     split, width, height = settings.split, settings.width, settings.height
     if signer is None:
         signer = random_signer(split, rng)
-    sequence = word_sequence(word, rng, settings.fps, signer_alphabet(signer.style, signer.proportions))
+    sequence = word_sequence(word, rng, settings.fps, settings.signer_timing(signer),
+                           signer_alphabet(signer.style, signer.proportions))
     viewpoint = sample_viewpoint(rng, split)
     renderer = FrameRenderer(signer.proportions, viewpoint, sample_look(rng, split, signer, height, width), width,
                              height)

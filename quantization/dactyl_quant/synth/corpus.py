@@ -193,6 +193,7 @@ def write_corpus(words: Sequence[str], out: str | Path, seed: int, settings: Syn
     _write_csv(csv_path, kept + rows)
     _update_manifest(out, split, {
         "seed": seed, "clips": len(rows), "frames": sum(int(r["number_of_frames"]) for r in rows),
-        "width": settings.width, "height": settings.height, "fps": settings.fps, "pose_dim": POSE_DIM,
+        "width": settings.width, "height": settings.height, "fps": settings.fps, "speed": list(settings.speed),
+        "hold": list(settings.hold) if settings.hold else None, "pose_dim": POSE_DIM,
         "y4m": write_y4m, "signers": [asdict(signer) for signer in signers]})
     return rows

@@ -5,8 +5,17 @@ eased joint angles and slerped wrist rotation; a temporal Gaussian then blends n
 letters into each other, so that short holds never quite reach their target pose, as in real
 fast fingerspelling. A repeated letter (the "ll" of "hello") is signed twice with a small slide
 of the hand between, as signers do. A space is a pause in a relaxed hand.
+
+Time: the trajectory is built at INTERNAL_FPS (120) and sampled at the clip's frame rate, so one
+seed gives the same signing at 15, 30 or 60 frames/s (only the sampling differs), and the random
+draws do not depend on the rate. `Timing` sets the pace: `speed` divides every duration (1 is the
+generator's pace, near ChicagoFSWild's 100-250 ms per letter; 2 twice as fast), and `hold`, when
+given, draws each letter's hold log-uniformly from (low, high) seconds instead (e.g. 0.1 to 2 s,
+a letter held still as people do at a word's end or when unsure).
 """
 
+import math
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -17,7 +26,42 @@ from .hand import HandProportions, forward_kinematics, palm_centre
 from .rotation import Rotation
 
 FPS = 30
+INTERNAL_FPS = 120  # the rate the trajectory is built at, before sampling at the clip's rate
 SPELLABLE = set(LETTERS + " ")
+SPEED_RANGE = (0.25, 4.0)  # what Timing accepts
+HOLD_RANGE = (0.02, 5.0)   # seconds
+
+
+@dataclass(frozen=True)
+class Timing:
+    """A signer's pace: `speed` x the generator's (every duration divided by it); `hold`: each
+    letter's hold drawn log-uniformly from (low, high) seconds, not divided by `speed` (None: the
+    pace's own holds, 3-8 frames at 30 frames/s). J and Z keep their movement's own time / speed."""
+
+    speed: float = 1.0
+    hold: tuple[float, float] | None = None
+
+    def __post_init__(self):
+        if not SPEED_RANGE[0] <= self.speed <= SPEED_RANGE[1]:
+            raise ValueError(f"signing speed {self.speed}: expected {SPEED_RANGE[0]} to {SPEED_RANGE[1]} x the "
+                             "generator's pace")
+        if self.hold is not None:
+            low, high = self.hold
+            if not HOLD_RANGE[0] <= low <= high <= HOLD_RANGE[1]:
+                raise ValueError(f"letter hold {low}-{high} s: expected {HOLD_RANGE[0]} <= low <= high <= "
+                                 f"{HOLD_RANGE[1]} seconds")
+
+
+def signer_speed(signer_key: str, speed_range: tuple[float, float]) -> float:
+    """A signer's own speed in `speed_range` (log-uniform over signers), fixed by `signer_key`:
+    the same signer signs every word at the same pace, without drawing from any random stream."""
+    low, high = speed_range
+    if not SPEED_RANGE[0] <= low <= high <= SPEED_RANGE[1]:
+        raise ValueError(f"signing speed {low}-{high}: expected {SPEED_RANGE[0]} <= low <= high <= {SPEED_RANGE[1]}")
+    if low == high:
+        return low
+    share = zlib.crc32(signer_key.encode("utf-8")) / 2 ** 32
+    return float(low * (high / low) ** share)
 
 # Frame counts at 30 frames/s (ChicagoFSWild's signers hold a letter for about 100-250 ms).
 HOLD_FRAMES = (3, 8)
@@ -94,6 +138,17 @@ def _frames(rng: np.random.Generator, bounds: tuple[int, int], fps: int) -> int:
     return int(rng.integers(low, high + 1))
 
 
+def _internal_frames(rng: np.random.Generator, bounds: tuple[int, int], speed: float) -> int:
+    """A duration drawn as the generator's pace draws it (frames at 30 frames/s), in internal frames at `speed`."""
+    return int(round(_frames(rng, bounds, FPS) * (INTERNAL_FPS / FPS) / speed))
+
+
+def _hold_frames(rng: np.random.Generator, hold: tuple[float, float]) -> int:
+    low, high = hold
+    seconds = math.exp(rng.uniform(math.log(low), math.log(high)))
+    return max(1, int(round(seconds * INTERNAL_FPS)))
+
+
 def _jittered_rotation(rng: np.random.Generator, base: Rotation, sigma: float) -> Rotation:
     return Rotation.from_rotvec(rng.normal(0.0, sigma, 3)) * base
 
@@ -119,10 +174,19 @@ def _low_pass_noise(rng: np.random.Generator, shape: tuple[int, ...], sigma: flo
     return noise / max(float(noise.std()), 1e-9)
 
 
-def word_sequence(word: str, rng: np.random.Generator, fps: int = FPS,
+def word_sequence(word: str, rng: np.random.Generator, fps: int = FPS, timing: Timing = Timing(),
                   shapes: Mapping[str, LetterShape] = LETTER_SHAPES) -> PoseSequence:
-    """The pose sequence of a word of letters a-z and spaces (a space is a pause), signed with
-    `shapes` (a signer's alphabet, `alphabet_shapes.signer_alphabet`)."""
+    """The pose sequence of a word of letters a-z and spaces (a space is a pause), at `fps` frames/s,
+    signed with `shapes` (a signer's alphabet, `alphabet_shapes.signer_alphabet`)."""
+    if fps < 1:
+        raise ValueError(f"frame rate {fps}: expected a positive number of frames per second")
+    return _sample(_internal_sequence(word, rng, timing, shapes), fps)
+
+
+def _internal_sequence(word: str, rng: np.random.Generator, timing: Timing,
+                       shapes: Mapping[str, LetterShape]) -> PoseSequence:
+    """The word's trajectory at INTERNAL_FPS."""
+    speed = timing.speed
     word = word.lower()
     unknown = sorted(set(word) - SPELLABLE)
     if unknown or not word.strip():
@@ -143,21 +207,25 @@ def word_sequence(word: str, rng: np.random.Generator, fps: int = FPS,
         frame += length
 
     rest_offset = np.array([0.0, -REST_DROP_MM, 0.0])
-    add_hold(REST, _frames(rng, LEAD_FRAMES, fps), position + rest_offset)
+    add_hold(REST, _internal_frames(rng, LEAD_FRAMES, speed), position + rest_offset)
     previous = None
     for letter in word:
-        frame += _frames(rng, TRANSITION_FRAMES, fps)
+        frame += _internal_frames(rng, TRANSITION_FRAMES, speed)
         position = position + drift
         if letter == previous and letter != " ":
             position = position + [-DOUBLE_LETTER_SLIDE_MM, 0.0, 0.0]
         if letter == " ":
-            add_hold(REST, _frames(rng, PAUSE_FRAMES, fps), position + rest_offset)
+            add_hold(REST, _internal_frames(rng, PAUSE_FRAMES, speed), position + rest_offset)
         else:
             shape = shapes[letter]
-            add_hold(shape, _frames(rng, MOTION_HOLD_FRAMES if shape.motion else HOLD_FRAMES, fps), position)
+            if shape.motion or timing.hold is None:
+                length = _internal_frames(rng, MOTION_HOLD_FRAMES if shape.motion else HOLD_FRAMES, speed)
+            else:
+                length = _hold_frames(rng, timing.hold)
+            add_hold(shape, max(1, length), position)
         previous = letter
-    frame += _frames(rng, TRANSITION_FRAMES, fps)
-    add_hold(REST, _frames(rng, LEAD_FRAMES, fps), position + rest_offset)
+    frame += _internal_frames(rng, TRANSITION_FRAMES, speed)
+    add_hold(REST, _internal_frames(rng, LEAD_FRAMES, speed), position + rest_offset)
 
     num_frames = frame
     angles = np.empty((num_frames, len(REST.angles)))
@@ -181,10 +249,12 @@ def word_sequence(word: str, rng: np.random.Generator, fps: int = FPS,
             positions[f] = position_a + (position_b - position_a) * w
             follow[f] = hold.shape.forearm_follow + (following.shape.forearm_follow - hold.shape.forearm_follow) * w
 
-    # Coarticulation: neighbouring letters bleed into each other.
-    sigma = rng.uniform(0.6, 1.2) * fps / FPS
-    angles = _gaussian_smooth(angles, sigma) + TREMOR_ANGLE * _low_pass_noise(rng, angles.shape, 2.0)
-    positions = _gaussian_smooth(positions, sigma) + TREMOR_MM * _low_pass_noise(rng, positions.shape, 2.0)
+    # Coarticulation: neighbouring letters bleed into each other (over less time when signing
+    # faster); tremor varies over about 70 ms whatever the pace.
+    scale = INTERNAL_FPS / FPS
+    sigma = rng.uniform(0.6, 1.2) * scale / speed
+    angles = _gaussian_smooth(angles, sigma) + TREMOR_ANGLE * _low_pass_noise(rng, angles.shape, 2.0 * scale)
+    positions = _gaussian_smooth(positions, sigma) + TREMOR_MM * _low_pass_noise(rng, positions.shape, 2.0 * scale)
     for f in range(1, num_frames):  # q and −q are the same rotation: keep neighbours on one side
         if quaternions[f] @ quaternions[f - 1] < 0:
             quaternions[f] = -quaternions[f]
@@ -192,3 +262,28 @@ def word_sequence(word: str, rng: np.random.Generator, fps: int = FPS,
     quaternions /= np.linalg.norm(quaternions, axis=1, keepdims=True)
     spans = tuple(LetterSpan(letter, hold.start, hold.end) for letter, hold in zip(word, holds[1:-1]))
     return PoseSequence(angles, quaternions, positions, follow, spans)
+
+
+def _sample(sequence: PoseSequence, fps: int) -> PoseSequence:
+    """`sequence` (at INTERNAL_FPS) sampled at `fps`: frame k shows time k / fps, linearly
+    interpolated between the internal frames around it (quaternions normalised: neighbours differ
+    by a fraction of a degree)."""
+    count = max(1, int(round(sequence.num_frames * fps / INTERNAL_FPS)))
+    position = np.minimum(np.arange(count) * (INTERNAL_FPS / fps), sequence.num_frames - 1)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, sequence.num_frames - 1)
+    w = (position - low)[:, None]
+
+    def mix(values: np.ndarray) -> np.ndarray:
+        shaped = values.reshape(len(values), -1)
+        return (shaped[low] * (1 - w) + shaped[high] * w).reshape((count,) + values.shape[1:])
+
+    quaternions = mix(sequence.orientations)
+    quaternions /= np.linalg.norm(quaternions, axis=1, keepdims=True)
+
+    def frame_at(internal: int) -> int:
+        return int(math.ceil(internal * fps / INTERNAL_FPS - 1e-9))
+
+    spans = tuple(LetterSpan(span.letter, frame_at(span.start), max(frame_at(span.start) + 1, frame_at(span.end)))
+                  for span in sequence.spans)
+    return PoseSequence(mix(sequence.angles), quaternions, mix(sequence.positions), mix(sequence.forearm_follow), spans)

@@ -178,7 +178,8 @@ def render_session(words: list[str], rng: np.random.Generator, settings: SynthSe
                   _frames(rng, MOVE_FRAMES, fps))
 
     for index, word in enumerate(words):
-        sequence = word_sequence(word, rng, fps, signer_alphabet(signer.style, signer.proportions))
+        sequence = word_sequence(word, rng, fps, settings.signer_timing(signer),
+                               signer_alphabet(signer.style, signer.proportions))
         first_pose = _Pose(sequence.angles[0], sequence.orientations[0], sequence.positions[0],
                            float(sequence.forearm_follow[0]))
         rest_stretch(kinds[index], hand, first_pose)
