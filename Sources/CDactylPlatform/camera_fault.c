@@ -31,6 +31,8 @@ static struct {
     // The next frame's timestamp (the camera's clock: one interval after the previous frame, or
     // later after a stall, a hang or a reopen).
     uint64_t interval_ns, next_due_ns;
+    // Stamps: stamp_origin_ns + (next_due_ns - wall_origin_ns) * time_scale.
+    uint64_t wall_origin_ns, stamp_origin_ns, time_scale;
 } sim = {.fd = -1};
 
 static struct {
@@ -72,7 +74,8 @@ void dactyl_camera_sim_remove(void) {
 }
 
 int dactyl_camera_sim_install(const char *path, uint32_t width, uint32_t height, const uint8_t *frames,
-                              size_t frame_count, uint32_t frame_interval_us, uint32_t frames_per_second) {
+                              size_t frame_count, uint32_t frame_interval_us, uint32_t frames_per_second,
+                              uint32_t time_scale) {
     dactyl_camera_sim_remove();
     if (width == 0 || height == 0 || width % 2 || height % 2 || frame_count == 0 || strlen(path) >= sizeof sim.path) return EINVAL;
     sim.frame_bytes = (size_t)width * height * 3 / 2;
@@ -88,7 +91,13 @@ int dactyl_camera_sim_install(const char *path, uint32_t width, uint32_t height,
     sim.height = height;
     sim.frame_count = frame_count;
     sim.frames_per_second = frames_per_second;
-    sim.interval_ns = (uint64_t)(frame_interval_us == 0 ? 1 : frame_interval_us) * 1000u;
+    sim.time_scale = time_scale == 0 ? 1 : time_scale;
+    sim.interval_ns = (uint64_t)(frame_interval_us == 0 ? 1 : frame_interval_us) * 1000u / sim.time_scale;
+    sim.wall_origin_ns = now_ns();
+    // A faster clock runs ahead of the wall: start it up to 10 minutes behind (less on a machine
+    // up for less), which covers a test's whole run at time_scale 10.
+    uint64_t lead = sim.time_scale > 1 ? 600000000000u : 0;
+    sim.stamp_origin_ns = sim.wall_origin_ns > lead ? sim.wall_origin_ns - lead : 0;
     sim.installed = 1;
     rearm();
     return 0;
@@ -176,7 +185,7 @@ int camera_fault_dequeue(int fd, uint32_t *index, uint32_t *sequence, uint64_t *
         sim.next_frame++;
         *index = i;
         *sequence = sim.sequence++;
-        *timestamp_ns = sim.next_due_ns;
+        *timestamp_ns = sim.stamp_origin_ns + (sim.next_due_ns - sim.wall_origin_ns) * sim.time_scale;
         *bytes_used = (uint32_t)sim.frame_bytes;
         *error_flag = 0;
         sim.next_due_ns += sim.interval_ns;

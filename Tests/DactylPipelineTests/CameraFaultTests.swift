@@ -36,7 +36,7 @@ struct FaultSink: BoxSink {
 /// Installs the simulated camera at `device`, showing a session of two words (the sample's
 /// "dragon" with rests between) one frame every `frameInterval` ns; returns its frames and
 /// where the words are.
-func installSimulatedSession(device: String, frameInterval: UInt64) throws -> (frames: [Data], words: [Range<Int>]) {
+func installSimulatedSession(device: String, frameInterval: UInt64, timeScale: UInt32 = 1) throws -> (frames: [Data], words: [Range<Int>]) {
     let (path, words) = try SessionClip().write([.holdFirst(20), .word, .holdLast(30), .empty(15), .word, .holdLast(30)])
     defer { try? FileManager.default.removeItem(atPath: path) }
     let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -50,7 +50,7 @@ func installSimulatedSession(device: String, frameInterval: UInt64) throws -> (f
     let all = frames.reduce(Data(), +)
     let error = all.withUnsafeBytes {
         dactyl_camera_sim_install(device, 128, 128, $0.bindMemory(to: UInt8.self).baseAddress, frames.count,
-                                  UInt32(frameInterval / 1000), 30)
+                                  UInt32(frameInterval / 1000), 30, timeScale)
     }
     guard error == 0 else { throw POSIXError(POSIXErrorCode(rawValue: error) ?? .EIO) }
     return (frames, words)
@@ -62,9 +62,10 @@ func installSimulatedSession(device: String, frameInterval: UInt64) throws -> (f
 /// LiveBox run their real recovery code without a device.
 final class CameraFaultTests: XCTestCase {
     static let device = "/dev/dactyl-simulated-camera"
-    /// A frame every 3 ms, not 33: the session plays ten times faster than real time, and the
-    /// rest that ends a word is shortened to match (15 frames, as 0.4 s is 12 at 30 fps).
-    static let frameInterval: UInt64 = 3_000_000
+    /// A real-time camera's stamps (30 frames/s), played ten times faster than real time
+    /// (dactyl_camera_sim_install's time scale); the rest that ends a word is 15 frames (0.5 s).
+    static let frameInterval: UInt64 = 33_333_000
+    static let timeScale: UInt32 = 10
     static let segmenter: SegmenterSettings = {
         var settings = SegmenterSettings()
         settings.quietSeconds = Float(15 * frameInterval) / 1e9
@@ -77,7 +78,8 @@ final class CameraFaultTests: XCTestCase {
 
     override func setUpWithError() throws {
         model = try Model.load(path: SessionClip.modelPath)
-        (frames, words) = try installSimulatedSession(device: Self.device, frameInterval: Self.frameInterval)
+        (frames, words) = try installSimulatedSession(device: Self.device, frameInterval: Self.frameInterval,
+                                                   timeScale: Self.timeScale)
     }
 
     override func tearDown() {

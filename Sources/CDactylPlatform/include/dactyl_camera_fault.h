@@ -17,9 +17,14 @@ extern "C" {
 // copied now), shown in a loop, stamped `frame_interval_us` apart on the camera's own clock.
 // A frame is ready when that clock reaches it and the reader has re-queued the previous one,
 // so none is ever skipped, however slow the reader; the rate it reports is `frames_per_second`.
-// Returns 0 or an errno value. One simulated camera at a time.
+// `time_scale` (>= 1) plays the camera that many times faster than real time: frames come every
+// frame_interval_us / time_scale of wall time but are stamped frame_interval_us apart (stalls and
+// reopens stretched likewise), on a clock set back far enough that a stamp is never in the
+// future; so a test sees the timing of a real-time camera (the recogniser resamples by stamps)
+// in a tenth of the time. Returns 0 or an errno value. One simulated camera at a time.
 int dactyl_camera_sim_install(const char *path, uint32_t width, uint32_t height, const uint8_t *frames,
-                              size_t frame_count, uint32_t frame_interval_us, uint32_t frames_per_second);
+                              size_t frame_count, uint32_t frame_interval_us, uint32_t frames_per_second,
+                              uint32_t time_scale);
 // Removes the simulated camera and clears every fault and counter.
 void dactyl_camera_sim_remove(void);
 
