@@ -200,3 +200,21 @@ def test_collect_scales_photos_down_and_records_their_sources(tmp_path):
     assert said == ["absent-backgrounds: not installed, its photos skipped (apt-get install absent-backgrounds)"]
     assert photos.pool_photos("test", tmp_path / "cache") == (tmp_path / "cache" / "test" / "wall.jpg",)
     assert photos.pool_photos("train", tmp_path / "cache") == ()
+
+
+def test_the_corpus_records_how_each_clip_looks(tmp_path):
+    from dactyl_quant.synth.cli import main
+    words = tmp_path / "words.txt"
+    words.write_text("ox\n")
+    for split in ("train", "test"):
+        assert main(["generate", "--words", str(words), "--out", str(tmp_path), "--seed", "1", "--clips", "3",
+                     "--size", "24x24", "--split", split]) == 0
+    manifest = json.loads((tmp_path / "synth.json").read_text())
+    for split in ("train", "test"):
+        looks = manifest[split]["looks"]
+        assert len(looks) == 3 and all(name.startswith(f"synth_{split}/") for name in looks)
+        for look in looks.values():
+            assert look["lighting"] in SPLIT_RANGES[split].lighting
+            assert look["camera"] in SPLIT_RANGES[split].cameras
+            assert look["background"] in SPLIT_RANGES[split].backgrounds  # no photos in tests
+            assert isinstance(look["left_handed"], bool) and isinstance(look["off_centre"], bool)

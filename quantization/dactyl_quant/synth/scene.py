@@ -202,11 +202,12 @@ def _desk_lamp(rng):
 
 def _backlit(rng):
     """A window or lamp behind the signer: the key lights the hand's edges from behind, the
-    front gets only what the room bounces back."""
+    front gets what the room bounces back (the camera's exposure, set by the bright room, leaves
+    the hand darker than the other set-ups do)."""
     colour = _light_colour(rng, 4000, 8000)
     return (_direction(rng.uniform(-160, -20), rng.uniform(20, 60), -1), colour * rng.uniform(0.9, 1.3),
-            _direction(rng.uniform(-140, -40), rng.uniform(50, 80), 1), colour * rng.uniform(0.2, 0.35),
-            colour * rng.uniform(0.12, 0.22), 0.0)
+            _direction(rng.uniform(-140, -40), rng.uniform(40, 75), 1), colour * rng.uniform(0.35, 0.55),
+            colour * rng.uniform(0.2, 0.32), 0.0)
 
 
 def _two_colour(rng):
@@ -241,38 +242,42 @@ def _white_balance(rng: np.random.Generator, lighting: Lighting, correction: tup
 
 
 def sample_camera(rng: np.random.Generator, kind: str, lighting: Lighting, pixel_scale: float) -> CameraModel:
-    """One clip's camera of a kind; `pixel_scale` = frame height / 128 (blur radii are chosen for 128)."""
+    """One clip's camera of a kind; `pixel_scale` = frame height / 128 (blur radii are chosen for 128).
+
+    Noise and compression are as they look after the box scales its camera's frame (640x480 or
+    more) down to the model's input: averaging several pixels into one leaves a few grey levels
+    of noise and softens JPEG's blocks, so the levels here are those of the scaled frame.
+    """
     u = rng.uniform
     if kind == "webcam":
         return CameraModel(
             gain=u(0.85, 1.15) * _white_balance(rng, lighting, (0.5, 0.9), 0.06), blur_sigma=u(0.35, 0.9) * pixel_scale,
-            read_noise=u(1.0, 4.0) / 255, shot_noise=u(0.0, 0.0006), chroma_noise=u(0.3, 0.6),
+            read_noise=u(0.8, 2.5) / 255, shot_noise=u(0.0, 0.0003), chroma_noise=u(0.3, 0.6),
             chroma_blur=u(0.4, 1.0) * pixel_scale, sharpen=u(0.0, 0.3), vignette=u(0.0, 0.15), contrast=u(0.0, 0.2),
-            jpeg_quality=int(rng.integers(45, 90)) if rng.random() < 0.6 else 0, shutter=u(0.25, 0.7))
+            jpeg_quality=int(rng.integers(50, 90)) if rng.random() < 0.6 else 0, shutter=u(0.25, 0.7))
     if kind == "laptop":
         return CameraModel(
-            gain=u(0.75, 1.1) * _white_balance(rng, lighting, (0.3, 0.8), 0.1), blur_sigma=u(0.6, 1.3) * pixel_scale,
-            read_noise=u(2.5, 6.0) / 255, shot_noise=u(0.0003, 0.0012), chroma_noise=u(0.4, 0.7),
-            chroma_blur=u(0.6, 1.2) * pixel_scale, vignette=u(0.05, 0.25), contrast=u(-0.1, 0.1),
-            jpeg_quality=int(rng.integers(35, 75)), shutter=u(0.5, 1.0))
+            gain=u(0.8, 1.1) * _white_balance(rng, lighting, (0.3, 0.8), 0.1), blur_sigma=u(0.6, 1.2) * pixel_scale,
+            read_noise=u(1.5, 3.5) / 255, shot_noise=u(0.0002, 0.0006), chroma_noise=u(0.4, 0.7),
+            chroma_blur=u(0.6, 1.2) * pixel_scale, vignette=u(0.05, 0.2), contrast=u(-0.1, 0.1),
+            jpeg_quality=int(rng.integers(45, 80)), shutter=u(0.5, 1.0))
     if kind == "phone":
         return CameraModel(
             gain=u(0.9, 1.2) * _white_balance(rng, lighting, (0.7, 1.0), 0.04), blur_sigma=u(0.3, 0.6) * pixel_scale,
-            read_noise=u(0.8, 2.5) / 255, shot_noise=u(0.0, 0.0003), chroma_noise=u(0.2, 0.4),
+            read_noise=u(0.5, 1.5) / 255, shot_noise=u(0.0, 0.0002), chroma_noise=u(0.2, 0.4),
             chroma_blur=u(0.3, 0.7) * pixel_scale, sharpen=u(0.3, 0.8), contrast=u(0.1, 0.35),
             jpeg_quality=int(rng.integers(70, 93)), jpeg_subsampling=int(rng.choice([1, 2])), shutter=u(0.1, 0.4))
     if kind == "cheap-usb":
         return CameraModel(
-            gain=u(0.8, 1.2) * _white_balance(rng, lighting, (0.0, 0.6), 0.15), blur_sigma=u(0.5, 1.2) * pixel_scale,
-            read_noise=u(3.0, 6.0) / 255, shot_noise=u(0.0002, 0.001), chroma_noise=u(0.8, 1.2),
-            row_noise=u(1.0, 3.0) / 255, chroma_blur=u(1.4, 2.4) * pixel_scale, sharpen=u(0.0, 0.5),
-            vignette=u(0.25, 0.45), contrast=u(-0.15, 0.15), jpeg_quality=int(rng.integers(18, 40)),
-            shutter=u(0.4, 0.9))
+            gain=u(0.85, 1.15) * _white_balance(rng, lighting, (0.1, 0.6), 0.12), blur_sigma=u(0.5, 1.1) * pixel_scale,
+            read_noise=u(2.0, 4.0) / 255, shot_noise=u(0.0002, 0.0006), chroma_noise=u(0.8, 1.0),
+            row_noise=u(0.6, 1.5) / 255, chroma_blur=u(1.2, 2.0) * pixel_scale, sharpen=u(0.0, 0.4),
+            vignette=u(0.2, 0.35), contrast=u(-0.1, 0.15), jpeg_quality=int(rng.integers(30, 55)), shutter=u(0.4, 0.9))
     if kind == "low-light":
         return CameraModel(
-            gain=u(0.6, 0.9) * _white_balance(rng, lighting, (0.3, 0.9), 0.08), blur_sigma=u(0.5, 1.0) * pixel_scale,
-            read_noise=u(5.0, 9.0) / 255, shot_noise=u(0.0015, 0.004), chroma_noise=u(0.6, 0.9),
-            chroma_blur=u(0.8, 1.5) * pixel_scale, contrast=u(-0.2, 0.05), jpeg_quality=int(rng.integers(40, 80)),
+            gain=u(0.85, 1.1) * _white_balance(rng, lighting, (0.3, 0.9), 0.08), blur_sigma=u(0.5, 1.0) * pixel_scale,
+            read_noise=u(2.0, 4.0) / 255, shot_noise=u(0.0004, 0.001), chroma_noise=u(0.6, 0.8),
+            chroma_blur=u(0.8, 1.4) * pixel_scale, contrast=u(-0.1, 0.05), jpeg_quality=int(rng.integers(45, 80)),
             shutter=u(0.85, 1.0))
     raise ValueError(f"camera kind {kind!r}: expected one of {', '.join(CAMERA_KINDS)}")
 
