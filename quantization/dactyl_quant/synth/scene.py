@@ -206,8 +206,8 @@ def _backlit(rng):
     the hand darker than the other set-ups do)."""
     colour = _light_colour(rng, 4000, 8000)
     return (_direction(rng.uniform(-160, -20), rng.uniform(20, 60), -1), colour * rng.uniform(0.9, 1.3),
-            _direction(rng.uniform(-140, -40), rng.uniform(40, 75), 1), colour * rng.uniform(0.35, 0.55),
-            colour * rng.uniform(0.2, 0.32), 0.0)
+            _direction(rng.uniform(-140, -40), rng.uniform(40, 75), 1), colour * rng.uniform(0.45, 0.7),
+            colour * rng.uniform(0.22, 0.35), 0.0)
 
 
 def _two_colour(rng):
@@ -269,10 +269,10 @@ def sample_camera(rng: np.random.Generator, kind: str, lighting: Lighting, pixel
             jpeg_quality=int(rng.integers(70, 93)), jpeg_subsampling=int(rng.choice([1, 2])), shutter=u(0.1, 0.4))
     if kind == "cheap-usb":
         return CameraModel(
-            gain=u(0.85, 1.15) * _white_balance(rng, lighting, (0.1, 0.6), 0.12), blur_sigma=u(0.5, 1.1) * pixel_scale,
-            read_noise=u(2.0, 4.0) / 255, shot_noise=u(0.0002, 0.0006), chroma_noise=u(0.8, 1.0),
-            row_noise=u(0.6, 1.5) / 255, chroma_blur=u(1.2, 2.0) * pixel_scale, sharpen=u(0.0, 0.4),
-            vignette=u(0.2, 0.35), contrast=u(-0.1, 0.15), jpeg_quality=int(rng.integers(30, 55)), shutter=u(0.4, 0.9))
+            gain=u(0.85, 1.15) * _white_balance(rng, lighting, (0.1, 0.6), 0.12), blur_sigma=u(0.5, 0.9) * pixel_scale,
+            read_noise=u(1.5, 3.5) / 255, shot_noise=u(0.0002, 0.0006), chroma_noise=u(0.8, 1.0),
+            row_noise=u(0.6, 1.5) / 255, chroma_blur=u(0.9, 1.5) * pixel_scale, sharpen=u(0.0, 0.4),
+            vignette=u(0.15, 0.3), contrast=u(-0.1, 0.15), jpeg_quality=int(rng.integers(35, 65)), shutter=u(0.4, 0.9))
     if kind == "low-light":
         return CameraModel(
             gain=u(0.85, 1.1) * _white_balance(rng, lighting, (0.3, 0.9), 0.08), blur_sigma=u(0.5, 1.0) * pixel_scale,
