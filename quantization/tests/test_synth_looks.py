@@ -13,7 +13,6 @@ from dactyl_quant.synth.hand import HandProportions
 from dactyl_quant.synth.imaging import CameraModel, develop, motion_blur
 from dactyl_quant.synth.render import (SKIN, Camera, Fragments, Primitives, cast_shadow, joint_creases,
                                        rasterise)
-from dactyl_quant.synth.rotation import Rotation
 from dactyl_quant.synth.scene import (CAMERA_KINDS, LIGHTING_SETUPS, SPLIT_RANGES, Viewpoint, make_signers,
                                       sample_camera, sample_lighting, sample_look)
 from dactyl_quant.synth.sequence import word_sequence
@@ -99,7 +98,7 @@ def test_joint_creases_darken_the_skin_at_the_joints_only():
 
 
 def test_cameras_differ_as_their_kinds_say():
-    grey = np.full((64, 64, 3), 0.45, dtype=np.float32)
+    grey = np.full((128, 128, 3), 0.45, dtype=np.float32)
     lighting = sample_lighting(np.random.default_rng(0), "overhead")
 
     def noise_and_banding(kind: str) -> tuple[float, float]:
@@ -115,7 +114,7 @@ def test_cameras_differ_as_their_kinds_say():
 
     phone, low_light, cheap = noise_and_banding("phone"), noise_and_banding("low-light"), noise_and_banding("cheap-usb")
     assert low_light[0] > 2 * phone[0]  # high gain: far more noise
-    assert cheap[1] > 2.0 and phone[1] < 1.6 and low_light[1] < 1.6  # only the cheap sensor bands by rows
+    assert cheap[1] > 1.6 and phone[1] < 1.25 and low_light[1] < 1.25  # only the cheap sensor bands by rows
     with pytest.raises(ValueError, match="camera kind 'film'"):
         sample_camera(np.random.default_rng(0), "film", lighting, 1.0)
 

@@ -42,11 +42,11 @@ def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
     kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     kernel = (kernel / kernel.sum()).astype(image.dtype)
     height, width = image.shape[:2]
-    padded = np.pad(image, ((radius, radius), (0, 0)) + ((0, 0),) * (image.ndim - 2), mode="edge")
+    padded = np.concatenate([np.repeat(image[:1], radius, 0), image, np.repeat(image[-1:], radius, 0)], 0)
     rows = kernel[0] * padded[0:height]
     for i in range(1, len(kernel)):
         rows += kernel[i] * padded[i:i + height]
-    padded = np.pad(rows, ((0, 0), (radius, radius)) + ((0, 0),) * (image.ndim - 2), mode="edge")
+    padded = np.concatenate([np.repeat(rows[:, :1], radius, 1), rows, np.repeat(rows[:, -1:], radius, 1)], 1)
     out = kernel[0] * padded[:, 0:width]
     for i in range(1, len(kernel)):
         out += kernel[i] * padded[:, i:i + width]
@@ -64,9 +64,10 @@ def add_sensor_noise(rng: np.random.Generator, image: np.ndarray, sigma: float, 
         scale = np.sqrt(sigma * sigma + shot * luminance)
     else:
         scale = sigma
-    luma = rng.standard_normal((height, width, 1), dtype=np.float32)
-    colour = rng.standard_normal((height, width, 3), dtype=np.float32) * chroma
-    noisy = image + (luma + colour) * scale
+    # Three draws per pixel serve both parts: their normalised sum is the shared (luma) noise.
+    colour = rng.standard_normal((height, width, 3), dtype=np.float32)
+    luma = colour.sum(axis=2, keepdims=True) * np.float32(1 / np.sqrt(3))
+    noisy = image + (luma + colour * np.float32(chroma)) * scale
     if rows > 0:
         noisy = noisy + rng.standard_normal((height, 1, 1), dtype=np.float32) * rows
     return noisy

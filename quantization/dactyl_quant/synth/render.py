@@ -303,7 +303,7 @@ class Lighting:
 def box_sum(image: np.ndarray, radius: int) -> np.ndarray:
     """Sum over the (2r+1)² window around every pixel (zero outside), via an integral image."""
     height, width = image.shape
-    padded = np.zeros((height + 2 * radius + 1, width + 2 * radius + 1))
+    padded = np.zeros((height + 2 * radius + 1, width + 2 * radius + 1), dtype=np.float32)
     padded[radius + 1:radius + 1 + height, radius + 1:radius + 1 + width] = image
     integral = padded.cumsum(0).cumsum(1)
     size = 2 * radius + 1
@@ -322,7 +322,7 @@ def contact_occlusion(fragments: Fragments, camera: Camera,
     pad = max(radius for radius, _ in scales) + 1
     height, width = camera.height, camera.width
     rows, columns = fragments.pixel // width + pad, fragments.pixel % width + pad
-    padded = np.zeros((2, height + 2 * pad, width + 2 * pad))
+    padded = np.zeros((2, height + 2 * pad, width + 2 * pad), dtype=np.float32)  # float32: mm sums stay exact enough
     padded[0, rows, columns] = fragments.depth
     padded[1, rows, columns] = 1.0
     integral = padded.cumsum(1).cumsum(2)
