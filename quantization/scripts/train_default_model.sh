@@ -28,6 +28,9 @@ DACTYL="$ROOT/.build/release/dactyl"
 cd "$ROOT/quantization"
 
 if [ "${SKIP_TRAINING:-0}" != 1 ] && [ "${SKIP_CORPUS:-0}" != 1 ]; then
+    # Real photographs as backgrounds (docs/backgrounds.md); the generator falls back to its
+    # procedural rooms where they are missing, so a failure here only warns.
+    python3 -m dactyl_quant.synth backgrounds || echo "no background photos: procedural rooms only" >&2
     python3 -m dactyl_quant.synth generate --out "$DATA" --seed 11 --split train --clips 6000 --signers 48 --workers 2
     python3 -m dactyl_quant.synth generate --out "$DATA" --seed 12 --split dev --clips 120 --y4m --workers 2
     python3 -m dactyl_quant.synth generate --out "$DATA" --seed 13 --split test --workers 2

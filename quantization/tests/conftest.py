@@ -12,6 +12,13 @@ from dactyl_quant.y4m import read_rgb
 TINY_SEED = 3
 
 
+@pytest.fixture(autouse=True)
+def _no_background_photos(tmp_path_factory, monkeypatch):
+    """The generator's photo backgrounds (synth/photos.py) are installed on some machines only:
+    tests render the procedural rooms alone, so that they give the same pixels everywhere."""
+    monkeypatch.setenv("DACTYL_BACKGROUNDS", str(tmp_path_factory.getbasetemp() / "no-photos"))
+
+
 @pytest.fixture(scope="session")
 def clip(tmp_path_factory) -> tuple[str, np.ndarray]:
     """A 4:2:0 synthetic clip: its path and its frames as decoded RGB."""

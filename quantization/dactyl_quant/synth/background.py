@@ -2,7 +2,8 @@
 
 Real fingerspelling crops show a room (walls, shelves, posters, windows) and the signer's
 clothes and face around the hand. Each style below is one family of such scenes; the held-out
-test split draws from families that training never sees (see `scene.py`).
+test split draws from families that training never sees (see `scene.py`). Where the photo cache
+is installed (photos.py), a real photograph takes the place of the procedural room.
 All images are sRGB float [height, width, 3] in [0, 1].
 """
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from .hand import rotation_z
 from .imaging import gaussian_blur
+from .photos import photo_crop
 
 
 def smooth_noise(rng: np.random.Generator, height: int, width: int, cells: int) -> np.ndarray:
@@ -134,7 +136,7 @@ def signer_body(rng: np.random.Generator, image: np.ndarray, skin_srgb: np.ndarr
     x, y = _coordinates(height, width)
     aspect = width / height
     # The torso: a large rounded shape rising from the bottom, its top edge somewhere in the frame.
-    shoulder = rng.uniform(0.2, 0.9)
+    shoulder = rng.uniform(0.2, 0.75)
     centre = rng.uniform(-0.3, aspect + 0.3)
     half_width = rng.uniform(0.5, 1.2)
     top = shoulder + 0.35 * ((x - centre) / half_width) ** 2
@@ -149,18 +151,36 @@ def signer_body(rng: np.random.Generator, image: np.ndarray, skin_srgb: np.ndarr
         hair_colour = np.array([0.08, 0.06, 0.05]) + rng.uniform(0, 0.35) * np.array([1.0, 0.8, 0.55])
         image = np.where((hair < 1.0)[..., None], hair_colour, image)
         shading = 0.85 + 0.15 * np.clip(1.0 - face, 0.0, 1.0)
+        # Eyes, brows and mouth: darker marks where a face has them, so that a face reads as one.
+        u, v = (x - face_x) / radius_x, (y - face_y) / radius_y
+        marks = (np.exp(-(((np.abs(u) - 0.38) / 0.14) ** 2 + ((v + 0.12) / 0.07) ** 2)) * 0.55
+                 + np.exp(-(((np.abs(u) - 0.38) / 0.2) ** 2 + ((v + 0.3) / 0.05) ** 2)) * 0.35
+                 + np.exp(-((u / 0.28) ** 2 + ((v - 0.45) / 0.06) ** 2)) * 0.3)
+        shading = shading * (1.0 - np.clip(marks, 0.0, 0.7))
         image = np.where((face < 1.0)[..., None], skin_srgb * shading[..., None], image)
     return image
 
 
-def make_background(rng: np.random.Generator, height: int, width: int, bases: tuple[str, ...],
-                    clutter: tuple[str, ...], skin_srgb: np.ndarray, clothing: np.ndarray,
-                    defocus_sigma: float) -> np.ndarray:
-    """A background from one of `bases`, some of `clutter` on it, usually the signer's body, and the
-    defocus of a background that lies further away than the hand the camera is focused on."""
-    image = BASES[bases[rng.integers(len(bases))]](rng, height, width)
+def room(rng: np.random.Generator, height: int, width: int, bases: tuple[str, ...], clutter: tuple[str, ...],
+         photos: tuple = ()) -> tuple[np.ndarray, str]:
+    """The room behind the signer and what it is: a crop of one of `photos` ("photo:<name>") when
+    any are given, else one of `bases` with some of `clutter` on it."""
+    if photos:
+        index = int(rng.integers(len(photos)))
+        return photo_crop(rng, photos[index:index + 1], height, width), f"photo:{photos[index].stem}"
+    base = bases[rng.integers(len(bases))]
+    image = BASES[base](rng, height, width)
     for name in rng.permutation(clutter)[:rng.integers(1, len(clutter) + 1)]:
         image = CLUTTER[name](rng, image)
+    return image, base
+
+
+def make_background(rng: np.random.Generator, height: int, width: int, bases: tuple[str, ...],
+                    clutter: tuple[str, ...], skin_srgb: np.ndarray, clothing: np.ndarray,
+                    defocus_sigma: float, photos: tuple = ()) -> tuple[np.ndarray, str]:
+    """A room (`room`), usually the signer's body in front of it, and the defocus of a background
+    that lies further away than the hand the camera is focused on; and what the room is."""
+    image, kind = room(rng, height, width, bases, clutter, photos)
     if rng.random() < 0.7:
         image = signer_body(rng, image, skin_srgb, clothing)
-    return np.clip(gaussian_blur(image, defocus_sigma), 0.0, 1.0)
+    return np.clip(gaussian_blur(image, defocus_sigma), 0.0, 1.0), kind

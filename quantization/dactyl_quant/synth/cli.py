@@ -81,6 +81,14 @@ def _session(args: argparse.Namespace) -> None:
           f"{frames} frames ({time.perf_counter() - started:.0f} s)")
 
 
+def _backgrounds(args: argparse.Namespace) -> None:
+    from .photos import collect, photo_dir
+    out = args.out or photo_dir()
+    stored = collect(out, skimage=not args.no_skimage, log=lambda line: print(line, file=sys.stderr))
+    pools = {pool: sum(s.pool == pool for s in stored) for pool in ("train", "test")}
+    print(f"{out}: {len(stored)} photos ({pools['train']} train and dev, {pools['test']} test only)")
+
+
 def _sheet(args: argparse.Namespace) -> None:
     if args.handshapes:
         make_handshape_sheet(args.out, args.size or 160)
@@ -101,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--out", required=True, metavar="DIR")
     generate.add_argument("--seed", type=int, required=True, help="the same seed gives the same corpus")
     generate.add_argument("--split", choices=SPLITS, default="train",
-                          help="partition to write; test uses the held-out skin tones, viewpoints and "
-                               "backgrounds (default: train)")
+                          help="partition to write; test uses the held-out skin tones, viewpoints, "
+                               "backgrounds, background photos, lighting set-ups and camera kinds (default: train)")
     generate.add_argument("--clips", type=int, metavar="N", help="number of clips (default: one per word)")
     generate.add_argument("--signers", type=int, metavar="N",
                           help="signers (hand proportions; skin tones cycle through the split's) "
@@ -145,6 +153,15 @@ def main(argv: list[str] | None = None) -> int:
     session.add_argument("--y4m", action="store_true",
                          help="write .y4m clips (else the RGB frames as .npy, for tests and training)")
     session.set_defaults(run=_session)
+
+    backgrounds = commands.add_parser(
+        "backgrounds", help="collect the free-licensed background photos into the cache (photos.py, "
+                            "docs/backgrounds.md); generating works without them")
+    backgrounds.add_argument("--out", metavar="DIR",
+                             help="cache folder (default: $DACTYL_BACKGROUNDS, else ~/.cache/dactyl/backgrounds)")
+    backgrounds.add_argument("--no-skimage", action="store_true",
+                             help="skip the scikit-image sample photos (they come from its wheel, via pip)")
+    backgrounds.set_defaults(run=_backgrounds)
 
     sheet = commands.add_parser("sheet", help="draw every letter and frames of two words into a PNG")
     sheet.add_argument("--out", required=True, metavar="FILE.png")

@@ -8,6 +8,10 @@ Teacher features (`POSE_DIM` = 69 floats per frame, `pose_features`):
 - [63:69]: the hand's rotation in the signer frame (x to the viewer's right, y up, z towards the
   camera) as the first two columns of its matrix, column after column (the 6D form), so the
   features carry the letter's orientation (K vs P, G vs Q) but not the camera's viewpoint.
+
+A left-handed signer is the right hand's mirror image (x → -x in the signer frame): the picture
+and the features both, so the keypoints' x and the rotation (M R M, M = diag(-1, 1, 1)) are
+those of the hand as the camera sees it.
 """
 
 from dataclasses import dataclass
@@ -17,8 +21,8 @@ import numpy as np
 
 from .alphabet_shapes import signer_alphabet
 from .hand import FINGER_JOINTS, NUM_ANGLES, HandProportions, forward_kinematics, palm_centre
-from .imaging import add_sensor_noise, gaussian_blur, jpeg_roundtrip
-from .render import SKIN, Camera, Primitives, hand_primitives, linear_to_srgb, rasterise, shade
+from .imaging import develop, motion_blur, vignetting
+from .render import SKIN, Camera, Primitives, box_sum, hand_primitives, linear_to_srgb, rasterise, shade
 from .rotation import Rotation
 from .scene import (FIELD_OF_VIEW_DEGREES, SPLITS, Look, Signer, Viewpoint, random_signer, sample_look,
                     sample_viewpoint)
@@ -78,21 +82,40 @@ class RenderedClip:
     boxes: np.ndarray   # int [T, 4]: x1, y1, x2, y2 of the hand (forearm excluded), pixel edges
     signer: Signer
     viewpoint: Viewpoint
+    look: Look | None = None  # the clip's lighting, camera and background (their kinds for the record)
 
 
-def pose_features(sequence: PoseSequence, proportions: HandProportions) -> np.ndarray:
+# The 6D rotation of a mirrored hand: M R M's first two columns are M c0 negated and M c1.
+_MIRROR_SIX_D = np.array([1.0, -1.0, -1.0, -1.0, 1.0, 1.0])
+# Motion blur: at most this many sub-frame positions, and no blur below this many pixels of travel.
+_MOTION_SAMPLES = 7
+_MOTION_MIN_PIXELS = 0.75
+
+
+def pose_features(sequence: PoseSequence, proportions: HandProportions, mirrored: bool = False) -> np.ndarray:
     """The teacher features of every frame (see the module doc), float32 [T, POSE_DIM]."""
     keypoints = sequence.hand_keypoints(proportions) / proportions.palm_size()
     rotations = np.stack([sequence.orientation(f).six_d() for f in range(sequence.num_frames)])
+    if mirrored:
+        keypoints = keypoints * [-1.0, 1.0, 1.0]
+        rotations = rotations * _MIRROR_SIX_D
     return np.concatenate([keypoints.reshape(len(keypoints), -1), rotations], axis=1).astype(np.float32)
 
 
 class FrameRenderer:
-    """Renders poses of one signer through one camera with one look (a clip's fixed settings)."""
+    """Renders poses of one signer through one camera with one look (a clip's fixed settings).
 
-    def __init__(self, proportions: HandProportions, viewpoint: Viewpoint, look: Look, width: int, height: int):
+    Frames are meant to be rendered in order: with a camera shutter (`look.camera.shutter` > 0)
+    a frame is blurred along the hand's motion since the frame before (`reset_motion` forgets it).
+    """
+
+    def __init__(self, proportions: HandProportions, viewpoint: Viewpoint, look: Look, width: int, height: int,
+                 mirrored: bool = False):
         self.proportions = proportions
         self.look = look
+        self.mirrored = mirrored
+        self._previous_centre: np.ndarray | None = None
+        self._vignette = vignetting(height, width, look.camera.vignette) if look.camera.vignette > 0 else None
         self.camera = Camera.with_field_of_view(width, height, FIELD_OF_VIEW_DEGREES)
         focal = self.camera.focal
         # Wrist to middle fingertip of the open hand sets the scale: the hand's height in the frame.
@@ -110,26 +133,66 @@ class FrameRenderer:
         rotation = orientation.matrix()
         forearm = Rotation.identity().slerp(orientation, forearm_follow).matrix() @ _FOREARM_REST
         skeleton = forward_kinematics(angles, self.proportions)
-        return hand_primitives(skeleton, self.proportions, rotation.T @ forearm).transformed(
+        prims = hand_primitives(skeleton, self.proportions, rotation.T @ forearm).transformed(
             self.view @ rotation, self.view @ (position - rotation @ self.centre) + self.camera_offset)
+        return prims.mirrored() if self.mirrored else prims
+
+    def reset_motion(self) -> None:
+        self._previous_centre = None
 
     def render(self, angles: np.ndarray, orientation: Rotation, position: np.ndarray, forearm_follow: float,
                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """The uint8 RGB frame and the hand's box (x1, y1, x2, y2) of one pose."""
         camera, look = self.camera, self.look
+        height, width = camera.height, camera.width
         prims = self.primitives(angles, orientation, position, forearm_follow)
         fragments = rasterise(prims, camera)
-        image = look.background.reshape(-1, 3).copy()
-        image[fragments.pixel] = linear_to_srgb(shade(fragments, prims, camera, look.material, look.lighting,
-                                                      look.albedo_variation))
-        image = image.reshape(camera.height, camera.width, 3).astype(np.float32)
-        image = gaussian_blur(image, look.blur_sigma) * look.gain.astype(np.float32)
-        image = add_sensor_noise(rng, image, look.noise_sigma)
-        frame = np.clip(image * 255 + 0.5, 0, 255).astype(np.uint8)
-        if look.jpeg_quality:
-            frame = jpeg_roundtrip(frame, look.jpeg_quality)
+        colour = linear_to_srgb(shade(fragments, prims, camera, look.material, look.lighting, look.albedo_variation))
+        background = look.background
+        if look.backdrop_shadow[2] > 0 and len(fragments.pixel):
+            background = background * self._backdrop_shade(fragments.pixel)[..., None]
+        shift = self._motion(prims)
+        if shift is None:
+            image = background.reshape(-1, 3).copy()
+            image[fragments.pixel] = colour
+            image = image.reshape(height, width, 3)
+        else:
+            layer = np.zeros((height * width, 3))
+            alpha = np.zeros(height * width)
+            layer[fragments.pixel] = colour
+            alpha[fragments.pixel] = 1.0
+            samples = int(min(_MOTION_SAMPLES, 2 + np.ceil(np.hypot(*shift))))
+            layer, alpha = motion_blur(layer.reshape(height, width, 3), alpha.reshape(height, width), shift, samples)
+            image = layer + background * (1.0 - alpha[..., None])
+        frame = develop(rng, image.astype(np.float32), look.camera, self._vignette)
         hand_pixels = fragments.pixel[prims.material[fragments.primitive] == SKIN]
-        return frame, _hand_box(hand_pixels, camera.width, camera.height)
+        return frame, _hand_box(hand_pixels, width, height)
+
+    def _motion(self, prims: Primitives) -> np.ndarray | None:
+        """The hand's travel in pixels (x, y) during the exposure, or None when too small to see."""
+        hand = prims.material == SKIN
+        centre = self.camera.project((prims.start[hand] + prims.end[hand]) / 2).mean(axis=0)
+        previous, self._previous_centre = self._previous_centre, centre
+        if previous is None or self.look.camera.shutter <= 0:
+            return None
+        travel = (centre - previous) * self.look.camera.shutter
+        # A jump of a large part of the frame is a cut (the hand taken out of view), not motion.
+        if np.hypot(*travel) < _MOTION_MIN_PIXELS or np.hypot(*(centre - previous)) > 0.3 * self.camera.height:
+            return None
+        return travel
+
+    def _backdrop_shade(self, pixels: np.ndarray) -> np.ndarray:
+        """[height, width] light left on the backdrop by the hand's soft shadow."""
+        height, width = self.camera.height, self.camera.width
+        dx, dy, strength = self.look.backdrop_shadow
+        mask = np.zeros((height, width))
+        rows, columns = pixels // width, pixels % width
+        rows, columns = rows + int(round(dy)), columns + int(round(dx))
+        keep = (rows >= 0) & (rows < height) & (columns >= 0) & (columns < width)
+        mask[rows[keep], columns[keep]] = 1.0
+        radius = max(1, height // 32)
+        soft = box_sum(box_sum(mask, radius), radius) / (2 * radius + 1) ** 4
+        return 1.0 - strength * soft
 
 
 def render_clip(word: str, rng: np.random.Generator, settings: SynthSettings = SynthSettings(),
@@ -142,14 +205,14 @@ def render_clip(word: str, rng: np.random.Generator, settings: SynthSettings = S
                            signer_alphabet(signer.style, signer.proportions))
     viewpoint = sample_viewpoint(rng, split)
     renderer = FrameRenderer(signer.proportions, viewpoint, sample_look(rng, split, signer, height, width), width,
-                             height)
+                             height, signer.left_handed)
     frames = np.empty((sequence.num_frames, height, width, 3), dtype=np.uint8)
     boxes = np.empty((sequence.num_frames, 4), dtype=np.int64)
     for f in range(sequence.num_frames):
         frames[f], boxes[f] = renderer.render(sequence.angles[f], sequence.orientation(f), sequence.positions[f],
                                               sequence.forearm_follow[f], rng)
-    return RenderedClip(word, frames, pose_features(sequence, signer.proportions), sequence.spans, boxes, signer,
-                        viewpoint)
+    return RenderedClip(word, frames, pose_features(sequence, signer.proportions, signer.left_handed), sequence.spans,
+                        boxes, signer, viewpoint, renderer.look)
 
 
 def _hand_box(pixels: np.ndarray, width: int, height: int) -> np.ndarray:

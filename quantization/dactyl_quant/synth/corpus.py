@@ -8,7 +8,8 @@
     DIR/teachers/synthpose/<filename>.npy       float32 [T, 69]: the generator's 3D pose (clip.py)
     DIR/y4m/<filename>.y4m                      the clip as 4:2:0 limited-range Y4M at the corpus frame rate
                                                 (always for test, for other splits with --y4m)
-    DIR/synth.json                              how each split was generated
+    DIR/synth.json                              how each split was generated, and each clip's lighting set-up,
+                                                camera kind, background, hand and framing ("looks")
 
 `filename` is `synth_<split>/<signer>_<index>`. Writing a split replaces that split's clips and
 rows and keeps the others', so train, dev and test can be generated into one folder one after the
@@ -30,7 +31,7 @@ from PIL import Image
 
 from ..y4m import Y4MFormat, write_rgb
 from .clip import POSE_DIM, SynthSettings, render_clip
-from .scene import SPLITS, Signer, make_signers
+from .scene import OFFSET, SPLITS, Signer, make_signers
 from .sequence import SPELLABLE
 
 CSV_NAME = "ChicagoFSWild.csv"
@@ -120,7 +121,15 @@ def _write_clip(job: _Job, index: int) -> dict[str, str | int]:
     return {"filename": filename, "url": f"synthetic://dactyl_quant.synth/{settings.split}/{job.seed}/{index}",
             "start_time": "0:00:00.000", "number_of_frames": len(clip.frames), "width": settings.width,
             "height": settings.height, "label_proc": word, "label_raw": word.upper(), "label_notes": "",
-            "partition": settings.split, "signer": signer.id}
+            "partition": settings.split, "signer": signer.id, "look": _look_record(clip)}
+
+
+def _look_record(clip) -> dict[str, str | bool]:
+    """How a clip looks, for evaluating by kind (synth.json's "looks"; not a CSV column)."""
+    look = clip.look
+    return {"lighting": look.lighting_setup, "camera": look.camera_kind, "background": look.background_kind,
+            "left_handed": clip.signer.left_handed,
+            "off_centre": bool(max(abs(v) for v in clip.viewpoint.offset) > OFFSET)}
 
 
 def _other_splits_rows(csv_path: Path, split: str) -> list[dict[str, str]]:
@@ -195,5 +204,6 @@ def write_corpus(words: Sequence[str], out: str | Path, seed: int, settings: Syn
         "seed": seed, "clips": len(rows), "frames": sum(int(r["number_of_frames"]) for r in rows),
         "width": settings.width, "height": settings.height, "fps": settings.fps, "speed": list(settings.speed),
         "hold": list(settings.hold) if settings.hold else None, "pose_dim": POSE_DIM,
-        "y4m": write_y4m, "signers": [asdict(signer) for signer in signers]})
+        "y4m": write_y4m, "signers": [asdict(signer) for signer in signers],
+        "looks": {row["filename"]: row["look"] for row in rows}})
     return rows

@@ -13,7 +13,7 @@ Camera coordinates are OpenCV's: x right, y down, z forward from a pinhole at th
 Shading is done in linear light and encoded as sRGB at the end.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -44,6 +44,13 @@ _FOREARM_LENGTH = 250.0
 # faces away from the pad.
 _NAIL_START = 0.35
 _NAIL_FACING = 0.45
+# Skin folds at the finger joints (mm from the joint along the bone): wrinkled, darker skin over
+# the back of each knuckle and a flexion crease line on the palm side.
+_KNUCKLE_WRINKLE_MM = 7.0
+_FLEXION_CREASE_MM = (2.0, 1.6)  # centre and half-width
+# Screen-space cast shadows: points marched from each surface point towards the key light (mm).
+_SHADOW_STEPS_MM = np.array([3.0, 6.0, 9.0, 13.0, 17.0, 22.0, 28.0, 35.0, 44.0, 55.0])
+_SHADOW_THICKNESS_MM = 28.0  # an occluder is a surface this close in front of the marched point
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,19 @@ class Primitives:
         return Primitives(self.start @ rotation.T + translation, self.end @ rotation.T + translation,
                           self.start_radius, self.end_radius, self.material, self.volar @ rotation.T, self.has_nail,
                           self.flatten_axis @ rotation.T, self.flatten, self.names)
+
+    def mirrored(self) -> "Primitives":
+        """The mirror image across the camera's x = 0 plane: a right hand becomes a left hand.
+
+        A mirrored round cone is a round cone, so the rasteriser needs nothing else."""
+        flip = np.array([-1.0, 1.0, 1.0])
+        return Primitives(self.start * flip, self.end * flip, self.start_radius, self.end_radius, self.material,
+                          self.volar * flip, self.has_nail, self.flatten_axis * flip, self.flatten, self.names)
+
+    @property
+    def is_phalanx(self) -> np.ndarray:
+        """[K] bool: the finger and thumb bones beyond the palm (where the joint creases are)."""
+        return np.array([name.endswith(("proximal", "middle", "distal")) for name in self.names])
 
     def subset(self, names: set[str]) -> "Primitives":
         keep = np.array([name in names for name in self.names])
@@ -263,40 +283,97 @@ class SkinMaterial:
     shininess: float
 
 
+def _front() -> np.ndarray:
+    return np.array([0.0, 0.0, -1.0])
+
+
 @dataclass(frozen=True)
 class Lighting:
+    """A key light, a broad fill light and ambient light from the room, all in camera space."""
+
     direction: np.ndarray  # unit vector towards the key light, camera space
     colour: np.ndarray     # linear RGB of the key light
-    ambient: np.ndarray    # linear RGB of the fill light
+    ambient: np.ndarray    # linear RGB of the light bounced round the room (brighter from above)
     wrap: float            # 0 is Lambert; > 0 lets light wrap past the terminator, as it does on skin
+    fill_direction: np.ndarray = field(default_factory=_front)  # unit vector towards the fill light
+    fill: np.ndarray = field(default_factory=lambda: np.zeros(3))  # linear RGB of the fill (a large, soft source)
+    shadow: float = 0.0    # how much of the key light a finger's cast shadow takes away (0: no shadows)
 
 
-def _box_sum(image: np.ndarray, radius: int) -> np.ndarray:
+def box_sum(image: np.ndarray, radius: int) -> np.ndarray:
     """Sum over the (2r+1)² window around every pixel (zero outside), via an integral image."""
     height, width = image.shape
-    padded = np.zeros((height + 2 * radius + 1, width + 2 * radius + 1))
+    padded = np.zeros((height + 2 * radius + 1, width + 2 * radius + 1), dtype=np.float32)
     padded[radius + 1:radius + 1 + height, radius + 1:radius + 1 + width] = image
     integral = padded.cumsum(0).cumsum(1)
     size = 2 * radius + 1
     return (integral[size:, size:] - integral[:-size, size:] - integral[size:, :-size] + integral[:-size, :-size])
 
 
-def contact_occlusion(fragments: Fragments, camera: Camera, radius: int, falloff_mm: float) -> np.ndarray:
-    """Screen-space ambient occlusion in [0, 1] per fragment.
+def contact_occlusion(fragments: Fragments, camera: Camera,
+                      scales: tuple[tuple[int, float], ...]) -> list[np.ndarray]:
+    """Screen-space ambient occlusion in [0, 1] per fragment, for each (radius px, falloff mm).
 
     A surface that lies behind the mean depth of the hand around it is in a crease or under a
     finger, where little light reaches: this darkens the palm beside a folded finger and the
-    gaps of a fist, which is what makes closed handshapes readable.
+    gaps of a fist, which is what makes closed handshapes readable. One integral image of depth
+    and coverage serves every radius; only the windows at the fragments are read.
     """
+    pad = max(radius for radius, _ in scales) + 1
+    height, width = camera.height, camera.width
+    rows, columns = fragments.pixel // width + pad, fragments.pixel % width + pad
+    padded = np.zeros((2, height + 2 * pad, width + 2 * pad), dtype=np.float32)  # float32: mm sums stay exact enough
+    padded[0, rows, columns] = fragments.depth
+    padded[1, rows, columns] = 1.0
+    integral = padded.cumsum(1).cumsum(2)
+    result = []
+    for radius, falloff_mm in scales:
+        top, bottom, left, right = rows - radius - 1, rows + radius, columns - radius - 1, columns + radius
+        window = (integral[:, bottom, right] - integral[:, top, right] - integral[:, bottom, left]
+                  + integral[:, top, left])
+        result.append(np.clip((fragments.depth - window[0] / window[1]) / falloff_mm, 0.0, 1.0))
+    return result
+
+
+def cast_shadow(fragments: Fragments, camera: Camera, towards_light: np.ndarray) -> np.ndarray:
+    """Share of the key light blocked by the hand itself, in [0, 1] per fragment (screen-space).
+
+    From each visible point a few points are marched towards the light; one that lies just
+    behind the visible surface at its pixel is inside a finger, so the light is blocked there.
+    The nearer the occluder, the darker its shadow: a finger on the palm casts a dark one, a
+    finger held away a lighter one (a real light is not a point, so its shadow thins out). A
+    light from behind the hand (towards +z) casts none that the camera sees on the lit side, so
+    it is skipped.
+    """
+    if towards_light[2] > -0.05 or len(fragments.pixel) == 0:
+        return np.zeros(len(fragments.pixel))
     size = camera.width * camera.height
-    depth = np.zeros(size)
-    covered = np.zeros(size)
-    depth[fragments.pixel] = fragments.depth
-    covered[fragments.pixel] = 1.0
-    shape = (camera.height, camera.width)
-    local_sum = _box_sum(depth.reshape(shape), radius).reshape(-1)[fragments.pixel]
-    local_count = _box_sum(covered.reshape(shape), radius).reshape(-1)[fragments.pixel]
-    return np.clip((fragments.depth - local_sum / local_count) / falloff_mm, 0.0, 1.0)
+    depth_map = np.full(size + 1, np.inf)  # the last entry stands for "outside the frame"
+    depth_map[fragments.pixel] = fragments.depth
+    rays = camera.ray_directions[fragments.pixel]
+    points = rays * (fragments.depth / rays[:, 2])[:, None]
+    marched = points[None, :, :] + _SHADOW_STEPS_MM[:, None, None] * towards_light  # [S, M, 3]
+    uv = camera.project(marched)
+    u, v = np.floor(uv[..., 0]).astype(np.int64), np.floor(uv[..., 1]).astype(np.int64)
+    inside = (u >= 0) & (u < camera.width) & (v >= 0) & (v < camera.height)
+    surface = depth_map[np.where(inside, v * camera.width + u, size)]
+    gap = marched[..., 2] - surface
+    blocked = (gap > 1.5 + 0.08 * _SHADOW_STEPS_MM[:, None]) & (gap < _SHADOW_THICKNESS_MM)
+    darkness = 1.0 / (1.0 + _SHADOW_STEPS_MM / 60.0)
+    return (blocked * darkness[:, None]).max(axis=0)
+
+
+def joint_creases(fragments: Fragments, prims: Primitives) -> np.ndarray:
+    """Albedo multiplier in (0, 1] per fragment: knuckle wrinkles and palm-side flexion creases."""
+    k = fragments.primitive
+    phalanx = prims.is_phalanx[k]
+    length = np.linalg.norm(prims.end - prims.start, axis=1)[k]
+    from_joint = fragments.axial * length  # mm from the joint at the bone's start
+    palm_side = np.einsum("ij,ij->i", fragments.normal, prims.volar[k])
+    wrinkles = np.exp(-(from_joint / _KNUCKLE_WRINKLE_MM) ** 2) * np.clip(-palm_side * 2.0, 0.0, 1.0)
+    centre, half_width = _FLEXION_CREASE_MM
+    crease = np.exp(-((from_joint - centre) / half_width) ** 2) * np.clip(palm_side * 2.0, 0.0, 1.0)
+    return np.where(phalanx, 1.0 - 0.16 * wrinkles - 0.3 * crease, 1.0)
 
 
 def shade(fragments: Fragments, prims: Primitives, camera: Camera, material: SkinMaterial, lighting: Lighting,
@@ -315,18 +392,30 @@ def shade(fragments: Fragments, prims: Primitives, camera: Camera, material: Ski
     albedo = np.where(is_nail[:, None], material.nail, albedo)
     in_sleeve = (prims.material[k] == FOREARM) & (fragments.axial > material.sleeve_start)
     albedo = np.where(in_sleeve[:, None], material.sleeve, albedo) * albedo_variation[fragments.pixel, None]
+    albedo = albedo * np.where(in_sleeve | is_nail, 1.0, joint_creases(fragments, prims))[:, None]
 
     cosine = normal @ lighting.direction
     diffuse = np.clip((cosine + lighting.wrap) / (1.0 + lighting.wrap), 0.0, 1.0)
+    if lighting.shadow > 0:
+        diffuse = diffuse * (1.0 - lighting.shadow * cast_shadow(fragments, camera, lighting.direction))
     half = view + lighting.direction
     half /= np.linalg.norm(half, axis=1, keepdims=True)
     highlight = material.specular * np.clip(np.einsum("ij,ij->i", normal, half), 0.0, 1.0) ** material.shininess
     highlight = np.where(in_sleeve, 0.2 * highlight, highlight) * (cosine > 0)
+    # The fill is a large source: light wraps far round, soft as an overcast window.
+    fill = np.clip((normal @ lighting.fill_direction + 0.6) / 1.6, 0.0, 1.0)
+    # Light bounced round a room comes mostly from above (camera y points down).
+    sky = 0.8 - 0.25 * normal[:, 1]
     # Skin darkens towards the silhouette, where the view grazes the surface.
     rim = 0.7 + 0.3 * np.clip(np.einsum("ij,ij->i", normal, view), 0.0, 1.0)
-    occlusion = 1.0 - 0.65 * contact_occlusion(fragments, camera, max(2, camera.height // 40), 18.0)
-    light = (lighting.ambient + diffuse[:, None] * lighting.colour) * (rim * occlusion)[:, None]
-    return albedo * light + highlight[:, None] * lighting.colour
+    # Occlusion at two scales: creases and touching fingers, then the gaps between fingers and
+    # the inside of a fist, which little of the room's light reaches.
+    creases, gaps = contact_occlusion(fragments, camera, ((max(2, camera.height // 40), 18.0),
+                                                          (max(4, camera.height // 16), 35.0)))
+    occlusion = (1.0 - 0.55 * creases) * (1.0 - 0.35 * gaps)
+    indirect = (lighting.ambient * sky[:, None] + fill[:, None] * lighting.fill) * occlusion[:, None]
+    direct = diffuse[:, None] * lighting.colour * (0.35 + 0.65 * occlusion)[:, None]
+    return albedo * (indirect + direct) * rim[:, None] + highlight[:, None] * lighting.colour
 
 
 def linear_to_srgb(linear: np.ndarray) -> np.ndarray:

@@ -26,12 +26,13 @@ import numpy as np
 
 from ..y4m import Y4MFormat, write_rgb
 from .alphabet_shapes import signer_alphabet
-from .background import BASES, CLUTTER, signer_body
+from .background import room, signer_body
 from .clip import FrameRenderer, SynthSettings
 from .imaging import gaussian_blur
+from .photos import pool_photos
 from .render import linear_to_srgb
 from .rotation import Rotation
-from .scene import SKIN_TONES, SPLIT_RANGES, SPLITS, Signer, make_signers, sample_look, sample_viewpoint
+from .scene import PHOTO_SHARE, SKIN_TONES, SPLIT_RANGES, SPLITS, Signer, make_signers, sample_look, sample_viewpoint
 from .sequence import FPS, REST, TREMOR_ANGLE, TREMOR_MM, _low_pass_noise, _smoothstep, word_sequence
 
 IDLE_KINDS = ("hand-still", "hand-down", "empty")
@@ -101,11 +102,10 @@ def _backgrounds(rng: np.random.Generator, split: str, signer: Signer, clothing:
                  defocus: float) -> tuple[np.ndarray, np.ndarray]:
     """The room alone, and the room with the signer's body in it (the split's backgrounds)."""
     ranges = SPLIT_RANGES[split]
-    room = BASES[ranges.backgrounds[rng.integers(len(ranges.backgrounds))]](rng, height, width)
-    for name in rng.permutation(ranges.clutter)[:rng.integers(1, len(ranges.clutter) + 1)]:
-        room = CLUTTER[name](rng, room)
-    with_body = signer_body(rng, room, SKIN_TONES[signer.skin_tone], clothing)
-    return (np.clip(gaussian_blur(room, defocus), 0.0, 1.0), np.clip(gaussian_blur(with_body, defocus), 0.0, 1.0))
+    photos = pool_photos(split) if rng.random() < PHOTO_SHARE else ()
+    empty, _ = room(rng, height, width, ranges.backgrounds, ranges.clutter, photos)
+    with_body = signer_body(rng, empty, SKIN_TONES[signer.skin_tone], clothing)
+    return (np.clip(gaussian_blur(empty, defocus), 0.0, 1.0), np.clip(gaussian_blur(with_body, defocus), 0.0, 1.0))
 
 
 def render_session(words: list[str], rng: np.random.Generator, settings: SynthSettings, signer: Signer,
@@ -118,9 +118,9 @@ def render_session(words: list[str], rng: np.random.Generator, settings: SynthSe
     empty_room, occupied_room = _backgrounds(rng, settings.split, signer, clothing, height, width,
                                              float(rng.uniform(0.3, 2.0)) * height / 128)
     renderers = {True: FrameRenderer(signer.proportions, viewpoint, dataclasses.replace(look, background=occupied_room),
-                                     width, height),
+                                     width, height, signer.left_handed),
                  False: FrameRenderer(signer.proportions, viewpoint, dataclasses.replace(look, background=empty_room),
-                                      width, height)}
+                                      width, height, signer.left_handed)}
     # Far enough below the frame that neither hand nor forearm shows: the frame spans about
     # height · distance / focal millimetres at the hand.
     camera = renderers[True]

@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw, ImageFont
 from .alphabet_shapes import LETTER_SHAPES, LETTERS
 from .clip import FrameRenderer, SynthSettings, render_clip
 from .hand import HandProportions
+from .imaging import CameraModel
 from .render import Lighting, SkinMaterial, srgb_to_linear
 from .rotation import Rotation
 from .scene import SKIN_TONES, Look, Viewpoint
@@ -31,7 +32,7 @@ def studio_look(size: int) -> Look:
                             srgb_to_linear(np.array([0.2, 0.25, 0.4])), 0.6, 0.1, 12.0)
     light = np.array([-0.35, -0.45, -0.82])
     lighting = Lighting(light / np.linalg.norm(light), np.full(3, 0.95), np.full(3, 0.32), 0.3)
-    return Look(material, lighting, background, np.ones(size * size), np.ones(3), 0.3, 0.0, 0)
+    return Look(material, lighting, background, np.ones(size * size), CameraModel(blur_sigma=0.3))
 
 
 def letter_tiles(size: int) -> list[tuple[str, np.ndarray]]:
