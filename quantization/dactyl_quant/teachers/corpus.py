@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..train.holdout import refuse_evaluation_only
+
 CHICAGO_STEMS = ("ChicagoFSWild", "ChicagoFSWildPlus")
 TEACHERS_DIR = "teachers"
 SIGNING_HAND_FLAG = 1
@@ -161,6 +163,7 @@ def read_clip_csv(path: Path, partitions: set[str] | None) -> Corpus:
 
 def read_corpus(data: str | Path, partitions: set[str] | None = None) -> Corpus:
     """A ChicagoFSWild(+) root, a generic clip CSV (or a folder with clips.csv), or one .y4m file."""
+    refuse_evaluation_only(data)  # teacher features are training data: never of the real-photo check
     data = Path(data)
     if data.suffix.lower() == ".y4m":
         return Corpus(data.parent, [Clip(data.stem, data)])

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..alphabet import CHICAGO, Alphabet
+from .holdout import refuse_evaluation_only
 
 PARTITIONS = ("train", "dev", "test")
 CHICAGO_STEMS = ("ChicagoFSWild", "ChicagoFSWildPlus")
@@ -253,7 +254,9 @@ def detect_dataset(data: str | Path) -> str:
 
 def read_corpus(data: str | Path, dataset: str = "auto", frames: str = "auto",
                 partitions: tuple[str, ...] | None = None, alphabet: Alphabet = CHICAGO, skip_bad: bool = False,
-                csv_name: str | None = None) -> Corpus:
+                csv_name: str | None = None, evaluation: bool = False) -> Corpus:
+    if not evaluation:  # evaluation-only sets (the real-photo check) never reach training: holdout.py
+        refuse_evaluation_only(data)
     if dataset == "auto":
         dataset = detect_dataset(data)
     if dataset == "chicagofswild":

@@ -1,7 +1,8 @@
 """Letter accuracy (DESIGN.md, "Names of things"): 1 − total edit distance / total reference letters."""
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 def edit_distance(hypothesis: Sequence, reference: Sequence) -> int:
@@ -38,3 +39,77 @@ def letter_accuracy(pairs: Iterable[tuple[Sequence, Sequence]]) -> float:
     for hypothesis, reference in pairs:
         count.add(hypothesis, reference)
     return count.accuracy
+
+
+# Single-letter clips (the still-letter split, the real-photo check): what each clip was read as.
+NOTHING, OTHER = "nothing", "other"
+
+
+def read_as(hypothesis: str) -> str:
+    """A single-letter clip's reading: the letter when the output is one letter a-z, once or
+    repeated ("r", "rr"); NOTHING for no output; OTHER for two or more different symbols ("ab") or
+    a symbol that is no letter (a space, an apostrophe)."""
+    if not hypothesis:
+        return NOTHING
+    return hypothesis[0] if len(set(hypothesis)) == 1 and "a" <= hypothesis[0] <= "z" else OTHER
+
+
+@dataclass
+class LetterReads:
+    """Per true letter: clips, exact reads (output == the letter), reads that contain it,
+    doublings (the letter two or more times), repeats (any letter two or more times: "uu" for V)
+    and the confusion row (true letter → read_as)."""
+
+    clips: Counter = field(default_factory=Counter)
+    exact: Counter = field(default_factory=Counter)
+    contains: Counter = field(default_factory=Counter)
+    doubled: Counter = field(default_factory=Counter)
+    repeated: Counter = field(default_factory=Counter)
+    confusion: dict = field(default_factory=dict)
+
+    def add(self, letter: str, hypothesis: str) -> None:
+        if len(letter) != 1:
+            raise ValueError(f"{letter!r}: a single-letter clip's label is one letter")
+        self.clips[letter] += 1
+        self.exact[letter] += hypothesis == letter
+        self.contains[letter] += letter in hypothesis
+        self.doubled[letter] += hypothesis.count(letter) >= 2
+        self.repeated[letter] += any(hypothesis.count(symbol) >= 2 for symbol in set(hypothesis))
+        self.confusion.setdefault(letter, Counter())[read_as(hypothesis)] += 1
+
+    def letters(self) -> list[str]:
+        return sorted(self.clips)
+
+    def summary(self, letters: Iterable[str] | None = None) -> dict:
+        """Rates over the clips of `letters` (all when None); NaN rates with no clips."""
+        chosen = [letter for letter in (self.letters() if letters is None else letters) if self.clips[letter]]
+        clips = sum(self.clips[letter] for letter in chosen)
+
+        def rate(counter: Counter) -> float:
+            return sum(counter[letter] for letter in chosen) / clips if clips else float("nan")
+
+        return {"letters": "".join(chosen), "clips": clips, "exact_rate": rate(self.exact),
+                "contains_rate": rate(self.contains), "doubling_rate": rate(self.doubled),
+                "repeat_rate": rate(self.repeated),
+                "nothing_rate": (sum(self.confusion[letter][NOTHING] for letter in chosen) / clips
+                                 if clips else float("nan"))}
+
+    def rows(self) -> list[dict]:
+        """One row per true letter: counts and rates, and what it is most often read as otherwise."""
+        rows = []
+        for letter in self.letters():
+            clips = self.clips[letter]
+            wrong = [(count, read) for read, count in self.confusion[letter].items() if read != letter]
+            top = max(wrong) if wrong else None
+            rows.append({"letter": letter, "clips": clips, "exact": self.exact[letter],
+                         "exact_rate": self.exact[letter] / clips, "contains": self.contains[letter],
+                         "contains_rate": self.contains[letter] / clips, "doubled": self.doubled[letter],
+                         "doubling_rate": self.doubled[letter] / clips, "repeated": self.repeated[letter],
+                         "repeat_rate": self.repeated[letter] / clips,
+                         "nothing": self.confusion[letter][NOTHING],
+                         "most_read_instead": f"{top[1]} ({top[0]})" if top else ""})
+        return rows
+
+    def matrix(self, columns: Sequence[str]) -> list[list[int]]:
+        """Counts: one row per true letter (self.letters()), one column per reading in `columns`."""
+        return [[self.confusion[letter][column] for column in columns] for letter in self.letters()]
