@@ -36,6 +36,17 @@ def test_letter_reads_count_exact_contains_doubled_and_confusion():
         reads.add("ab", "ab")
 
 
+def test_the_most_frequent_wrong_output_is_named():
+    reads = LetterReads()
+    for hypothesis in ("i", "ji", "ji", "", "jj"):
+        reads.add("i", hypothesis)
+    reads.add("b", "b")
+    rows = {row["letter"]: row for row in reads.rows()}
+    assert rows["i"]["most_read_instead"] == "ji (2)" and rows["b"]["most_read_instead"] == ""
+    reads.add("y", "")
+    assert reads.rows()[-1]["most_read_instead"] == "nothing (1)"
+
+
 def fake_dactyl(folder: Path) -> Path:
     """A stand-in for `dactyl decode`: reads what the clip's name says after the last '_'
     ("v_uu.y4m" reads "uu", "v_none.y4m" nothing); fails on clips named *_fail.y4m."""

@@ -73,7 +73,7 @@ def matrix_text(reads: LetterReads) -> str:
     """The confusion matrix as a fixed-width table (rows: true letter; columns: reading; '.' = 0)."""
     columns = [c for c in COLUMNS if c in (NOTHING, OTHER) or any(reads.confusion[l][c] for l in reads.letters())]
     short = {NOTHING: "none", OTHER: "oth"}
-    width = max(4, len(str(max((max(row) for row in reads.matrix(columns)), default=0))) + 1)
+    width = max(5, len(str(max((max(row) for row in reads.matrix(columns)), default=0))) + 1)
     lines = ["true" + "".join(f"{short.get(c, c):>{width}}" for c in columns)]
     for letter, row in zip(reads.letters(), reads.matrix(columns)):
         lines.append(f"{letter:<4}" + "".join(f"{(str(n) if n else '.'):>{width}}" for n in row))
@@ -98,7 +98,7 @@ def markdown(reads: LetterReads, title: str, command: str | None, failed: int | 
                          f"{_percent(s['repeat_rate'])} | {_percent(s['nothing_rate'])} |")
     if failed is not None:
         lines += ["", f"{failed} clips failed to decode (read as nothing, counted as errors)."]
-    lines += ["", "| letter | clips | exact read | contains | doubled | nothing | most often read instead |",
+    lines += ["", "| letter | clips | exact read | contains | doubled | nothing | most frequent wrong output |",
               "|---|---:|---:|---:|---:|---:|---|"]
     for row in reads.rows():
         lines.append(f"| {row['letter'].upper()} | {row['clips']} | {_percent(row['exact_rate'])} | "

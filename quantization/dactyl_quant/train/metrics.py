@@ -65,6 +65,7 @@ class LetterReads:
     contains: Counter = field(default_factory=Counter)
     doubled: Counter = field(default_factory=Counter)
     repeated: Counter = field(default_factory=Counter)
+    outputs: dict = field(default_factory=dict)  # true letter → Counter of the outputs themselves
     confusion: dict = field(default_factory=dict)
 
     def add(self, letter: str, hypothesis: str) -> None:
@@ -76,6 +77,7 @@ class LetterReads:
         self.doubled[letter] += hypothesis.count(letter) >= 2
         self.repeated[letter] += any(hypothesis.count(symbol) >= 2 for symbol in set(hypothesis))
         self.confusion.setdefault(letter, Counter())[read_as(hypothesis)] += 1
+        self.outputs.setdefault(letter, Counter())[hypothesis] += 1
 
     def letters(self) -> list[str]:
         return sorted(self.clips)
@@ -95,19 +97,19 @@ class LetterReads:
                                  if clips else float("nan"))}
 
     def rows(self) -> list[dict]:
-        """One row per true letter: counts and rates, and what it is most often read as otherwise."""
+        """One row per true letter: counts and rates, and its most frequent wrong output ("ji", "ee")."""
         rows = []
         for letter in self.letters():
             clips = self.clips[letter]
-            wrong = [(count, read) for read, count in self.confusion[letter].items() if read != letter]
-            top = max(wrong) if wrong else None
+            wrong = [(count, output) for output, count in self.outputs[letter].items() if output != letter]
+            top = max(wrong, key=lambda pair: (pair[0], -len(pair[1]))) if wrong else None
             rows.append({"letter": letter, "clips": clips, "exact": self.exact[letter],
                          "exact_rate": self.exact[letter] / clips, "contains": self.contains[letter],
                          "contains_rate": self.contains[letter] / clips, "doubled": self.doubled[letter],
                          "doubling_rate": self.doubled[letter] / clips, "repeated": self.repeated[letter],
                          "repeat_rate": self.repeated[letter] / clips,
                          "nothing": self.confusion[letter][NOTHING],
-                         "most_read_instead": f"{top[1]} ({top[0]})" if top else ""})
+                         "most_read_instead": f"{top[1] or NOTHING} ({top[0]})" if top else ""})
         return rows
 
     def matrix(self, columns: Sequence[str]) -> list[list[int]]:
