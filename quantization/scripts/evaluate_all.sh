@@ -16,7 +16,8 @@
 #   Environment: DACTYL (the binary; default .build/release/dactyl), MIRROR (fetched repositories,
 #   default /work/.mirror), REAL (the real-photo check's folder; default quantization/.real-photo-check,
 #   git-ignored), JOBS (clips decoded at once; default: cores), WORKERS (processes rendering; 2),
-#   SEEDS ("13 14 15"), DOCS (a folder to copy the confusion matrices into, e.g. docs/evaluation).
+#   SEEDS ("13 14 15"), DOCS (a folder, absolute or from the repository root, to copy the per-letter
+#   tables and confusion matrices into, e.g. docs/evaluation).
 # Writes WORK/summary.md (every table, with the command behind it) and WORK/*/ per evaluation.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -48,10 +49,12 @@ letters() {  # letters NAME DATA DATASET TITLE [decode options]: evaluate-letter
         --split test "$@" "${JOB_ARGS[@]}" --quiet --out "$WORK/$name" --title "$title" --command-line "$command"
     cat "$WORK/$name/letters.md" >> "$SUMMARY"
     if [ -n "${DOCS:-}" ]; then
-        mkdir -p "$ROOT/$DOCS"
-        [ -f "$WORK/$name/confusion.png" ] && cp "$WORK/$name/confusion.png" "$ROOT/$DOCS/$name-confusion.png"
-        cp "$WORK/$name/confusion.csv" "$ROOT/$DOCS/$name-confusion.csv"
-        cp "$WORK/$name/letters.csv" "$ROOT/$DOCS/$name-letters.csv"
+        local docs="$DOCS"
+        [[ "$docs" = /* ]] || docs="$ROOT/$docs"
+        mkdir -p "$docs"
+        if [ -f "$WORK/$name/confusion.png" ]; then cp "$WORK/$name/confusion.png" "$docs/$name-confusion.png"; fi
+        cp "$WORK/$name/confusion.csv" "$docs/$name-confusion.csv"
+        cp "$WORK/$name/letters.csv" "$docs/$name-letters.csv"
     fi
 }
 
