@@ -100,3 +100,20 @@ def test_scoring_saved_predictions_and_refusing_words(tmp_path, capsys):
     predictions.write_text("key,reference,hypothesis\nw1,ox,ox\n")
     assert train_main(["evaluate-letters", "--from-predictions", str(predictions), "--out", str(out)]) == 1
     assert "w1: label 'ox' is not a single letter" in capsys.readouterr().err
+
+
+def test_groups_of_clips_are_summarised_apart(tmp_path, capsys):
+    predictions = tmp_path / "predictions.csv"
+    predictions.write_text("key,reference,hypothesis\ny4m/studio/p1/a,a,a\ny4m/studio/p1/b,b,bb\n"
+                           "y4m/webcam/p2/a,a,\ny4m/webcam/p2/j,j,j\n")
+    out = tmp_path / "out"
+    assert train_main(["evaluate-letters", "--from-predictions", str(predictions), "--out", str(out),
+                       "--group-by", "^y4m/([^/]+)/"]) == 0
+    groups = json.loads((out / "summary.json").read_text())["groups"]
+    assert groups["studio"]["clips"] == 2 and groups["studio"]["exact_rate"] == 0.5
+    assert groups["studio"]["doubling_rate"] == 0.5
+    assert groups["webcam"]["clips"] == 1 and groups["webcam"]["nothing_rate"] == 1.0  # J is not static
+    assert "| static letters, webcam | 1 | 0.0 % |" in (out / "letters.md").read_text()
+    assert train_main(["evaluate-letters", "--from-predictions", str(predictions), "--out", str(out),
+                       "--group-by", "(unclosed"]) == 1
+    assert "--group-by '(unclosed'" in capsys.readouterr().err

@@ -269,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     letters.add_argument("--out", required=True, metavar="DIR", help="letters.csv, confusion.csv/.png, letters.md, "
                                                                     "summary.json, predictions.csv")
     letters.add_argument("--title", help="title of the tables and the matrix")
+    letters.add_argument("--group-by", metavar="REGEX",
+                         help="also summarise groups of clips: what this expression's one group finds in each "
+                              "clip's key (the real-photo check: '^y4m/([^/]+)/', its two photo sources)")
     letters.add_argument("--command-line", metavar="TEXT", help="the command to print with the tables")
     letters.set_defaults(run=_evaluate_letters, crop_policy=None, bbox_margin=None)
 

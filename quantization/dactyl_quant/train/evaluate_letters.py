@@ -22,6 +22,7 @@ matrix as text), summary.json, predictions.csv.
 import csv
 import json
 import math
+import re
 from pathlib import Path
 
 from .corpus import DataError
@@ -69,6 +70,23 @@ def summaries(reads: LetterReads) -> dict:
     return {"all": reads.summary(), "static": reads.summary(static), "motion": reads.summary(motion)}
 
 
+def group_summaries(predictions: list[tuple[str, str, str]], pattern: str | None) -> dict:
+    """Static-letter summaries per group of clips, the group being what `pattern` (a regular
+    expression with one group) finds in each clip's key, e.g. '^y4m/([^/]+)/' → the photo source."""
+    if not pattern:
+        return {}
+    try:
+        regex = re.compile(pattern)
+    except re.error as error:
+        raise DataError(f"--group-by {pattern!r}: {error}") from None
+    groups: dict[str, LetterReads] = {}
+    for key, reference, hypothesis in predictions:
+        match = regex.search(key)
+        name = match.group(1) if match and match.groups() else "(none)"
+        groups.setdefault(name, LetterReads()).add(letter_of(key, reference), hypothesis)
+    return {name: summaries(reads)["static"] for name, reads in sorted(groups.items())}
+
+
 def matrix_text(reads: LetterReads) -> str:
     """The confusion matrix as a fixed-width table (rows: true letter; columns: reading; '.' = 0)."""
     columns = [c for c in COLUMNS if c in (NOTHING, OTHER) or any(reads.confusion[l][c] for l in reads.letters())]
@@ -80,7 +98,7 @@ def matrix_text(reads: LetterReads) -> str:
     return "\n".join(lines) + "\n"
 
 
-def markdown(reads: LetterReads, title: str, command: str | None, failed: int | None) -> str:
+def markdown(reads: LetterReads, title: str, command: str | None, failed: int | None, groups: dict | None = None) -> str:
     parts = summaries(reads)
     lines = [f"## {title}", ""]
     if command:
@@ -96,6 +114,10 @@ def markdown(reads: LetterReads, title: str, command: str | None, failed: int | 
             lines.append(f"| {label} ({s['letters']}) | {s['clips']} | {_percent(s['exact_rate'])} | "
                          f"{_percent(s['contains_rate'])} | {_percent(s['doubling_rate'])} | "
                          f"{_percent(s['repeat_rate'])} | {_percent(s['nothing_rate'])} |")
+    for name, s in (groups or {}).items():
+        lines.append(f"| static letters, {name} | {s['clips']} | {_percent(s['exact_rate'])} | "
+                     f"{_percent(s['contains_rate'])} | {_percent(s['doubling_rate'])} | "
+                     f"{_percent(s['repeat_rate'])} | {_percent(s['nothing_rate'])} |")
     if failed is not None:
         lines += ["", f"{failed} clips failed to decode (read as nothing, counted as errors)."]
     lines += ["", "| letter | clips | exact read | contains | doubled | nothing | most frequent wrong output |",
@@ -137,7 +159,7 @@ def write_png(reads: LetterReads, path: Path, title: str) -> bool:
 
 
 def write_outputs(reads: LetterReads, out: str | Path, title: str, command: str | None = None,
-                  failed: int | None = None, extra: dict | None = None) -> dict:
+                  failed: int | None = None, extra: dict | None = None, groups: dict | None = None) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = reads.rows()
@@ -150,9 +172,10 @@ def write_outputs(reads: LetterReads, out: str | Path, title: str, command: str 
         writer.writerow(["true"] + COLUMNS)
         for letter, row in zip(reads.letters(), reads.matrix(COLUMNS)):
             writer.writerow([letter] + row)
-    (out / "letters.md").write_text(markdown(reads, title, command, failed), encoding="utf-8")
+    (out / "letters.md").write_text(markdown(reads, title, command, failed, groups), encoding="utf-8")
     png = write_png(reads, out / "confusion.png", title)
-    summary = {"title": title, **summaries(reads), "failed": failed, "confusion_png": png, **(extra or {})}
+    summary = {"title": title, **summaries(reads), "groups": groups or {}, "failed": failed, "confusion_png": png,
+               **(extra or {})}
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     return summary
 
@@ -175,7 +198,8 @@ def evaluate_letters(args) -> dict:
         write_predictions(Path(args.out) / "predictions.csv", predictions)
     reads = score(predictions)
     title = args.title or (f"{Path(args.model).name if args.model else 'predictions'}: single letters")
-    summary = write_outputs(reads, args.out, title, args.command_line, failed, extra)
+    summary = write_outputs(reads, args.out, title, args.command_line, failed, extra,
+                            group_summaries(predictions, args.group_by))
     s = summary["static"]
     print(f"{args.out}: {summary['all']['clips']} clips; static letters: exact {_percent(s['exact_rate'])}, "
           f"contains {_percent(s['contains_rate'])}, doubled {_percent(s['doubling_rate'])}"
