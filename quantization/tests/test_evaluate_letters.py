@@ -113,7 +113,25 @@ def test_groups_of_clips_are_summarised_apart(tmp_path, capsys):
     assert groups["studio"]["clips"] == 2 and groups["studio"]["exact_rate"] == 0.5
     assert groups["studio"]["doubling_rate"] == 0.5
     assert groups["webcam"]["clips"] == 1 and groups["webcam"]["nothing_rate"] == 1.0  # J is not static
-    assert "| static letters, webcam | 1 | 0.0 % |" in (out / "letters.md").read_text()
+    assert "| static, webcam | 1 | 0.0 % |" in (out / "letters.md").read_text()
     assert train_main(["evaluate-letters", "--from-predictions", str(predictions), "--out", str(out),
                        "--group-by", "(unclosed"]) == 1
     assert "--group-by '(unclosed'" in capsys.readouterr().err
+
+
+def test_still_clips_are_summarised_by_how_long_the_letter_was_held(tmp_path):
+    corpus = tmp_path / "still"
+    corpus.mkdir()
+    (corpus / "ChicagoFSWild.csv").write_text(
+        ",filename,label_proc,label_notes,partition\n0,still_test/s_a_0,a,held 0.40 s,test\n"
+        "1,still_test/s_a_1,a,held 1.90 s,test\n2,still_test/s_b_2,b,held 1.50 s,test\n")
+    predictions = tmp_path / "predictions.csv"
+    predictions.write_text("key,reference,hypothesis\nstill_test/s_a_0,a,a\nstill_test/s_a_1,a,aa\n"
+                           "still_test/s_b_2,b,b\n")
+    out = tmp_path / "out"
+    assert train_main(["evaluate-letters", "--from-predictions", str(predictions), "--data", str(corpus),
+                       "--out", str(out)]) == 0
+    groups = json.loads((out / "summary.json").read_text())["groups"]
+    assert list(groups) == ["held 0.3-0.7 s", "held 1.2-2 s"]
+    assert groups["held 0.3-0.7 s"]["doubling_rate"] == 0.0
+    assert groups["held 1.2-2 s"]["clips"] == 2 and groups["held 1.2-2 s"]["doubling_rate"] == 0.5

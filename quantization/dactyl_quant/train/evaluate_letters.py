@@ -87,6 +87,38 @@ def group_summaries(predictions: list[tuple[str, str, str]], pattern: str | None
     return {name: summaries(reads)["static"] for name, reads in sorted(groups.items())}
 
 
+HOLD_BINS = ((0.3, 0.7), (0.7, 1.2), (1.2, 2.01))  # seconds: the still split holds a letter 0.3-2 s
+
+
+def read_holds(data: str | Path | None) -> dict[str, float]:
+    """How long each still clip holds its letter (synth corpus.py's label_notes "held 0.93 s"),
+    by filename; empty for other corpora."""
+    csv_path = Path(data) / "ChicagoFSWild.csv" if data and Path(data).is_dir() else None
+    if csv_path is None or not csv_path.is_file():
+        return {}
+    holds = {}
+    with open(csv_path, newline="", encoding="utf-8") as stream:
+        for row in csv.DictReader(stream):
+            match = re.fullmatch(r"held (\d+(?:\.\d+)?) s", (row.get("label_notes") or "").strip())
+            if match:
+                holds[row["filename"]] = float(match.group(1))
+    return holds
+
+
+def hold_summaries(predictions: list[tuple[str, str, str]], holds: dict[str, float]) -> dict:
+    """Static-letter summaries by how long the letter was held (a held letter must read once)."""
+    bins: dict[str, LetterReads] = {}
+    for key, reference, hypothesis in predictions:
+        if key not in holds:
+            continue
+        for low, high in HOLD_BINS:
+            if low <= holds[key] < high:
+                bins.setdefault(f"held {low:g}-{min(high, 2):g} s", LetterReads()).add(letter_of(key, reference),
+                                                                                     hypothesis)
+    order = [f"held {low:g}-{min(high, 2):g} s" for low, high in HOLD_BINS]
+    return {name: summaries(bins[name])["static"] for name in order if name in bins}
+
+
 def matrix_text(reads: LetterReads) -> str:
     """The confusion matrix as a fixed-width table (rows: true letter; columns: reading; '.' = 0)."""
     columns = [c for c in COLUMNS if c in (NOTHING, OTHER) or any(reads.confusion[l][c] for l in reads.letters())]
@@ -115,7 +147,7 @@ def markdown(reads: LetterReads, title: str, command: str | None, failed: int | 
                          f"{_percent(s['contains_rate'])} | {_percent(s['doubling_rate'])} | "
                          f"{_percent(s['repeat_rate'])} | {_percent(s['nothing_rate'])} |")
     for name, s in (groups or {}).items():
-        lines.append(f"| static letters, {name} | {s['clips']} | {_percent(s['exact_rate'])} | "
+        lines.append(f"| static, {name} | {s['clips']} | {_percent(s['exact_rate'])} | "
                      f"{_percent(s['contains_rate'])} | {_percent(s['doubling_rate'])} | "
                      f"{_percent(s['repeat_rate'])} | {_percent(s['nothing_rate'])} |")
     if failed is not None:
@@ -198,8 +230,9 @@ def evaluate_letters(args) -> dict:
         write_predictions(Path(args.out) / "predictions.csv", predictions)
     reads = score(predictions)
     title = args.title or (f"{Path(args.model).name if args.model else 'predictions'}: single letters")
-    summary = write_outputs(reads, args.out, title, args.command_line, failed, extra,
-                            group_summaries(predictions, args.group_by))
+    groups = group_summaries(predictions, args.group_by)
+    groups.update(hold_summaries(predictions, read_holds(args.data)))
+    summary = write_outputs(reads, args.out, title, args.command_line, failed, extra, groups)
     s = summary["static"]
     print(f"{args.out}: {summary['all']['clips']} clips; static letters: exact {_percent(s['exact_rate'])}, "
           f"contains {_percent(s['contains_rate'])}, doubled {_percent(s['doubling_rate'])}"
