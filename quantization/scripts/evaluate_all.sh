@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Every evaluation of docs/evaluation.md for one model file, through `dactyl decode` (int8):
 #   1. the still-letter split: each letter a-z held still 0.3-2 s by held-out signers (208 clips);
-#      per-letter exact read, doubling, confusion matrix; greedy and beam 8;
+#      per-letter exact read, doubling (also by hold length), confusion matrix; greedy and beam 8;
 #   2. the real-photo check (docs/real-photo-check.md): 576 photos of the 24 static letters by 12
 #      people, each a 20-frame still clip; the same figures; greedy and beam 8 (skipped, with a
-#      note, where the two source repositories have not been fetched into MIRROR);
+#      note, where the two source repositories have not been fetched into MIRROR); studio and
+#      webcam photos also apart;
 #   3. the held-out word split over three generator seeds (13 14 15): letter accuracy and whole
 #      words, greedy, beam 8, beam 8 + lexicon; mean and spread; failed clips count as errors.
 # Generated data is reused when WORK already has it, so a retrained model reruns in minutes.
@@ -41,10 +42,17 @@ SUMMARY="$WORK/summary.md"
     echo
 } > "$SUMMARY"
 
+shell_words() {  # the arguments as one would type them: quoted where the shell would change them
+    local word
+    for word in "$@"; do
+        if [[ "$word" =~ ^[A-Za-z0-9_./=:,+-]+$ ]]; then printf '%s ' "$word"; else printf "'%s' " "$word"; fi
+    done
+}
+
 letters() {  # letters NAME DATA DATASET TITLE [decode options]: evaluate-letters into WORK/NAME
     local name="$1" data="$2" dataset="$3" title="$4"
     shift 4
-    local command="python -m dactyl_quant.train evaluate-letters --data $data --dataset $dataset --model $MODEL --split test $* --out $WORK/$name"
+    local command="python -m dactyl_quant.train evaluate-letters --data $data --dataset $dataset --model $MODEL --split test $(shell_words "$@")--out $WORK/$name"
     python3 -m dactyl_quant.train evaluate-letters --data "$data" --dataset "$dataset" --model "$MODEL" \
         --split test "$@" "${JOB_ARGS[@]}" --quiet --out "$WORK/$name" --title "$title" --command-line "$command"
     cat "$WORK/$name/letters.md" >> "$SUMMARY"
@@ -73,8 +81,8 @@ if [ ! -f "$REAL/clips.csv" ]; then
         || echo "note: no real-photo check (fetch github:quangminh141005/ASL_Detection and github:SahilKuchlous/SignFlow into $MIRROR)" >&2
 fi
 if [ -f "$REAL/clips.csv" ]; then
-    letters real-greedy "$REAL" csv "Real photos of the 24 static letters, greedy"
-    letters real-beam8 "$REAL" csv "Real photos of the 24 static letters, beam 8" --beam 8
+    letters real-greedy "$REAL" csv "Real photos of the 24 static letters, greedy" --group-by '^y4m/([^/]+)/'
+    letters real-beam8 "$REAL" csv "Real photos of the 24 static letters, beam 8" --beam 8 --group-by '^y4m/([^/]+)/'
 fi
 
 # 3. The held-out word split over several seeds.

@@ -173,9 +173,10 @@ def write_png(reads: LetterReads, path: Path, title: str) -> bool:
     rates = [[n / max(sum(row), 1) for n in row] for row in counts]
     figure, axes = plt.subplots(figsize=(11, 0.36 * len(counts) + 2.2), dpi=110)
     image = axes.imshow(rates, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
-    axes.set_xticks(range(len(columns)), [c.upper() if len(c) == 1 else c for c in columns], fontsize=8)
+    axes.set_xticks(range(len(columns)), [c.upper() if len(c) == 1 else {NOTHING: "none"}.get(c, c) for c in columns],
+                    fontsize=8)
     axes.set_yticks(range(len(counts)), [letter.upper() for letter in reads.letters()], fontsize=8)
-    axes.set_xlabel("read as")
+    axes.set_xlabel("read as (none: nothing; other: two or more different letters)")
     axes.set_ylabel("true letter")
     for y, row in enumerate(counts):
         for x, n in enumerate(row):
