@@ -14,8 +14,9 @@
 for still-letter clips (`kind="still"`, still.py: one letter held 0.3-2 s, labelled with that letter).
 Writing a split of a kind replaces that split's clips and rows of that kind and keeps the others',
 so train, dev, test and the still-letter clips can be generated into one folder one after the
-other (a training split with still clips in it: `still_fraction`, or a still split beside it). Every clip draws from its own random stream, seeded by (seed, split, clip index): the
-output does not depend on the number of workers.
+other (a training split with still clips in it: `still_fraction`, or a still split beside it).
+Every clip draws from its own random stream, seeded by (seed, split, kind, clip index): the output
+does not depend on the number of workers.
 """
 
 import csv
