@@ -32,6 +32,7 @@ import numpy as np
 from PIL import Image
 
 from ..y4m import Y4MFormat, write_rgb
+from .alphabet_shapes import LETTERS
 from .clip import POSE_DIM, SynthSettings, render_clip
 from .scene import SPLITS, Signer, make_signers
 from .sequence import SPELLABLE
@@ -219,7 +220,7 @@ def write_corpus(words: Sequence[str], out: str | Path, seed: int, settings: Syn
     if signers is not None and signers < 1:
         raise ValueError(f"--signers {signers}: expected a positive number of signers")
     if kind == "still":
-        word_clips, still_clips = [], still_letters(clips or STILL_CLIPS_PER_LETTER * 26)
+        word_clips, still_clips = [], still_letters(clips or STILL_CLIPS_PER_LETTER * len(LETTERS))
     else:
         word_clips = clip_words(words, clips, _rng(seed, split, _WORD_ORDER_STREAM))
         still_count = round(still_fraction * len(word_clips))
