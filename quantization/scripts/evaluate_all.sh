@@ -7,7 +7,8 @@
 #      note, where the two source repositories have not been fetched into MIRROR); studio and
 #      webcam photos also apart;
 #   3. the held-out word split over three generator seeds (13 14 15): letter accuracy and whole
-#      words, greedy, beam 8, beam 8 + lexicon; mean and spread; failed clips count as errors.
+#      words, greedy, beam 8, beam 8 + lexicon; mean and spread; failed clips count as errors; and
+#      how each letter of the words is read (aligned with the output: right, another letter, dropped).
 # Generated data is reused when WORK already has it, so a retrained model reruns in minutes.
 #
 # Usage (from the repository root, after scripts/setup.sh):
@@ -94,5 +95,14 @@ python3 -m dactyl_quant.train evaluate-seeds --model "$MODEL" --work "$WORK/seed
     echo "    python -m dactyl_quant.train evaluate-seeds --model $MODEL --work $WORK/seeds --seeds $SEEDS"
     echo
     cat "$WORK/seeds/results.md"
+    echo
+    cat "$WORK/seeds/letters-greedy/word-letters.md"
 } >> "$SUMMARY"
+if [ -n "${DOCS:-}" ]; then
+    docs="$DOCS"
+    [[ "$docs" = /* ]] || docs="$ROOT/$docs"
+    for file in word-confusion.png word-confusion.csv word-letters.csv; do
+        if [ -f "$WORK/seeds/letters-greedy/$file" ]; then cp "$WORK/seeds/letters-greedy/$file" "$docs/words-greedy-$file"; fi
+    done
+fi
 echo "$SUMMARY"

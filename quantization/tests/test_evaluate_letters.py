@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dactyl_quant.train.cli import main as train_main
-from dactyl_quant.train.metrics import NOTHING, OTHER, LetterReads, read_as
+from dactyl_quant.train.metrics import DELETED, NOTHING, OTHER, LetterReads, WordLetters, align, edit_distance, read_as
 
 GOLDEN = Path(__file__).resolve().parents[2] / "Tests" / "golden"
 
@@ -135,3 +135,23 @@ def test_still_clips_are_summarised_by_how_long_the_letter_was_held(tmp_path):
     assert list(groups) == ["held 0.3-0.7 s", "held 1.2-2 s"]
     assert groups["held 0.3-0.7 s"]["doubling_rate"] == 0.0
     assert groups["held 1.2-2 s"]["clips"] == 2 and groups["held 1.2-2 s"]["doubling_rate"] == 0.5
+
+
+@pytest.mark.parametrize("hypothesis,reference", [("hallo", "hello"), ("helo", "hello"), ("xhello", "hello"),
+                                                  ("", "ab"), ("ab", ""), ("ttn", "ant"), ("", "")])
+def test_align_is_a_cheapest_edit_script(hypothesis, reference):
+    pairs = align(hypothesis, reference)
+    assert "".join(h for _, h in pairs if h) == hypothesis and "".join(r for r, _ in pairs if r) == reference
+    assert sum(r != h for r, h in pairs) == edit_distance(hypothesis, reference)
+
+
+def test_word_letters_count_right_substituted_dropped_and_inserted():
+    letters = WordLetters()
+    letters.add("hallo", "hello")  # e read as a
+    letters.add("helo", "hello")   # one l dropped
+    letters.add("hxi", "hi")       # x inserted
+    rows = {row["letter"]: row for row in letters.rows()}
+    assert (rows["e"]["occurrences"], rows["e"]["correct"], rows["e"]["most_read_instead"]) == (2, 1, "a (1)")
+    assert (rows["l"]["occurrences"], rows["l"]["correct"], rows["l"]["deleted"]) == (4, 3, 1)
+    assert letters.inserted["x"] == 1 and rows["h"]["correct_rate"] == 1.0
+    assert letters.matrix(["a", "e", DELETED])[letters.letters().index("e")] == [1, 1, 0]

@@ -1,6 +1,7 @@
 """evaluate-seeds: the held-out word split over several seeds, failures counted as errors; and
 evaluate-dactyl's missing clips, which count as failed clips, never as skipped ones."""
 
+import csv
 import json
 import stat
 from pathlib import Path
@@ -59,6 +60,11 @@ def test_seeds_report_mean_and_spread_with_failures_as_errors(tmp_path):
     assert len(lexicon_calls) == 6 and str(work / "lexicon.txt") in lexicon_calls[0]
     assert "puzzle" in (work / "lexicon.txt").read_text()  # the held-out words are in the user's vocabulary
     assert "73.3 ± 30.6 %" in (work / "results.md").read_text()
+    # Letters of the words over all seeds: "ivy" lost once (3 letters dropped), "o" read "a" once.
+    with open(work / "letters-greedy" / "word-letters.csv", newline="") as stream:
+        rows = {row["letter"]: row for row in csv.DictReader(stream)}
+    assert (rows["o"]["occurrences"], rows["o"]["correct"], rows["o"]["most_read_instead"]) == ("3", "2", "a (1)")
+    assert (rows["i"]["occurrences"], rows["i"]["correct"], rows["i"]["deleted"]) == ("3", "2", "1")
 
 
 def test_fewer_than_three_seeds_is_an_error(tmp_path, capsys):

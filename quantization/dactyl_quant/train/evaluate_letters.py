@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 
 from .corpus import DataError
-from .metrics import NOTHING, OTHER, LetterReads
+from .metrics import DELETED, NOTHING, OTHER, LetterReads, WordLetters
 from .plots import _pyplot
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz"
@@ -165,18 +165,23 @@ def markdown(reads: LetterReads, title: str, command: str | None, failed: int | 
 
 
 def write_png(reads: LetterReads, path: Path, title: str) -> bool:
+    return draw_matrix(reads.letters(), COLUMNS, reads.matrix(COLUMNS), path, title,
+                       "read as (none: nothing; other: two or more different letters)", "clips")
+
+
+def draw_matrix(letters: list[str], columns: list[str], counts: list[list[int]], path: Path, title: str,
+                xlabel: str, unit: str) -> bool:
+    """A confusion matrix as a PNG: shaded by the share of each row, annotated with the counts."""
     plt = _pyplot()
-    if plt is None or not reads.letters():
+    if plt is None or not letters:
         return False
-    columns = COLUMNS
-    counts = reads.matrix(columns)
     rates = [[n / max(sum(row), 1) for n in row] for row in counts]
     figure, axes = plt.subplots(figsize=(11, 0.36 * len(counts) + 2.2), dpi=110)
     image = axes.imshow(rates, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
-    axes.set_xticks(range(len(columns)), [c.upper() if len(c) == 1 else {NOTHING: "none"}.get(c, c) for c in columns],
-                    fontsize=8)
-    axes.set_yticks(range(len(counts)), [letter.upper() for letter in reads.letters()], fontsize=8)
-    axes.set_xlabel("read as (none: nothing; other: two or more different letters)")
+    short = {NOTHING: "none", DELETED: "del."}
+    axes.set_xticks(range(len(columns)), [c.upper() if len(c) == 1 else short.get(c, c) for c in columns], fontsize=8)
+    axes.set_yticks(range(len(counts)), [letter.upper() for letter in letters], fontsize=8)
+    axes.set_xlabel(xlabel)
     axes.set_ylabel("true letter")
     for y, row in enumerate(counts):
         for x, n in enumerate(row):
@@ -184,7 +189,7 @@ def write_png(reads: LetterReads, path: Path, title: str) -> bool:
                 axes.text(x, y, str(n), ha="center", va="center", fontsize=6,
                           color="white" if rates[y][x] > 0.5 else "black")
     axes.set_title(title, fontsize=10)
-    figure.colorbar(image, ax=axes, fraction=0.025, label="share of the true letter's clips")
+    figure.colorbar(image, ax=axes, fraction=0.025, label=f"share of the true letter's {unit}")
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
@@ -240,3 +245,47 @@ def evaluate_letters(args) -> dict:
           + (f"; J/Z: exact {_percent(summary['motion']['exact_rate'])}" if summary["motion"]["clips"] else "")
           + (f"; {failed} failed (read as nothing)" if failed else ""), flush=True)
     return summary
+
+
+WORD_COLUMNS = list(ALPHABET) + [DELETED]
+
+
+def word_letters(predictions: list[tuple[str, str, str]]) -> WordLetters:
+    """Letters of words (key, reference word, output) aligned with the output, per true letter."""
+    letters = WordLetters()
+    for _, reference, hypothesis in predictions:
+        letters.add(hypothesis, reference)
+    return letters
+
+
+def write_word_letters(letters: WordLetters, out: str | Path, title: str, command: str | None = None) -> dict:
+    """word-letters.csv/.md, word-confusion.csv/.png: how each letter of the words was read."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [row for row in letters.rows() if row["letter"] in ALPHABET]
+    shown = [row["letter"] for row in rows]
+    counts = [[letters.read[letter][column] for column in WORD_COLUMNS] for letter in shown]
+    with open(out / "word-letters.csv", "w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(rows[0]) if rows else ["letter"])
+        writer.writeheader()
+        writer.writerows(rows)
+    with open(out / "word-confusion.csv", "w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["true"] + WORD_COLUMNS)
+        for letter, row in zip(shown, counts):
+            writer.writerow([letter] + row)
+    total = sum(row["occurrences"] for row in rows)
+    lines = [f"## {title}", ""] + (["    " + command, ""] if command else []) + [
+        f"{total} letters; read right {_percent(sum(r['correct'] for r in rows) / total if total else math.nan)}, "
+        f"another letter {_percent(sum(r['substituted'] for r in rows) / total if total else math.nan)}, "
+        f"dropped {_percent(sum(r['deleted'] for r in rows) / total if total else math.nan)}; "
+        f"{sum(letters.inserted.values())} letters inserted.", "",
+        "| letter | in the words | read right | dropped | inserted | most often read instead |",
+        "|---|---:|---:|---:|---:|---|"]
+    for row in rows:
+        lines.append(f"| {row['letter'].upper()} | {row['occurrences']} | {_percent(row['correct_rate'])} | "
+                     f"{_percent(row['deleted_rate'])} | {row['inserted']} | {row['most_read_instead']} |")
+    (out / "word-letters.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    png = draw_matrix(shown, WORD_COLUMNS, counts, out / "word-confusion.png", title,
+                      "read as, after aligning the output with the word (del.: dropped)", "occurrences")
+    return {"letters": total, "rows": rows, "confusion_png": png}

@@ -19,6 +19,7 @@ from ..synth.clip import SynthSettings
 from ..synth.corpus import CSV_NAME, DEFAULT_WORDS, read_words, write_corpus
 from .corpus import DataError
 from .evaluate_dactyl import evaluate_model_file
+from .evaluate_letters import read_predictions, word_letters, write_word_letters
 
 MIN_SEEDS = 3
 
@@ -55,6 +56,10 @@ def aggregate(per_seed: list[dict]) -> dict:
             "pooled_letter_accuracy": 1 - edits / letters if letters else float("nan"),
             "words_correct": sum(r["words_correct"] for r in per_seed), "clips": clips,
             "failed": sum(r["failed"] for r in per_seed)}
+
+
+def _slug(decoder: str) -> str:
+    return decoder.replace(" ", "-").replace("+", "plus")
 
 
 def _decoders(beam: int, lexicon: str | None) -> list[tuple[str, int, str | None]]:
@@ -104,14 +109,19 @@ def evaluate_seeds(args) -> dict:
                 crop_policy="fixed", bbox_margin=1.6, model=args.model, dactyl=args.dactyl, engine=args.engine,
                 beam=beam, lexicon=vocabulary, lm=None, lm_weight=None, insertion_bonus=None, jobs=args.jobs,
                 quiet=args.quiet, label=f"seed {seed}, {name}", json=None,
-                predictions=str(work / f"seed-{seed}-{name.replace(' ', '-').replace('+', 'plus')}.csv"))
+                predictions=str(work / f"seed-{seed}-{_slug(name)}.csv"))
             result = evaluate_model_file(one)
             result["seed"] = seed
+            result["predictions"] = one.predictions
             per_decoder.setdefault(name, []).append(result)
     results = {"model": str(args.model), "split": args.split, "seeds": seeds, "engine": args.engine,
                "lexicon": lexicon,
                "decoders": [{"decoder": name, **aggregate(rows), "per_seed": rows} for name, rows in per_decoder.items()]}
     (work / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    for name, rows in per_decoder.items():  # how each letter of the words is read, all seeds together
+        predictions = [p for row in rows for p in read_predictions(row["predictions"])]
+        write_word_letters(word_letters(predictions), work / f"letters-{_slug(name)}",
+                           f"Letters of the held-out words, seeds {' '.join(map(str, seeds))}, {name}")
     table = markdown(results)
     (work / "results.md").write_text(table, encoding="utf-8")
     print(table, end="", flush=True)

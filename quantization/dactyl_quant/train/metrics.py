@@ -115,3 +115,71 @@ class LetterReads:
     def matrix(self, columns: Sequence[str]) -> list[list[int]]:
         """Counts: one row per true letter (self.letters()), one column per reading in `columns`."""
         return [[self.confusion[letter][column] for column in columns] for letter in self.letters()]
+
+
+DELETED = "deleted"
+
+
+def align(hypothesis: Sequence, reference: Sequence) -> list[tuple]:
+    """A cheapest edit alignment: (reference symbol or None, hypothesis symbol or None) pairs in
+    order; None on the left is an insertion, on the right a deletion. Ties prefer a match or a
+    substitution to an insertion and deletion."""
+    rows, columns = len(reference) + 1, len(hypothesis) + 1
+    cost = [[0] * columns for _ in range(rows)]
+    for i in range(rows):
+        cost[i][0] = i
+    for j in range(columns):
+        cost[0][j] = j
+    for i in range(1, rows):
+        for j in range(1, columns):
+            cost[i][j] = min(cost[i - 1][j - 1] + (reference[i - 1] != hypothesis[j - 1]), cost[i - 1][j] + 1,
+                             cost[i][j - 1] + 1)
+    pairs = []
+    i, j = rows - 1, columns - 1
+    while i or j:
+        if i and j and cost[i][j] == cost[i - 1][j - 1] + (reference[i - 1] != hypothesis[j - 1]):
+            pairs.append((reference[i - 1], hypothesis[j - 1]))
+            i, j = i - 1, j - 1
+        elif i and cost[i][j] == cost[i - 1][j] + 1:
+            pairs.append((reference[i - 1], None))
+            i -= 1
+        else:
+            pairs.append((None, hypothesis[j - 1]))
+            j -= 1
+    return pairs[::-1]
+
+
+@dataclass
+class WordLetters:
+    """Letters in words, per true letter: what each occurrence was read as after aligning the
+    output with the word (a letter, or DELETED), and the letters the outputs inserted."""
+
+    read: dict = field(default_factory=dict)  # true letter → Counter of aligned readings
+    inserted: Counter = field(default_factory=Counter)
+
+    def add(self, hypothesis: str, reference: str) -> None:
+        for true, read in align(hypothesis, reference):
+            if true is None:
+                self.inserted[read] += 1
+            else:
+                self.read.setdefault(true, Counter())[DELETED if read is None else read] += 1
+
+    def letters(self) -> list[str]:
+        return sorted(self.read)
+
+    def rows(self) -> list[dict]:
+        rows = []
+        for letter in self.letters():
+            counts = self.read[letter]
+            total = sum(counts.values())
+            wrong = [(n, read) for read, n in counts.items() if read not in (letter, DELETED)]
+            top = max(wrong) if wrong else None
+            rows.append({"letter": letter, "occurrences": total, "correct": counts[letter],
+                         "correct_rate": counts[letter] / total, "substituted": sum(n for n, _ in wrong),
+                         "deleted": counts[DELETED], "deleted_rate": counts[DELETED] / total,
+                         "inserted": self.inserted[letter],
+                         "most_read_instead": f"{top[1]} ({top[0]})" if top else ""})
+        return rows
+
+    def matrix(self, columns: Sequence[str]) -> list[list[int]]:
+        return [[self.read[letter][column] for column in columns] for letter in self.letters()]
