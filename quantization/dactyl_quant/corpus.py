@@ -43,6 +43,7 @@ import numpy as np
 
 from .alphabet import CHICAGO, Alphabet
 from .y4m import Y4MReader, yuv_to_rgb
+from .holdout import refuse_evaluation_only
 
 PARTITIONS = ("train", "dev", "test")
 CHICAGO_STEMS = ("ChicagoFSWild", "ChicagoFSWildPlus")
@@ -291,9 +292,12 @@ def detect_dataset(data: str | Path) -> str:
 
 def read_corpus(data: str | Path, dataset: str = "auto", frames: str = "auto",
                 partitions: tuple[str, ...] | None = None, alphabet: Alphabet | None = CHICAGO,
-                skip_bad: bool = False, csv_name: str | None = None) -> Corpus:
+                skip_bad: bool = False, csv_name: str | None = None, evaluation: bool = False) -> Corpus:
     """A ChicagoFSWild(+) folder (or its CSV), a clip CSV (or a folder with clips.csv), or with
-    `alphabet=None` also a single .y4m file."""
+    `alphabet=None` also a single .y4m file. Evaluation-only sets (the real-photo check) are
+    refused unless `evaluation` (holdout.py): they never reach training or teacher features."""
+    if not evaluation:
+        refuse_evaluation_only(data)
     data = Path(data)
     if dataset == "auto":
         dataset = detect_dataset(data)

@@ -15,7 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from dactyl_quant.teachers.corpus import Corpus, read_corpus  # noqa: E402
+from dataclasses import replace  # noqa: E402
+
+from dactyl_quant.corpus import read_corpus  # noqa: E402
 from dactyl_quant.teachers.mediapipe_models import find_models  # noqa: E402
 from dactyl_quant.teachers.mediapipe_run import check  # noqa: E402
 from dactyl_quant.teachers.mediapipe_teacher import build_tracker  # noqa: E402
@@ -36,7 +38,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2)
     args = parser.parse_args()
     looks = json.loads((args.data / "synth.json").read_text())[args.partition]["looks"]
-    corpus = read_corpus(args.data, {args.partition})
+    corpus = read_corpus(args.data, partitions=(args.partition,), alphabet=None)
     models = find_models()
     tracker = build_tracker(models)
     print("| group | clips | palm found | hand present | joint error (palm sizes) | PCK@0.2 |")
@@ -44,8 +46,8 @@ def main() -> None:
     for field in ("lighting", "camera", "background", "left_handed", "off_centre"):
         values = sorted({group_of(look, field) for look in looks.values()})
         for value in values:
-            clips = [c for c in corpus.clips if group_of(looks[c.key], field) == value]
-            report = check(Corpus(corpus.root, clips), models, args.frames, "synthpose", args.seed, tracker)
+            samples = [s for s in corpus.samples if group_of(looks[s.key], field) == value]
+            report = check(replace(corpus, samples=samples), models, args.frames, "synthpose", args.seed, tracker)
             agreement = report.agreement
             error = f"{agreement.mean_error:.3f}" if agreement else "-"
             pck = f"{100 * agreement.pck:.1f} %" if agreement else "-"

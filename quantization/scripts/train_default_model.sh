@@ -10,6 +10,10 @@
 #     MINUTES   training time of each student (default 27); they train side by side
 #   Environment: CONFIG (pi64; pi on a GPU), DEVICE (cpu|cuda), CACHE (WORK_DIR/cache),
 #   WARMUP (minutes of the KD student's budget spent on its single-frame KD warm-up; MINUTES/3),
+#   STILL_FRACTION (share of the 6000 training clips that are single letters held still 0.3-2 s,
+#   synth/still.py, so that a held letter reads once; default 0.1), SPEED (each training signer's
+#   pace, times the generator's: LOW,HIGH; default 0.5,2) and HOLD (seconds each letter is held:
+#   LOW,HIGH; default 0.1,2) (docs/frame-rate.md),
 #   SKIP_CORPUS=1 to train on the corpus and cache already in WORK_DIR,
 #   SKIP_TRAINING=1 to evaluate the runs already in WORK_DIR,
 #   SHIPPED_CHECKPOINT=best.pt of models/default.dmdl, for its fp32 row (its config: SHIPPED_CONFIG, pi).
@@ -31,7 +35,11 @@ if [ "${SKIP_TRAINING:-0}" != 1 ] && [ "${SKIP_CORPUS:-0}" != 1 ]; then
     # Real photographs as backgrounds (docs/backgrounds.md); the generator falls back to its
     # procedural rooms where they are missing, so a failure here only warns.
     python3 -m dactyl_quant.synth backgrounds || echo "no background photos: procedural rooms only" >&2
-    python3 -m dactyl_quant.synth generate --out "$DATA" --seed 11 --split train --clips 6000 --signers 48 --workers 2
+    # Any signing pace (each signer 0.5-2x), letters held 0.1-2 s, and a share of still single
+    # letters, so that the model reads any speed and a held letter once (docs/frame-rate.md,
+    # docs/evaluation.md).
+    python3 -m dactyl_quant.synth generate --out "$DATA" --seed 11 --split train --clips 6000 --signers 48 --workers 2 \
+        --speed "${SPEED:-0.5,2}" --hold "${HOLD:-0.1,2}" --still-fraction "${STILL_FRACTION:-0.1}"
     python3 -m dactyl_quant.synth generate --out "$DATA" --seed 12 --split dev --clips 120 --y4m --workers 2
     python3 -m dactyl_quant.synth generate --out "$DATA" --seed 13 --split test --workers 2
     python3 -m dactyl_quant.train cache --data "$DATA" --config "$CONFIG" --splits train dev test --cache "$CACHE"

@@ -6,7 +6,7 @@ import time
 
 from ..commands import run_command
 from .clip import SynthSettings
-from .corpus import DEFAULT_WORDS, read_words, write_corpus
+from .corpus import DEFAULT_WORDS, KINDS, STILL_CLIPS_PER_LETTER, read_words, write_corpus
 from .scene import SPLITS
 from .sequence import FPS
 from .sheet import make_handshape_sheet, make_sheet
@@ -44,7 +44,7 @@ def _settings(args: argparse.Namespace) -> SynthSettings:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    words = read_words(args.words or DEFAULT_WORDS[args.split])
+    words = read_words(args.words or DEFAULT_WORDS[args.split]) if args.kind == "words" else []
     width, height = args.size
     settings = _settings(args)
     started = time.perf_counter()
@@ -55,7 +55,7 @@ def _generate(args: argparse.Namespace) -> None:
                   flush=True)
 
     rows = write_corpus(words, args.out, args.seed, settings, args.clips, args.y4m, args.workers, progress,
-                        args.signers)
+                        args.signers, args.kind, args.still_fraction)
     frames = sum(row["number_of_frames"] for row in rows)
     elapsed = time.perf_counter() - started
     print(f"{args.out}: {len(rows)} {args.split} clips, {frames} frames of {width}x{height} at {args.fps} frames/s "
@@ -111,7 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     generate.add_argument("--split", choices=SPLITS, default="train",
                           help="partition to write; test uses the held-out skin tones, viewpoints, "
                                "backgrounds, background photos, lighting set-ups and camera kinds (default: train)")
-    generate.add_argument("--clips", type=int, metavar="N", help="number of clips (default: one per word)")
+    generate.add_argument("--clips", type=int, metavar="N",
+                          help=f"number of clips (default: one per word; --kind still: {STILL_CLIPS_PER_LETTER} "
+                               "per letter)")
+    generate.add_argument("--kind", choices=KINDS, default="words",
+                          help="words: fingerspelled words; still: single letters a-z, each held still for "
+                               "0.3-2 s and labelled with that one letter (still_<split>/ rows beside the "
+                               "words' synth_<split>/ ones) (default: words)")
+    generate.add_argument("--still-fraction", type=float, default=0.0, metavar="F",
+                          help="with --kind words: this share of the clips are still single letters instead, "
+                               "so that a model trained on them reads a held letter once (default: 0)")
     generate.add_argument("--signers", type=int, metavar="N",
                           help="signers (hand proportions; skin tones cycle through the split's) "
                                "(default: train 16, dev 4, test 6)")

@@ -198,11 +198,17 @@ class FrameRenderer:
 def render_clip(word: str, rng: np.random.Generator, settings: SynthSettings = SynthSettings(),
                 signer: Signer | None = None) -> RenderedClip:
     """Render `word` as signed by `signer` (a new random one of the split when None)."""
-    split, width, height = settings.split, settings.width, settings.height
     if signer is None:
-        signer = random_signer(split, rng)
+        signer = random_signer(settings.split, rng)
     sequence = word_sequence(word, rng, settings.fps, settings.signer_timing(signer),
-                           signer_alphabet(signer.style, signer.proportions))
+                             signer_alphabet(signer.style, signer.proportions))
+    return render_sequence(sequence, word, rng, settings, signer)
+
+
+def render_sequence(sequence: PoseSequence, word: str, rng: np.random.Generator, settings: SynthSettings,
+                    signer: Signer) -> RenderedClip:
+    """Render a pose sequence of `signer`'s, labelled `word`, from a new viewpoint in a new look."""
+    split, width, height = settings.split, settings.width, settings.height
     viewpoint = sample_viewpoint(rng, split)
     renderer = FrameRenderer(signer.proportions, viewpoint, sample_look(rng, split, signer, height, width), width,
                              height, signer.left_handed)

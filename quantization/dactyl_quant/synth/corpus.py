@@ -11,10 +11,13 @@
     DIR/synth.json                              how each split was generated, and each clip's lighting set-up,
                                                 camera kind, background, hand and framing ("looks")
 
-`filename` is `synth_<split>/<signer>_<index>`. Writing a split replaces that split's clips and
-rows and keeps the others', so train, dev and test can be generated into one folder one after the
-other. Every clip draws from its own random stream, seeded by (seed, split, clip index): the
-output does not depend on the number of workers.
+`filename` is `synth_<split>/<signer>_<index>` for word clips and `still_<split>/<signer>_<letter>_<index>`
+for still-letter clips (`kind="still"`, still.py: one letter held 0.3-2 s, labelled with that letter).
+Writing a split of a kind replaces that split's clips and rows of that kind and keeps the others',
+so train, dev, test and the still-letter clips can be generated into one folder one after the
+other (a training split with still clips in it: `still_fraction`, or a still split beside it).
+Every clip draws from its own random stream, seeded by (seed, split, kind, clip index): the output
+does not depend on the number of workers.
 """
 
 import csv
@@ -30,9 +33,11 @@ import numpy as np
 from PIL import Image
 
 from ..y4m import Y4MFormat, write_rgb
+from .alphabet_shapes import LETTERS
 from .clip import POSE_DIM, SynthSettings, render_clip
 from .scene import OFFSET, SPLITS, Signer, make_signers
 from .sequence import SPELLABLE
+from .still import render_still_clip, still_letters
 
 CSV_NAME = "ChicagoFSWild.csv"
 CSV_COLUMNS = ("filename", "url", "start_time", "number_of_frames", "width", "height", "label_proc", "label_raw",
@@ -50,6 +55,8 @@ DEFAULT_WORDS = {"train": WORDS_DIR / "train.txt", "dev": WORDS_DIR / "dev.txt",
 # Separate random streams, under the same seed, for each split's clips, signer pool and word order.
 _SPLIT_STREAM = {split: index for index, split in enumerate(SPLITS)}
 _CLIP_STREAM, _SIGNER_STREAM, _WORD_ORDER_STREAM = 0, 1, 2
+_STILL_CLIP_STREAM = 4  # (3 is session.py's)
+KINDS = ("words", "still")
 
 
 def read_words(path: str | Path) -> list[str]:
@@ -90,6 +97,11 @@ class _Job:
     words: tuple[str, ...]
     signers: tuple[Signer, ...]
     write_y4m: bool
+    kind: str = "words"  # or "still": `words` are then the held letters
+
+
+def _prefix(kind: str, split: str) -> str:
+    return f"{'still' if kind == 'still' else 'synth'}_{split}"
 
 
 def _rng(seed: int, split: str, *stream: int) -> np.random.Generator:
@@ -98,11 +110,18 @@ def _rng(seed: int, split: str, *stream: int) -> np.random.Generator:
 
 def _write_clip(job: _Job, index: int) -> dict[str, str | int]:
     settings = job.settings
-    rng = _rng(job.seed, settings.split, _CLIP_STREAM, index)
+    still = job.kind == "still"
+    rng = _rng(job.seed, settings.split, _STILL_CLIP_STREAM if still else _CLIP_STREAM, index)
     signer = job.signers[rng.integers(len(job.signers))]
     word = job.words[index]
-    clip = render_clip(word, rng, settings, signer)
-    filename = f"synth_{settings.split}/{signer.id}_{index:05d}"
+    notes = ""
+    if still:
+        held = render_still_clip(word, rng, settings, signer)
+        clip, notes = held.clip, f"held {held.hold_seconds:.2f} s"
+        filename = f"{_prefix(job.kind, settings.split)}/{signer.id}_{word}_{index:05d}"
+    else:
+        clip = render_clip(word, rng, settings, signer)
+        filename = f"{_prefix(job.kind, settings.split)}/{signer.id}_{index:05d}"
 
     frames_dir = job.out / FRAMES_DIR / filename
     boxes_dir = job.out / BBOX_DIR / filename
@@ -118,9 +137,10 @@ def _write_clip(job: _Job, index: int) -> dict[str, str | int]:
         clip_path = job.out / Y4M_DIR / f"{filename}.y4m"
         clip_path.parent.mkdir(parents=True, exist_ok=True)
         write_rgb(clip_path, Y4MFormat(settings.width, settings.height, fps=(settings.fps, 1)), clip.frames)
-    return {"filename": filename, "url": f"synthetic://dactyl_quant.synth/{settings.split}/{job.seed}/{index}",
+    return {"filename": filename,
+            "url": f"synthetic://dactyl_quant.synth/{settings.split}{'/still' if still else ''}/{job.seed}/{index}",
             "start_time": "0:00:00.000", "number_of_frames": len(clip.frames), "width": settings.width,
-            "height": settings.height, "label_proc": word, "label_raw": word.upper(), "label_notes": "",
+            "height": settings.height, "label_proc": word, "label_raw": word.upper(), "label_notes": notes,
             "partition": settings.split, "signer": signer.id, "look": _look_record(clip)}
 
 
@@ -132,7 +152,8 @@ def _look_record(clip) -> dict[str, str | bool]:
             "off_centre": bool(max(abs(v) for v in clip.viewpoint.offset) > OFFSET)}
 
 
-def _other_splits_rows(csv_path: Path, split: str) -> list[dict[str, str]]:
+def _other_rows(csv_path: Path, prefixes: tuple[str, ...]) -> list[dict[str, str]]:
+    """The rows of other splits and kinds: those whose filename starts with none of `prefixes`."""
     if not csv_path.exists():
         return []
     with open(csv_path, newline="", encoding="utf-8") as stream:
@@ -141,7 +162,8 @@ def _other_splits_rows(csv_path: Path, split: str) -> list[dict[str, str]]:
         if missing:
             raise ValueError(f"{csv_path}: not a ChicagoFSWild CSV (no {', '.join(sorted(missing))} column); "
                              "write the synthetic corpus to another folder")
-        return [{column: row[column] for column in CSV_COLUMNS} for row in reader if row["partition"] != split]
+        return [{column: row[column] for column in CSV_COLUMNS} for row in reader
+                if not row["filename"].startswith(prefixes)]
 
 
 def _write_csv(csv_path: Path, rows: Iterable[dict]) -> None:
@@ -160,48 +182,82 @@ def _update_manifest(out: Path, split: str, entry: dict) -> None:
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
+def _render_rows(job: _Job, workers: int, progress: Callable[[int], None]) -> list[dict]:
+    out, prefix = job.out, _prefix(job.kind, job.settings.split)
+    for folder in (FRAMES_DIR, BBOX_DIR, TEACHER_DIR, Y4M_DIR):
+        shutil.rmtree(out / folder / prefix, ignore_errors=True)
+    write_one = partial(_write_clip, job)
+    rows = []
+    if workers > 1:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            for row in pool.imap(write_one, range(len(job.words)), chunksize=4):
+                rows.append(row)
+                progress(1)
+    else:
+        for index in range(len(job.words)):
+            rows.append(write_one(index))
+            progress(1)
+    return rows
+
+
+STILL_CLIPS_PER_LETTER = 8  # default size of a still split: 208 clips
+
+
 def write_corpus(words: Sequence[str], out: str | Path, seed: int, settings: SynthSettings = SynthSettings(),
                  clips: int | None = None, write_y4m: bool = False, workers: int = 1,
-                 progress: Callable[[int, int], None] | None = None, signers: int | None = None) -> list[dict]:
+                 progress: Callable[[int, int], None] | None = None, signers: int | None = None,
+                 kind: str = "words", still_fraction: float = 0.0) -> list[dict]:
     """Render and write one split (see the module doc); returns its CSV rows.
 
-    `clips` clips are drawn from shuffled passes over `words` (each word once, in order, when None),
-    signed by a pool of `signers` people (default SIGNERS[split]).
+    kind "words": `clips` clips are drawn from shuffled passes over `words` (each word once, in
+    order, when None), signed by a pool of `signers` people (default SIGNERS[split]); with
+    `still_fraction` F, that share of the `clips` are still-letter clips instead (still.py), so
+    that a model trained on the split learns that a held letter reads once.
+    kind "still": `clips` still-letter clips (default 8 per letter), every letter a-z equally
+    often, `words` unused.
     The test split always gets its Y4M clips: `dactyl decode` is evaluated on them.
     """
     out = Path(out)
     split = settings.split
     write_y4m = write_y4m or split == "test"
+    if kind not in KINDS:
+        raise ValueError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
     if seed < 0:
         raise ValueError(f"seed {seed}: expected a non-negative integer")
-    chosen = clip_words(words, clips, _rng(seed, split, _WORD_ORDER_STREAM))
+    if not 0.0 <= still_fraction < 1.0 or (still_fraction and kind == "still"):
+        raise ValueError(f"--still-fraction {still_fraction}: expected a share in [0, 1) of a words split")
     if signers is not None and signers < 1:
         raise ValueError(f"--signers {signers}: expected a positive number of signers")
+    if kind == "still":
+        word_clips, still_clips = [], still_letters(clips or STILL_CLIPS_PER_LETTER * len(LETTERS))
+    else:
+        word_clips = clip_words(words, clips, _rng(seed, split, _WORD_ORDER_STREAM))
+        still_count = round(still_fraction * len(word_clips))
+        word_clips, still_clips = word_clips[:len(word_clips) - still_count], still_letters(still_count)
     signers = make_signers(split, signers or SIGNERS[split], _rng(seed, split, _SIGNER_STREAM))
     csv_path = out / CSV_NAME
-    kept = _other_splits_rows(csv_path, split)
-    for folder in (FRAMES_DIR, BBOX_DIR, TEACHER_DIR, Y4M_DIR):
-        shutil.rmtree(out / folder / f"synth_{split}", ignore_errors=True)
+    jobs = []
+    if kind == "words":
+        jobs.append(_Job(out, seed, settings, tuple(word_clips), tuple(signers), write_y4m, "words"))
+    if still_clips:
+        jobs.append(_Job(out, seed, settings, tuple(still_clips), tuple(signers), write_y4m, "still"))
+    kept = _other_rows(csv_path, tuple(_prefix(job.kind, split) + "/" for job in jobs))
     out.mkdir(parents=True, exist_ok=True)
 
-    job = _Job(out, seed, settings, tuple(chosen), tuple(signers), write_y4m)
-    write_one = partial(_write_clip, job)
-    rows = []
-    if workers > 1:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for row in pool.imap(write_one, range(len(chosen)), chunksize=4):
-                rows.append(row)
-                if progress:
-                    progress(len(rows), len(chosen))
-    else:
-        for index in range(len(chosen)):
-            rows.append(write_one(index))
-            if progress:
-                progress(len(rows), len(chosen))
+    total = sum(len(job.words) for job in jobs)
+    done = 0
 
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
+        if progress:
+            progress(done, total)
+
+    rows = [row for job in jobs for row in _render_rows(job, workers, advance)]
     _write_csv(csv_path, kept + rows)
-    _update_manifest(out, split, {
-        "seed": seed, "clips": len(rows), "frames": sum(int(r["number_of_frames"]) for r in rows),
+    _update_manifest(out, split if kind == "words" else f"{split}-still", {
+        "seed": seed, "clips": len(rows), "still_clips": len(still_clips),
+        "frames": sum(int(r["number_of_frames"]) for r in rows),
         "width": settings.width, "height": settings.height, "fps": settings.fps, "speed": list(settings.speed),
         "hold": list(settings.hold) if settings.hold else None, "pose_dim": POSE_DIM,
         "y4m": write_y4m, "signers": [asdict(signer) for signer in signers],

@@ -4,6 +4,8 @@
     pretrain         warm-up: KD on single frames, then the head on frozen features → RUN/pretrained.pt (fit --init)
     evaluate         fp32 letter accuracy of a checkpoint on a split (greedy or beam)
     evaluate-dactyl  int8 letter accuracy of a .dmdl through the Swift `dactyl decode` (or the numpy reference)
+    evaluate-letters per-letter exact-read, doubling and confusion on single-letter clips (still split, real photos)
+    evaluate-seeds   evaluate-dactyl on the held-out word split of several generator seeds: mean and spread
     evaluate-sessions  the segmenter of `dactyl run` on generated sessions: word boundaries and letters
     report           markdown table of evaluation results (JSON files from the two above)
     cache            decode + crop + resize clips into the cache only (e.g. where Pillow is installed)
@@ -83,6 +85,36 @@ def _evaluate(args) -> None:
 def _evaluate_dactyl(args) -> None:
     from .evaluate_dactyl import evaluate_model_file
     evaluate_model_file(args)
+
+
+def _evaluate_letters(args) -> None:
+    from .evaluate_letters import evaluate_letters
+    evaluate_letters(args)
+
+
+def _evaluate_seeds(args) -> None:
+    from .evaluate_seeds import evaluate_seeds
+    evaluate_seeds(args)
+
+
+def _engine_options(parser: argparse.ArgumentParser, model_required: bool = True) -> None:
+    """How a .dmdl model file is run on clips: evaluate-dactyl's, evaluate-letters' and evaluate-seeds'."""
+    parser.add_argument("--model", required=model_required, metavar="M.dmdl")
+    parser.add_argument("--dactyl", metavar="PATH", help="the dactyl binary (default: $DACTYL, "
+                                                         ".build/release/dactyl, or dactyl on PATH)")
+    parser.add_argument("--engine", choices=("dactyl", "reference"), default="dactyl",
+                        help="the Swift binary, or the numpy int8 reference (bit-exact encoder, slower)")
+    parser.add_argument("--jobs", type=int, metavar="N", help="clips decoded at once (default: cores)")
+    parser.add_argument("--quiet", action="store_true")
+
+
+def _vocabulary_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lexicon", metavar="FILE", help="word list constraining the beam search (needs --beam)")
+    parser.add_argument("--lm", metavar="FILE.dclm", help="character n-gram model (python -m dactyl_quant.charlm "
+                                                          "train; needs --beam)")
+    parser.add_argument("--lm-weight", type=float, metavar="W", help="the LM's weight (dactyl's default: 0.3)")
+    parser.add_argument("--insertion-bonus", type=float, metavar="B",
+                        help="added per extension with --lexicon or --lm (default: 0)")
 
 
 def _evaluate_sessions(args) -> None:
@@ -216,23 +248,51 @@ def build_parser() -> argparse.ArgumentParser:
 
     dactyl = commands.add_parser("evaluate-dactyl", help="int8 letter accuracy of a .dmdl model file on a split")
     _data_options(dactyl, required=True)
-    dactyl.add_argument("--model", required=True, metavar="M.dmdl")
-    dactyl.add_argument("--dactyl", metavar="PATH", help="the dactyl binary (default: $DACTYL, "
-                                                         ".build/release/dactyl, or dactyl on PATH)")
-    dactyl.add_argument("--engine", choices=("dactyl", "reference"), default="dactyl",
-                        help="the Swift binary, or the numpy int8 reference (bit-exact encoder, slower)")
+    _engine_options(dactyl)
     dactyl.add_argument("--split", default="test")
     dactyl.add_argument("--beam", type=int, default=0, metavar="N")
-    dactyl.add_argument("--lexicon", metavar="FILE", help="word list constraining the beam search (needs --beam)")
-    dactyl.add_argument("--lm", metavar="FILE.dclm", help="character n-gram model (python -m dactyl_quant.charlm "
-                                                          "train; needs --beam)")
-    dactyl.add_argument("--lm-weight", type=float, metavar="W", help="the LM's weight (dactyl's default: 0.3)")
-    dactyl.add_argument("--insertion-bonus", type=float, metavar="B",
-                        help="added per extension with --lexicon or --lm (default: 0)")
-    dactyl.add_argument("--jobs", type=int, metavar="N", help="clips decoded at once (default: cores)")
+    _vocabulary_options(dactyl)
     _result_options(dactyl)
-    dactyl.add_argument("--quiet", action="store_true")
     dactyl.set_defaults(run=_evaluate_dactyl, crop_policy=None, bbox_margin=None)
+
+    letters = commands.add_parser(
+        "evaluate-letters", help="per-letter exact read, doubling and confusion matrix on single-letter clips",
+        description="Single-letter clips (the still-letter split: synth generate --kind still; the real-photo "
+                    "check: scripts/build_real_photo_check.py) through dactyl decode: exact-read, contains and "
+                    "doubling rates per letter, and the confusion matrix (CSV, PNG, markdown) in --out.")
+    _data_options(letters)
+    _engine_options(letters, model_required=False)
+    letters.add_argument("--split", default="test")
+    letters.add_argument("--beam", type=int, default=0, metavar="N")
+    _vocabulary_options(letters)
+    letters.add_argument("--from-predictions", metavar="FILE.csv",
+                         help="score this predictions CSV (key,reference,hypothesis) instead of decoding")
+    letters.add_argument("--out", required=True, metavar="DIR", help="letters.csv, confusion.csv/.png, letters.md, "
+                                                                    "summary.json, predictions.csv")
+    letters.add_argument("--title", help="title of the tables and the matrix")
+    letters.add_argument("--group-by", metavar="REGEX",
+                         help="also summarise groups of clips: what this expression's one group finds in each "
+                              "clip's key (the real-photo check: '^y4m/([^/]+)/', its two photo sources)")
+    letters.add_argument("--command-line", metavar="TEXT", help="the command to print with the tables")
+    letters.set_defaults(run=_evaluate_letters, crop_policy=None, bbox_margin=None)
+
+    seeds = commands.add_parser(
+        "evaluate-seeds", help="evaluate-dactyl on the held-out word split of several generator seeds",
+        description="Generates the held-out test split for each seed (unless DIR/seed-S exists), runs "
+                    "evaluate-dactyl on each with each decoder (greedy, beam, beam + lexicon), failed clips "
+                    "counted as errors, and reports per seed and the mean and spread over the seeds.")
+    _engine_options(seeds)
+    seeds.add_argument("--work", required=True, metavar="DIR", help="DIR/seed-S corpora, results.json, results.md")
+    seeds.add_argument("--seeds", type=int, nargs="+", default=[13, 14, 15], metavar="S",
+                       help="generator seeds (at least 3; default 13 14 15: 13 is the README's split)")
+    seeds.add_argument("--split", default="test")
+    seeds.add_argument("--beam", type=int, default=8, metavar="N", help="beam width of the beam decoders (8)")
+    seeds.add_argument("--lexicon", metavar="FILE",
+                       help="lexicon of the beam + lexicon row (default: the training and test word lists, "
+                            "the vocabulary a user would give; 'none': no lexicon row)")
+    seeds.add_argument("--workers", type=int, default=1, metavar="N", help="processes rendering each split")
+    seeds.add_argument("--size", default="128x128", metavar="WxH", help="frame size of generated splits")
+    seeds.set_defaults(run=_evaluate_seeds)
 
     sessions = commands.add_parser("evaluate-sessions",
                                    help="word-boundary and letter accuracy of `dactyl run` on generated sessions")
@@ -269,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "evaluate-dactyl":
+    if args.command in ("evaluate-dactyl", "evaluate-letters"):
         args.crop_policy = args.crop_policy or "fixed"
         args.bbox_margin = args.bbox_margin or 1.6
     return run_command(args, (DataError, ValueError, OSError))

@@ -6,8 +6,9 @@ numpy int8 reference (`dactyl_quant.reference`), bit-exact with the Swift encode
 without the Swift build (slower).
 
 `--lexicon`, `--lm`, `--lm-weight` and `--insertion-bonus` go to `dactyl decode` (the reference
-engine applies the same rules, `ctc.make_vocabulary`). A clip whose decoding fails counts as all
-errors (an empty hypothesis) and is counted in `failed`.
+engine applies the same rules, `ctc.make_vocabulary`). A clip whose decoding fails (the engine's
+error, a time-out, output it cannot parse; with `--skip-bad` also a missing clip file) counts as all
+errors (an empty hypothesis) and is counted in `failed`: a failure never leaves the split.
 
 Clips: ChicagoFSWild layout → DIR/y4m/<filename>.y4m; CSV corpora → the `clip` column's .y4m.
 With `--crop-policy bbox` each clip gets the same signing-hand crop as in training (`--crop`).
@@ -19,11 +20,12 @@ import os
 import shutil
 import subprocess
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import ctc
 from ..alphabet import CHICAGO
-from ..corpus import DataError, Sample, read_corpus
+from ..corpus import DataError, Sample, Skipped, read_corpus
 from ..export import read_model
 from ..preprocess import Crop
 from ..y4m import Y4MReader
@@ -114,52 +116,24 @@ def _run_reference(job: tuple) -> tuple[str | None, str | None]:
         return None, f"{clip}: {error}"
 
 
-def evaluate_model_file(args) -> dict:
-    model = read_model(args.model)  # fails early on a bad file
-    if model.alphabet != CHICAGO:
-        raise DataError(f"{args.model}: its alphabet {model.alphabet} is not ChicagoFSWild's")
-    corpus = read_corpus(args.data, args.dataset or "auto", "y4m", partitions=(args.split,), skip_bad=args.skip_bad,
-                         csv_name=args.csv)
-    skipped = corpus.skipped
-    spec = None
-    if args.crop_policy == "bbox":
-        spec = CacheSpec(model.input_height, model.input_width, tuple(model.default_crop), "bbox", args.bbox_margin)
-    engine = args.engine
-    extra = vocabulary_arguments(args)
-    dactyl = find_dactyl(args.dactyl) if engine == "dactyl" else None
-    jobs, samples = [], []
-    for sample in corpus.split(args.split):
-        if not sample.source.lower().endswith(".y4m") or not os.path.isfile(sample.source):
-            skipped.bad("missing clip", f"{sample.where}: {sample.source} is not an existing .y4m clip")
-            continue
-        crop = clip_crop(sample, spec)
-        jobs.append((dactyl, str(args.model), sample.source, args.beam, crop, extra) if engine == "dactyl"
-                    else (str(args.model), sample.source, args.beam, crop, args.lexicon, args.lm, args.lm_weight,
-                          args.insertion_bonus))
-        samples.append(sample)
-    if not jobs:
-        raise DataError(f"no .y4m clips in the {args.split!r} split")
-    workers = args.jobs or os.cpu_count() or 1
-    single_threaded(workers)
-    pool = (ThreadPoolExecutor(workers) if engine == "dactyl"
-            else ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")))
-    count = LetterCount()
-    failed = words_correct = 0
-    predictions = []
-    progress = Progress(len(jobs), f"{engine} {args.split}", enabled=not args.quiet)
-    with pool:
-        for sample, (letters, error) in zip(samples, pool.map(_run_dactyl if engine == "dactyl" else _run_reference,
-                                                              jobs)):
-            progress.update()
-            if error is not None:
-                failed += 1
-                if not args.quiet:
-                    print(f"{sample.where}: {error}", flush=True)
-                letters = ""
-            count.add(CHICAGO.encode(letters), sample.labels)
-            words_correct += CHICAGO.encode(letters) == list(sample.labels)
-            predictions.append((sample.key, sample.letters, letters))
-    progress.close()
+@dataclass
+class Decoded:
+    """Every clip of a split with what the engine read ("" where it failed), in corpus order."""
+
+    samples: list[Sample]
+    hypotheses: list[str]
+    errors: list[str | None]  # why a clip failed (its hypothesis counts as empty: all errors)
+    skipped: Skipped
+    decoder: str
+    precision: str
+    info: str
+
+    @property
+    def failed(self) -> int:
+        return sum(error is not None for error in self.errors)
+
+
+def decoder_name(args) -> str:
     decoder = f"beam {args.beam}" if args.beam else "greedy"
     if args.lexicon:
         decoder += " + lexicon"
@@ -168,9 +142,74 @@ def evaluate_model_file(args) -> dict:
         decoder += f", bonus {args.insertion_bonus or 0:g})"
     elif args.lexicon and args.insertion_bonus:
         decoder += f" (bonus {args.insertion_bonus:g})"
+    return decoder
+
+
+def decode_split(args) -> Decoded:
+    """Run the engine on every .y4m clip of `args.split`. A clip that fails (the engine's error, a
+    time-out, unreadable output, or with --skip-bad a missing clip file) is kept with an empty
+    hypothesis, so that it counts as all errors, never as skipped."""
+    model = read_model(args.model)  # fails early on a bad file
+    if model.alphabet != CHICAGO:
+        raise DataError(f"{args.model}: its alphabet {model.alphabet} is not ChicagoFSWild's")
+    corpus = read_corpus(args.data, args.dataset or "auto", "y4m", partitions=(args.split,), skip_bad=args.skip_bad,
+                         csv_name=args.csv, evaluation=True)
+    spec = None
+    if args.crop_policy == "bbox":
+        spec = CacheSpec(model.input_height, model.input_width, tuple(model.default_crop), "bbox", args.bbox_margin)
+    engine = args.engine
+    extra = vocabulary_arguments(args)
+    dactyl = find_dactyl(args.dactyl) if engine == "dactyl" else None
+    jobs, samples = [], corpus.split(args.split)
+    if not samples:
+        raise DataError(f"no clips in the {args.split!r} split of {args.data}")
+    errors: list[str | None] = [None] * len(samples)
+    for index, sample in enumerate(samples):
+        if not sample.source.lower().endswith(".y4m") or not os.path.isfile(sample.source):
+            message = f"{sample.where}: {sample.source} is not an existing .y4m clip"
+            if not args.skip_bad:
+                raise DataError(message + " (with --skip-bad it counts as a failed clip: all errors)")
+            errors[index] = message
+            continue
+        crop = clip_crop(sample, spec)
+        jobs.append((index, (dactyl, str(args.model), sample.source, args.beam, crop, extra) if engine == "dactyl"
+                     else (str(args.model), sample.source, args.beam, crop, args.lexicon, args.lm, args.lm_weight,
+                           args.insertion_bonus)))
+    workers = args.jobs or os.cpu_count() or 1
+    single_threaded(workers)
+    pool = (ThreadPoolExecutor(workers) if engine == "dactyl"
+            else ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")))
+    hypotheses = [""] * len(samples)
+    progress = Progress(len(jobs), f"{engine} {args.split}", enabled=not args.quiet)
+    with pool:
+        run = _run_dactyl if engine == "dactyl" else _run_reference
+        for (index, _), (letters, error) in zip(jobs, pool.map(run, [job for _, job in jobs])):
+            progress.update()
+            if error is not None:
+                errors[index] = error
+            else:
+                hypotheses[index] = letters
+    progress.close()
+    if not args.quiet:
+        for sample, error in zip(samples, errors):
+            if error is not None:
+                print(f"{sample.where}: {error}", flush=True)
     precision = "int8 (dactyl)" if engine == "dactyl" else "int8 (numpy reference)"
+    return Decoded(samples, hypotheses, errors, corpus.skipped, decoder_name(args), precision, model.info)
+
+
+def evaluate_model_file(args) -> dict:
+    decoded = decode_split(args)
+    count = LetterCount()
+    words_correct = 0
+    predictions = []
+    for sample, letters in zip(decoded.samples, decoded.hypotheses):
+        count.add(CHICAGO.encode(letters), sample.labels)
+        words_correct += CHICAGO.encode(letters) == list(sample.labels)
+        predictions.append((sample.key, sample.letters, letters))
+    decoder, precision, failed, skipped = decoded.decoder, decoded.precision, decoded.failed, decoded.skipped
     result = {"label": args.label or f"{Path(args.model).stem}, {precision}", "precision": precision,
-              "split": args.split, "decoder": decoder, "model": str(args.model), "info": model.info,
+              "split": args.split, "decoder": decoder, "model": str(args.model), "info": decoded.info,
               "letter_accuracy": count.accuracy, "edits": count.edits, "letters": count.letters,
               "clips": count.clips, "words_correct": words_correct,
               "word_rate": words_correct / count.clips if count.clips else float("nan"), "failed": failed,
@@ -182,10 +221,14 @@ def evaluate_model_file(args) -> dict:
         with open(args.json, "w", encoding="utf-8") as stream:
             json.dump(result, stream, indent=1)
     if args.predictions:
-        import csv
-        with open(args.predictions, "w", newline="", encoding="utf-8") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(["key", "reference", "hypothesis"])
-            writer.writerows(sorted(predictions))
+        write_predictions(args.predictions, predictions)
     return result
+
+
+def write_predictions(path: str | Path, predictions: list[tuple[str, str, str]]) -> None:
+    import csv
+    with open(path, "w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["key", "reference", "hypothesis"])
+        writer.writerows(sorted(predictions))
 
