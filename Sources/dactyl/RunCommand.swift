@@ -186,7 +186,7 @@ enum RunCommand {
         }
         if reloaded.crop != profile.crop {
             do {
-                try box.recogniser.recogniser.setCrop(reloaded.crop ?? defaultCrop)
+                try box.recogniser.setCrop(reloaded.crop ?? defaultCrop)
             } catch {
                 printError("SIGHUP: \(error.description) (keeping the crop \(profile.crop ?? defaultCrop))")
                 return

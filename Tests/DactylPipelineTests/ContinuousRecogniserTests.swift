@@ -81,6 +81,24 @@ final class ContinuousRecogniserTests: XCTestCase {
         return (sink, recogniser)
     }
 
+    func testMovingTheSigningZoneBetweenWordsIsNotMotion() throws {
+        // SIGHUP moves the crop in the rest between two words: the new framing must not read as a
+        // moving hand (it would bridge the rest and join the words), nor raise the noise floor.
+        let (path, words) = try session.write([.holdFirst(30), .word, .holdLast(40), .word, .holdFirst(40)])
+        let restMiddle = (words[0].upperBound + words[1].lowerBound) / 2
+        var motionAfterMove: [Float] = []
+        let (sink, _) = try run(path, onFrame: { number, recogniser, _ in
+            if number == restMiddle - 4 || number == restMiddle + 4 {
+                try! recogniser.setCrop(number < restMiddle ? CropRect(x: 6, y: 6, width: 116, height: 116)
+                                                            : CropRect(x: 0, y: 0, width: 128, height: 128))
+            } else if number == restMiddle - 3 || number == restMiddle + 5 {
+                motionAfterMove.append(recogniser.lastMotion)
+            }
+        })
+        XCTAssertEqual(motionAfterMove, [0, 0])
+        XCTAssertEqual(sink.words, ["dragon", "dragon"])
+    }
+
     func testWordsSeparatedByStillAndEmptyStretchesAreCommittedOneByOne() throws {
         let (path, words) = try session.write([.holdFirst(30), .word, .holdLast(40), .empty(20), .word, .holdFirst(40)])
         let (sink, _) = try run(path)

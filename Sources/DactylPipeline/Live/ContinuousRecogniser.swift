@@ -58,6 +58,9 @@ public final class ContinuousRecogniser {
     public private(set) var repeatedFrames = 0
     /// Motion of the last frame (mean |Δ| of the input tensor), for `--trace` and tests.
     public private(set) var lastMotion: Float = 0
+    /// The crop changed since the last encoded frame: the next input differs from the previous
+    /// one by the change of framing, not by the hand, so it measures no motion.
+    var framingChanged = false
 
     /// Arena bytes the live state needs beside the recogniser's own buffers.
     public static func workspaceBytes(model: Model, inputCount: Int, window: Int) -> Int {
@@ -112,6 +115,12 @@ public final class ContinuousRecogniser {
         letters = LetterTable(alphabet: model.alphabet)
     }
 
+    /// Moves the signing zone (a profile reloaded by SIGHUP): the word being signed goes on.
+    public func setCrop(_ crop: CropRect) throws(PipelineError) {
+        try recogniser.setCrop(crop)
+        framingChanged = true
+    }
+
     /// Where a segment starts: `frames` ring slots from slot `start`.
     var segmentLength: Int { encoded - segmentStart }
 
@@ -132,8 +141,9 @@ public final class ContinuousRecogniser {
         }
         recogniser.preprocess(frame)
         let count = recogniser.inputCount
-        let motion = framesEncoded == 0 || step.restarted ? 0 : meanAbsoluteDifference(recogniser.input, previousInput, count: count)
-        if framesEncoded > 0 && !step.restarted && motion == 0 {
+        let measured = framesEncoded > 0 && !step.restarted && !framingChanged
+        let motion = measured ? meanAbsoluteDifference(recogniser.input, previousInput, count: count) : 0
+        if measured && motion == 0 {
             // The same picture again (a camera repeating frames: vivid at 60 Hz over 30 fps
             // content; no sensor's noise repeats exactly): not a new frame for the model, which
             // must see the signing at its own pace, nor for the noise floor; its model frames are
@@ -146,7 +156,8 @@ public final class ContinuousRecogniser {
         }
         resampler = advanced
         lastMotion = motion
-        if framesEncoded > 0 && !step.restarted { motionFloor.add(lastMotion) }
+        if measured { motionFloor.add(lastMotion) }
+        framingChanged = false
         previousInput.update(from: recogniser.input, count: count)
         recogniser.encodeInput()
         framesEncoded += 1
