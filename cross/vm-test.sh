@@ -10,6 +10,8 @@
 #           is reported lost, reopened with back-off, and the frames still match;
 #   gpio    the virt machine's PL061: a line driven out hi / out lo shows in /sys/kernel/debug/gpio;
 #   serial  qemu-xhci + usb-serial: /dev/ttyUSB0 in the guest (ftdi_sio), a file on the host;
+#   devices `dactyl devices` lists vivid's capture node (formats, sizes, rates) and its output node,
+#           the PL061 with a line in use, /dev/ttyUSB0, and no USB device controller;
 #   run     `dactyl run` on the capture node over the session clip with the serial and GPIO sinks:
 #           the host reads the clip's words in order from the serial file, the guest saw the LED
 #           line toggle (only when this dactyl has a `run` command; see cross/vm/run-step.sh).
@@ -178,6 +180,7 @@ report camera
 report reconnect
 report camera-nv12
 report gpio
+report devices
 if grep -aq "VMTEST serial $SERIAL_TOKEN" "$WORK/serial.out"; then
     echo "PASS  vm serial: the guest's line on /dev/ttyUSB0 reached the host's file"
 else

@@ -89,7 +89,7 @@ struct DeviceListing {
             guard dactyl_camera_enum_format(fd, index, &fourcc, &description, description.count, &compressed) == 0 else { break }
             index += 1
             let native = [UInt32(DACTYL_FOURCC_YUYV), UInt32(DACTYL_FOURCC_NV12), UInt32(DACTYL_FOURCC_YU12), UInt32(DACTYL_FOURCC_MJPG)].contains(fourcc)
-            out.line("    \(fourccText(fourcc)) \"\(text(description))\"\(native ? "" : " (converted by libv4l2)"): "
+            out.line("    \(fourccText(fourcc)) \"\(text(description))\"\(native ? " (dactyl reads it)" : ""): "
                      + sizes(fd, fourcc: fourcc))
         }
         if index == 0 { out.line("    no capture formats listed by the driver") }
@@ -246,7 +246,9 @@ struct DeviceListing {
         let group = text(buffer)
         dactyl_user_name(&buffer, buffer.count)
         let user = text(buffer)
-        return DeviceAccess.advice(group: group, groupCanWrite: info.mode & 0o060 == 0o060,
+        // A static binary may find no group database (NSS): the number then stands for the name.
+        return DeviceAccess.advice(group: group.isEmpty && info.group_id != 0 ? String(info.group_id) : group,
+                                   groupCanWrite: info.mode & 0o060 == 0o060,
                                    inGroupNow: info.has_group != 0, listedInGroup: info.listed_in_group != 0, user: user)
     }
 
