@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 packages=(libopenblas-dev libgpiod-dev libv4l-dev pkg-config)
+packages+=(lintian mmdebstrap)   # packaging/test.sh: the .deb packages' checks and their Debian root
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
