@@ -97,6 +97,8 @@ COMMON=(
     -Xswiftc -use-ld=bfd
     -Xswiftc -Xclang-linker -Xswiftc --target=aarch64-unknown-linux-gnu
     -Xlinker "-L$LIB" -Xlinker -rpath-link -Xlinker "$LIB"
+    # Full RELRO: the GOT becomes read-only once the loader is done (the .deb's hardening).
+    -Xlinker -z -Xlinker now
 )
 if [[ -n "$CPU" ]]; then
     COMMON+=(-Xcc "-mcpu=$CPU" -Xswiftc -target-cpu -Xswiftc "$CPU")

@@ -12,6 +12,8 @@
 #   gpio-busy  `dactyl run` with its LED line held by another holder (sysfs export), then with a
 #           chip that is not there: one line on stderr each, and the box runs without GPIO;
 #   serial  qemu-xhci + usb-serial: /dev/ttyUSB0 in the guest (ftdi_sio), a file on the host;
+#   devices `dactyl devices` lists vivid's capture node (formats, sizes, rates) and its output node,
+#           the PL061 with a line in use, /dev/ttyUSB0, and no USB device controller;
 #   run     `dactyl run` on the capture node over the session clip with the serial and GPIO sinks:
 #           the host reads the clip's words in order from the serial file, the guest saw the LED
 #           line toggle (only when this dactyl has a `run` command; see cross/vm/run-step.sh);
@@ -186,6 +188,7 @@ report reconnect
 report camera-nv12
 report gpio
 ((RUN)) && report gpio-busy
+report devices
 if grep -aq "VMTEST serial $SERIAL_TOKEN" "$WORK/serial.out"; then
     echo "PASS  vm serial: the guest's line on /dev/ttyUSB0 reached the host's file"
 else

@@ -6,9 +6,8 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# lomiri-wallpapers-16.04 (16 MB) and mate-backgrounds (47 MB): free-licensed photographs that the
-# synthetic corpus uses as backgrounds (docs/backgrounds.md; tests do not need them).
-packages=(libopenblas-dev libgpiod-dev libv4l-dev pkg-config lomiri-wallpapers-16.04 mate-backgrounds)
+packages=(libopenblas-dev libgpiod-dev libv4l-dev pkg-config)
+packages+=(lintian mmdebstrap)   # packaging/test.sh: the .deb packages' checks and their Debian root
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

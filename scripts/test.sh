@@ -2,7 +2,7 @@
 # Runs every test: the Swift package's (host build), the no-allocation test on the release
 # build, the Swift and C tests under AddressSanitizer, the Embedded Swift build of the board
 # code, the aarch64 cross build under qemu (cortex-a72 and cortex-a76), the board's devices in
-# a virtual Raspberry Pi, the fuzz targets on their corpora, and the Python side's. Expects
+# a virtual Raspberry Pi, the Debian packages, the fuzz targets on their corpora, and the Python side's. Expects
 # scripts/setup.sh to have run.
 # Ends with one summary line.
 set -uo pipefail
@@ -55,6 +55,15 @@ bash cross/vm-test.sh --skip-build 2>&1 | tee "$logs/vm.log" | grep -E "^(PASS|F
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 echo "cross/vm-test.sh took $((SECONDS - vm_started)) s"
 
+# The .deb packages (packaging/test.sh): both built (arm64 from the binary cross/test.sh built),
+# lintian, their contents, the arm64 selftest under qemu, and the amd64 one installed, checked and
+# purged in a Debian bookworm root (made once with mmdebstrap, cached in packaging/.cache).
+step "Debian packages: lintian, contents, install and purge in a Debian root (packaging/test.sh)"
+package_started=$SECONDS
+bash packaging/test.sh --skip-arm64-build 2>&1 | tee "$logs/package.log" | grep -E "^(PASS|FAIL) |packaging/test.sh:"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+echo "packaging/test.sh took $((SECONDS - package_started)) s"
+
 # Every reader of outside input under libFuzzer with ASan (fuzz/README.md): the seed corpus
 # and a fixed 10000 executions per target (seed 1), in its own build (.build-fuzz).
 step "fuzz targets: seed corpus + mutations under ASan (fuzz/run.sh)"
@@ -89,14 +98,17 @@ sanitizer_failed=$(grep -E "^FAIL  sanitizer " "$logs/sanitizers.log" | grep -oE
 # cross/vm-test.sh: "PASS  vm NAME: ..." or "FAIL  vm NAME: ..." per check.
 vm_passed=$(grep -cE "^PASS  vm " "$logs/vm.log")
 vm_failed=$(grep -cE "^FAIL  vm " "$logs/vm.log")
+# packaging/test.sh: "PASS  package NAME: ..." or "FAIL  package NAME: ..." per check.
+package_passed=$(grep -cE "^PASS  package " "$logs/package.log")
+package_failed=$(grep -cE "^FAIL  package " "$logs/package.log")
 # fuzz/run.sh: "PASS  fuzz TARGET: ..." or "FAIL  fuzz TARGET: ..." per target.
 fuzz_passed=$(grep -cE "^PASS  fuzz " "$logs/fuzz.log")
 fuzz_failed=$(grep -cE "^FAIL  fuzz " "$logs/fuzz.log")
 [ "$swift_passed" -gt 0 ] && [ "$sanitizer_passed" -gt 0 ] && [ "$python_passed" -gt 0 ] && [ "$cross_passed" -gt 0 ] \
-    && [ "$vm_passed" -gt 0 ] && [ "$fuzz_passed" -gt 0 ] || status=1
-failed=$((swift_failed + sanitizer_failed + python_failed + cross_failed + vm_failed + fuzz_failed))
+    && [ "$vm_passed" -gt 0 ] && [ "$package_passed" -gt 0 ] && [ "$fuzz_passed" -gt 0 ] || status=1
+failed=$((swift_failed + sanitizer_failed + python_failed + cross_failed + vm_failed + package_failed + fuzz_failed))
 [ "$status" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
 echo
-echo "tests: $((swift_passed + sanitizer_passed + cross_passed + vm_passed + fuzz_passed + python_passed)) passed, $failed failed"
+echo "tests: $((swift_passed + sanitizer_passed + cross_passed + vm_passed + package_passed + fuzz_passed + python_passed)) passed, $failed failed"
 rm -rf "$logs"
 exit $status

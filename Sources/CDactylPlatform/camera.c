@@ -251,3 +251,107 @@ int dactyl_record_create_file(const char *path, int *fd) {
 int dactyl_record_close_file(int fd) {
     return close(fd) == 0 ? 0 : errno;
 }
+
+// --- listing --------------------------------------------------------------------------------
+
+static int plain_ioctl(int fd, unsigned long request, void *argument) {
+    int result;
+    do {
+        result = ioctl(fd, request, argument);
+    } while (result == -1 && errno == EINTR);
+    return result == -1 ? (errno ? errno : EIO) : 0;
+}
+
+static void copy_text(char *to, size_t capacity, const unsigned char *from, size_t from_size) {
+    if (capacity == 0) return;
+    size_t length = strnlen((const char *)from, from_size);
+    if (length >= capacity) length = capacity - 1;
+    memcpy(to, from, length);
+    to[length] = 0;
+}
+
+int dactyl_camera_describe(int fd, uint32_t *kind, char *card, size_t card_capacity, char *driver,
+                           size_t driver_capacity, char *bus, size_t bus_capacity) {
+    struct v4l2_capability capability;
+    memset(&capability, 0, sizeof capability);
+    int error = plain_ioctl(fd, VIDIOC_QUERYCAP, &capability);
+    if (error != 0) return error;
+    uint32_t caps = (capability.capabilities & V4L2_CAP_DEVICE_CAPS) ? capability.device_caps
+                                                                      : capability.capabilities;
+    *kind = 0;
+    if (caps & V4L2_CAP_VIDEO_CAPTURE) *kind |= DACTYL_CAMERA_KIND_CAPTURE;
+    if (caps & V4L2_CAP_VIDEO_CAPTURE_MPLANE) *kind |= DACTYL_CAMERA_KIND_CAPTURE_MPLANE;
+    if (caps & (V4L2_CAP_VIDEO_OUTPUT | V4L2_CAP_VIDEO_OUTPUT_MPLANE | V4L2_CAP_VIDEO_M2M | V4L2_CAP_VIDEO_M2M_MPLANE))
+        *kind |= DACTYL_CAMERA_KIND_OUTPUT;
+    if (caps & (V4L2_CAP_META_CAPTURE | V4L2_CAP_META_OUTPUT)) *kind |= DACTYL_CAMERA_KIND_METADATA;
+    if (caps & V4L2_CAP_STREAMING) *kind |= DACTYL_CAMERA_KIND_STREAMING;
+    copy_text(card, card_capacity, capability.card, sizeof capability.card);
+    copy_text(driver, driver_capacity, capability.driver, sizeof capability.driver);
+    copy_text(bus, bus_capacity, capability.bus_info, sizeof capability.bus_info);
+    return 0;
+}
+
+int dactyl_camera_enum_format(int fd, uint32_t index, uint32_t *fourcc, char *description,
+                              size_t capacity, int *compressed) {
+    struct v4l2_fmtdesc format;
+    memset(&format, 0, sizeof format);
+    format.index = index;
+    format.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+    int error = plain_ioctl(fd, VIDIOC_ENUM_FMT, &format);
+    if (error != 0) return error;
+    *fourcc = format.pixelformat;
+    *compressed = (format.flags & V4L2_FMT_FLAG_COMPRESSED) != 0;
+    copy_text(description, capacity, format.description, sizeof format.description);
+    return 0;
+}
+
+int dactyl_camera_enum_size(int fd, uint32_t fourcc, uint32_t index, int *stepwise, uint32_t values[6]) {
+    struct v4l2_frmsizeenum size;
+    memset(&size, 0, sizeof size);
+    size.index = index;
+    size.pixel_format = fourcc;
+    int error = plain_ioctl(fd, VIDIOC_ENUM_FRAMESIZES, &size);
+    if (error != 0) return error;
+    memset(values, 0, 6 * sizeof values[0]);
+    if (size.type == V4L2_FRMSIZE_TYPE_DISCRETE) {
+        *stepwise = 0;
+        values[0] = size.discrete.width;
+        values[1] = size.discrete.height;
+    } else {
+        *stepwise = 1;
+        values[0] = size.stepwise.min_width;
+        values[1] = size.stepwise.max_width;
+        values[2] = size.stepwise.step_width;
+        values[3] = size.stepwise.min_height;
+        values[4] = size.stepwise.max_height;
+        values[5] = size.stepwise.step_height;
+    }
+    return 0;
+}
+
+int dactyl_camera_enum_interval(int fd, uint32_t fourcc, uint32_t width, uint32_t height, uint32_t index,
+                                int *stepwise, uint32_t values[6]) {
+    struct v4l2_frmivalenum interval;
+    memset(&interval, 0, sizeof interval);
+    interval.index = index;
+    interval.pixel_format = fourcc;
+    interval.width = width;
+    interval.height = height;
+    int error = plain_ioctl(fd, VIDIOC_ENUM_FRAMEINTERVALS, &interval);
+    if (error != 0) return error;
+    memset(values, 0, 6 * sizeof values[0]);
+    if (interval.type == V4L2_FRMIVAL_TYPE_DISCRETE) {
+        *stepwise = 0;
+        values[0] = interval.discrete.numerator;
+        values[1] = interval.discrete.denominator;
+    } else {
+        *stepwise = 1;
+        values[0] = interval.stepwise.min.numerator;
+        values[1] = interval.stepwise.min.denominator;
+        values[2] = interval.stepwise.max.numerator;
+        values[3] = interval.stepwise.max.denominator;
+        values[4] = interval.stepwise.step.numerator;
+        values[5] = interval.stepwise.step.denominator;
+    }
+    return 0;
+}

@@ -28,6 +28,28 @@ int dactyl_gpio_find_line(dactyl_gpio_chip *chip, const char *name) {
     return line == NULL ? -1 : (int)gpiod_line_offset(line);
 }
 
+static void copy_name(char *to, size_t capacity, const char *from) {
+    if (capacity == 0) return;
+    size_t length = from != NULL ? strlen(from) : 0;
+    if (length >= capacity) length = capacity - 1;
+    if (length > 0) memcpy(to, from, length);
+    to[length] = 0;
+}
+
+int dactyl_gpio_line_info(dactyl_gpio_chip *chip, unsigned offset, char *name, size_t name_capacity,
+                          char *consumer, size_t consumer_capacity, int *used, int *output) {
+    if (offset >= gpiod_chip_num_lines((struct gpiod_chip *)chip)) return EINVAL;
+    errno = 0;
+    // gpiod_chip_get_line reads the line's current info from the kernel (GPIO_GET_LINEINFO_IOCTL).
+    struct gpiod_line *line = gpiod_chip_get_line((struct gpiod_chip *)chip, offset);
+    if (line == NULL) return errno != 0 ? errno : EIO;
+    copy_name(name, name_capacity, gpiod_line_name(line));
+    copy_name(consumer, consumer_capacity, gpiod_line_consumer(line));
+    *used = gpiod_line_is_used(line) ? 1 : 0;
+    *output = gpiod_line_direction(line) == GPIOD_LINE_DIRECTION_OUTPUT;
+    return 0;
+}
+
 static struct gpiod_line *line_at(dactyl_gpio_chip *chip, unsigned offset, int *error_number) {
     if (offset >= gpiod_chip_num_lines((struct gpiod_chip *)chip)) { *error_number = EINVAL; return NULL; }
     struct gpiod_line *line = gpiod_chip_get_line((struct gpiod_chip *)chip, offset);

@@ -14,6 +14,7 @@ let help = """
       inspect [MODEL]  the model's ops, shapes, MACs and memory plan
       record DEVICE    records a V4L2 camera into a .y4m clip (--frames N --out FILE)
       selftest         checks this binary on this CPU against built-in golden vectors
+      devices          the cameras, GPIO chips, serial ports and USB keyboard gadget here, and your access
       bench            times the encoder and the head on this CPU
       help [COMMAND]   this help, or a command's
       version          the version
@@ -33,6 +34,7 @@ func commandUsage(_ command: String) -> String? {
     case "inspect": InspectCommand.usage
     case "record": RecordCommand.usage
     case "selftest": SelfTestCommand.usage
+    case "devices": DevicesCommand.usage
     case "bench": BenchCommand.usage
     default: nil
     }
@@ -62,6 +64,8 @@ func runCommand(_ words: [String]) -> Int32 {
             try RecordCommand.run(rest).write()
         case "selftest":
             try SelfTestCommand.run(rest).write()
+        case "devices":
+            try DevicesCommand.run(rest).write()
         case "bench":
             try BenchCommand.run(rest).write()
         case "help", "--help", "-h":
@@ -73,7 +77,7 @@ func runCommand(_ words: [String]) -> Int32 {
             out.line("dactyl \(version)")
             out.write()
         default:
-            throw .usage("unknown command '\(command)'; commands: run, decode, inspect, record, selftest, bench, help, version")
+            throw .usage("unknown command '\(command)'; commands: run, decode, inspect, record, selftest, devices, bench, help, version")
         }
         return 0
     } catch {

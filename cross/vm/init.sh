@@ -165,6 +165,34 @@ fi
 stty -F /dev/ttyUSB0 115200 raw -echo 2>&1
 echo "VMTEST serial $SERIAL_TOKEN" > /dev/ttyUSB0 && echo "VMTEST serial line written"
 
+# --- dactyl devices: the camera, GPIO chip and serial port listed as a person setting up a box sees
+# them; a PL061 line exported as an output through sysfs must show as in use (by "sysfs"): line 2,
+# which the run step's profile leaves alone (0 and 1 are its LEDs, 3 the power button).
+if [ -n "$chip" ]; then
+    used_line=$(($(cat $chip/base) + 2))
+    echo $used_line > /sys/class/gpio/export && echo out > /sys/class/gpio/gpio$used_line/direction
+fi
+dactyl devices > /tmp/devices.txt 2>&1
+devices_status=$?
+[ -n "$chip" ] && echo $used_line > /sys/class/gpio/unexport
+sed 's/^/VMTEST devices | /' /tmp/devices.txt
+capture=$(node vivid-000-vid-cap); output=$(node vivid-000-vid-out)
+problems=""
+[ $devices_status = 0 ] || problems="$problems exit status $devices_status;"
+grep -q "^  $capture: \"vivid\" (vivid, platform:vivid-000), you may open it" /tmp/devices.txt || problems="$problems no vivid capture node $capture;"
+# vivid offers any size in steps (so the rates are asked at 640x480); a webcam lists sizes.
+grep -qE "^    YUYV \"[^\"]*\" \(dactyl reads it\): .*(640x480 at|at 640x480:) [0-9]" /tmp/devices.txt || problems="$problems no YUYV at 640x480 with frame rates;"
+grep -q "^  $output: .*an output or memory-to-memory node" /tmp/devices.txt || problems="$problems $output not reported as an output node;"
+grep -qE "^  /dev/gpiochip[0-9]+: [^,]*pl061[^,]*, [0-9]+ lines, you may open it" /tmp/devices.txt || problems="$problems no PL061 chip;"
+grep -qE "^    in use: (.*, )?2 output by sysfs" /tmp/devices.txt || problems="$problems PL061 line 2 not shown in use by sysfs;"
+grep -q "^  /dev/ttyUSB0: you may open it" /tmp/devices.txt || problems="$problems no /dev/ttyUSB0;"
+grep -q "^  not possible here: no USB device controller" /tmp/devices.txt || problems="$problems the USB keyboard section;"
+if [ -z "$problems" ]; then
+    pass devices "vivid $capture with $(grep -c '^    [A-Z0-9]\{4\} "' /tmp/devices.txt) capture formats, $output as output, $(grep -oE 'pl061[^,]*, [0-9]+ lines' /tmp/devices.txt | head -n 1) (line 2 in use by sysfs), /dev/ttyUSB0, no USB device controller"
+else
+    fail devices "$problems"
+fi
+
 # --- the live box: `dactyl run` over the session clip, words to the serial port, LEDs on GPIO ---
 if [ "$RUN" = 1 ]; then
     . /run-step.sh

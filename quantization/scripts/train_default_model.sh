@@ -32,8 +32,12 @@ DACTYL="$ROOT/.build/release/dactyl"
 cd "$ROOT/quantization"
 
 if [ "${SKIP_TRAINING:-0}" != 1 ] && [ "${SKIP_CORPUS:-0}" != 1 ]; then
-    # Real photographs as backgrounds (docs/backgrounds.md); the generator falls back to its
-    # procedural rooms where they are missing, so a failure here only warns.
+    # Real photographs as backgrounds (docs/backgrounds.md): lomiri-wallpapers-16.04 (16 MB) and
+    # mate-backgrounds (47 MB) from Debian, only for training (the tests do not need them); the
+    # generator falls back to its procedural rooms where they are missing, so a failure only warns.
+    as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lomiri-wallpapers-16.04 mate-backgrounds >/dev/null \
+        || echo "could not install the background photo packages" >&2
     python3 -m dactyl_quant.synth backgrounds || echo "no background photos: procedural rooms only" >&2
     # Any signing pace (each signer 0.5-2x), letters held 0.1-2 s, and a share of still single
     # letters, so that the model reads any speed and a held letter once (docs/frame-rate.md,

@@ -72,6 +72,30 @@ int dactyl_camera_wait(int fd, int timeout_ms, int *ready);
 
 void dactyl_camera_sleep_ms(uint32_t milliseconds);
 
+// --- Listing (`dactyl devices`): the device's own formats, with plain ioctls (no libv4l2, whose
+// emulated formats are not what the camera sends). Each enumeration returns EINVAL past its end.
+
+// What a V4L2 node is (VIDIOC_QUERYCAP, the node's own capabilities).
+enum {
+    DACTYL_CAMERA_KIND_CAPTURE = 1,         // single-planar video capture: a camera dactyl can use
+    DACTYL_CAMERA_KIND_CAPTURE_MPLANE = 2,  // multi-planar capture (e.g. the Pi's unicam/ISP nodes)
+    DACTYL_CAMERA_KIND_OUTPUT = 4,          // video output (vivid's loop-back input, encoders)
+    DACTYL_CAMERA_KIND_METADATA = 8,        // metadata (the second node of every UVC webcam)
+    DACTYL_CAMERA_KIND_STREAMING = 16,
+};
+int dactyl_camera_describe(int fd, uint32_t *kind, char *card, size_t card_capacity, char *driver,
+                           size_t driver_capacity, char *bus, size_t bus_capacity);
+// VIDIOC_ENUM_FMT (capture): the format's FourCC and description; *compressed = 1 for MJPEG & co.
+int dactyl_camera_enum_format(int fd, uint32_t index, uint32_t *fourcc, char *description,
+                              size_t capacity, int *compressed);
+// VIDIOC_ENUM_FRAMESIZES. *stepwise = 0: values[0..1] = width, height; 1: values = min width,
+// max width, width step, min height, max height, height step.
+int dactyl_camera_enum_size(int fd, uint32_t fourcc, uint32_t index, int *stepwise, uint32_t values[6]);
+// VIDIOC_ENUM_FRAMEINTERVALS. *stepwise = 0: values[0..1] = the interval's numerator and
+// denominator (seconds per frame); 1: min, max and step as three fractions.
+int dactyl_camera_enum_interval(int fd, uint32_t fourcc, uint32_t width, uint32_t height, uint32_t index,
+                                int *stepwise, uint32_t values[6]);
+
 // A file for a recording: created (or truncated) write-only, mode 0644. *fd receives it.
 int dactyl_record_create_file(const char *path, int *fd);
 // close(); returns 0 or the errno of a failed close (a late write error on some file systems).

@@ -27,6 +27,11 @@ unsigned dactyl_gpio_chip_line_count(dactyl_gpio_chip *chip);
 // The offset of the line called `name` on this chip ("GPIO17"), or -1.
 int dactyl_gpio_find_line(dactyl_gpio_chip *chip, const char *name);
 
+// For listing (`dactyl devices`): line `offset`'s name and consumer ("" when none), whether it is
+// in use (requested by a program or the kernel) and an output. 0 or an errno value.
+int dactyl_gpio_line_info(dactyl_gpio_chip *chip, unsigned offset, char *name, size_t name_capacity,
+                          char *consumer, size_t consumer_capacity, int *used, int *output);
+
 // Bias of an input line (GPIO request flags).
 enum { DACTYL_GPIO_BIAS_AS_IS = 0, DACTYL_GPIO_BIAS_DISABLE = 1, DACTYL_GPIO_BIAS_PULL_UP = 2, DACTYL_GPIO_BIAS_PULL_DOWN = 3 };
 
