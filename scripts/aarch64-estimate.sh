@@ -104,8 +104,18 @@ if ((DO_NCNN)); then
             -DNCNN_PIXEL_DRAWING=OFF "${off[@]}" > ../cmake.log &&
             nice -n 15 make -j2 benchncnn > ../make.log 2>&1)
     fi
-    R18_PARAM="$NCNN_BUILD/src-copy/benchmark/models/resnet18_int8.param"
+    MODELS="$NCNN_BUILD/src-copy/benchmark/models"
+    R18_PARAM="$MODELS/resnet18_int8.param"
     for cpu in cortex-a76 cortex-a72; do
+        # Validation: other models with published Pi 5 / Pi 4 1-thread times, predicted from the
+        # ResNet18 fit (benchncnn LOOPS = 1 and 3: 2 inferences apart).
+        for spec in "squeezenet_int8 227" "mobilenet_int8 224" "resnet50_int8 224"; do
+            read -r model size <<< "$spec"
+            for loops in 1 3; do
+                count "ncnn-$model-$cpu-l$loops" "$cpu" "$BENCHNCNN" "$loops" 1 0 -1 0 "param=$MODELS/$model.param" \
+                    "shape=[$size,$size,3]"
+            done
+        done
         for loops in 1 5; do
             count "ncnn-r18-224-$cpu-l$loops" "$cpu" "$BENCHNCNN" "$loops" 1 0 -1 0 "param=$R18_PARAM" "shape=[224,224,3]"
             if [[ -f "$NCNN_R34_PARAM" ]]; then
