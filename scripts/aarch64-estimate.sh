@@ -41,6 +41,20 @@ if [[ ! -f "$PLUGIN" || cross/qemu-plugin/insn_count.c -nt "$PLUGIN" ]]; then
     gcc -O2 -Wall -Wextra -shared -fPIC -fvisibility=hidden -o "$PLUGIN" cross/qemu-plugin/insn_count.c
 fi
 
+# Check the plugin on a known instruction stream (cross/qemu-plugin/check.c): 1000 more iterations
+# must add exactly 1000 sdot, 2000 multiply-accumulates, 1000 loads, stores, branches and scalar
+# instructions, 20000 int8 and 4000 fp MAC lanes.
+CHECK="$WORK/plugin-check"
+aarch64-linux-gnu-gcc -O2 -static -march=armv8.2-a+dotprod -o "$CHECK" cross/qemu-plugin/check.c
+for n in 1000 2000; do
+    qemu-aarch64 -cpu cortex-a76 -plugin "$PLUGIN,out=$WORK/plugin-check-$n.txt" "$CHECK" "$n" > /dev/null
+done
+expected="total 7000 dot 1000 simd_mul 2000 load 1000 store 1000 simd_other 0 branch 1000 other 1000 int_mac_lanes 20000 fp_mac_lanes 4000"
+got="$(paste -d " " "$WORK/plugin-check-1000.txt" "$WORK/plugin-check-2000.txt" |
+    awk '$1 == $3 && $1 != "from_encoding" {printf "%s%s %d", (NR > 1 ? " " : ""), $1, $4 - $2}')"
+[[ "$got" == "$expected" ]] || { echo "aarch64-estimate.sh: the counting plugin miscounts: got '$got', expected '$expected'" >&2; exit 1; }
+echo "  plugin check: ok" >&2
+
 # count NAME CPU COMMAND...: runs COMMAND under qemu-aarch64 -cpu CPU with the plugin; counts go to
 # $COUNTS/NAME.txt (kept: delete the file to count again).
 count() {
