@@ -49,10 +49,14 @@ aarch64-linux-gnu-gcc -O2 -static -march=armv8.2-a+dotprod -o "$CHECK" cross/qem
 for n in 1000 2000; do
     qemu-aarch64 -cpu cortex-a76 -plugin "$PLUGIN,out=$WORK/plugin-check-$n.txt" "$CHECK" "$n" > /dev/null
 done
-expected="total 7000 dot 1000 simd_mul 2000 load 1000 store 1000 simd_other 0 branch 1000 other 1000 int_mac_lanes 20000 fp_mac_lanes 4000"
+expected="total 7000 dot 1000 simd_mul 2000 load 1000 store 1000 simd_other 0 branch 1000 other 1000"
+expected+=" int_mac_lanes 20000 fp_mac_lanes 4000"
 got="$(paste -d " " "$WORK/plugin-check-1000.txt" "$WORK/plugin-check-2000.txt" |
     awk '$1 == $3 && $1 != "from_encoding" {printf "%s%s %d", (NR > 1 ? " " : ""), $1, $4 - $2}')"
-[[ "$got" == "$expected" ]] || { echo "aarch64-estimate.sh: the counting plugin miscounts: got '$got', expected '$expected'" >&2; exit 1; }
+if [[ "$got" != "$expected" ]]; then
+    echo "aarch64-estimate.sh: the counting plugin miscounts: got '$got', expected '$expected'" >&2
+    exit 1
+fi
 echo "  plugin check: ok" >&2
 
 # count NAME CPU COMMAND...: runs COMMAND under qemu-aarch64 -cpu CPU with the plugin; counts go to
@@ -63,7 +67,8 @@ count() {
     if [[ -s "$file" ]]; then echo "  $name: cached" >&2; return; fi
     local start=$SECONDS
     nice -n 15 qemu-aarch64 -cpu "$cpu" -plugin "$PLUGIN,out=$file.part,sym=40" "$@" > "$COUNTS/$name.log" 2>&1 ||
-        { echo "aarch64-estimate.sh: '$*' failed under -cpu $cpu (see $COUNTS/$name.log)" >&2; rm -f "$file.part"; return 1; }
+        { echo "aarch64-estimate.sh: '$*' failed under -cpu $cpu (see $COUNTS/$name.log)" >&2
+          rm -f "$file.part"; return 1; }
     mv "$file.part" "$file"
     echo "  $name: $((SECONDS - start)) s" >&2
 }
@@ -94,6 +99,7 @@ fi
 if ((DO_NCNN)); then
     BENCHNCNN="$NCNN_BUILD/build/benchmark/benchncnn"
     if [[ ! -x "$BENCHNCNN" ]]; then
+        mkdir -p "$NCNN_BUILD"
         [[ -d "$NCNN_BUILD/src-copy" ]] || cp -a "$NCNN_SRC" "$NCNN_BUILD/src-copy"
         # (FindOpenMP picks libgomp.so, which a static link cannot use: point it at libgomp.a.)
         # Only the layers CNN classifiers use (the build is long); static, OpenMP on (libgomp), no Vulkan;
@@ -131,7 +137,8 @@ if ((DO_NCNN)); then
             done
         done
         for loops in 1 5; do
-            count "ncnn-r18-224-$cpu-l$loops" "$cpu" "$BENCHNCNN" "$loops" 1 0 -1 0 "param=$R18_PARAM" "shape=[224,224,3]"
+            count "ncnn-r18-224-$cpu-l$loops" "$cpu" "$BENCHNCNN" "$loops" 1 0 -1 0 "param=$R18_PARAM" \
+                "shape=[224,224,3]"
             if [[ -f "$NCNN_R34_PARAM" ]]; then
                 count "ncnn-r34-112-$cpu-l$loops" "$cpu" "$BENCHNCNN" "$loops" 1 0 -1 0 "param=$NCNN_R34_PARAM" \
                     "shape=[112,112,3]"

@@ -29,12 +29,12 @@ VALIDATION = {
 # and Cortex-A72 Software Optimization Guides, rounded; see the doc). A frame's cycles are at least
 # the largest of class_count / rate over these resources.
 RESOURCES = {
-    "cortex-a76": {"issue": (("*",), 4), "vector": (("dot", "simd_mul", "simd_other"), 2), "v0 (mul-acc)": (("simd_mul",), 1),
-                   "load/store": (("load", "store"), 2), "store": (("store",), 1), "branch": (("branch",), 1),
-                   "integer": (("other",), 3)},
-    "cortex-a72": {"issue": (("*",), 3), "vector": (("dot", "simd_mul", "simd_other"), 2), "f0 (mul-acc)": (("simd_mul",), 1),
-                   "load": (("load",), 1), "store": (("store",), 1), "branch": (("branch",), 1),
-                   "integer": (("other",), 2)},
+    "cortex-a76": {"issue": (("*",), 4), "vector": (("dot", "simd_mul", "simd_other"), 2),
+                   "v0 (mul-acc)": (("simd_mul",), 1), "load/store": (("load", "store"), 2), "store": (("store",), 1),
+                   "branch": (("branch",), 1), "integer": (("other",), 3)},
+    "cortex-a72": {"issue": (("*",), 3), "vector": (("dot", "simd_mul", "simd_other"), 2),
+                   "f0 (mul-acc)": (("simd_mul",), 1), "load": (("load",), 1), "store": (("store",), 1),
+                   "branch": (("branch",), 1), "integer": (("other",), 2)},
 }
 CLASSES = ("dot", "simd_mul", "load", "store", "simd_other", "branch", "other")
 
@@ -129,7 +129,8 @@ def main() -> int:
     out.append("A: time = instructions / (IPC x clock), one IPC per core fitted to ncnn's published ResNet18 int8 "
                "1-thread time. B: cycles = pipe-bound cycles / the same core's bound-to-actual ratio on the "
                "calibration run. 4 threads: the 1-thread time / ncnn's published 4-thread speed-up on that board.\n")
-    out.append("| run | board | IPC fit | A 1 thr | B 1 thr | A 4 thr | B 4 thr | 4 thr, lowest published speed-up |")
+    out.append("| run | board | IPC fit | A 1 thr | B 1 thr | A 4 thr | B 4 thr "
+               "| 4 thr, lowest published speed-up |")
     out.append("|---|---|---:|---:|---:|---:|---:|---:|")
     estimates = {}
     for cpu, board in BOARDS.items():
@@ -154,14 +155,16 @@ def main() -> int:
                    f"| {board['board']} | | | | | | |")
 
     out.append("\n## Validation: ncnn's other published 1-thread (4-thread) times against the estimates\n")
-    out.append("| model | board | published 1 thr | A | A error | B | B error | published 4 thr | 1/4-thread speed-up |")
+    out.append("| model | board | published 1 thr | A | A error | B | B error | published 4 thr "
+               "| 1/4-thread speed-up |")
     out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for model, published in VALIDATION.items():
         for cpu, (t1, t4) in published.items():
             estimate = estimates.get((f"ncnn {model} (validation)", cpu))
             if estimate:
                 a, b, _ = estimate
-                out.append(f"| {model} | {BOARDS[cpu]['board']} | {t1} | {a:.1f} | {100 * (a / t1 - 1):+.0f}% | {b:.1f} "
+                board = BOARDS[cpu]["board"]
+                out.append(f"| {model} | {board} | {t1} | {a:.1f} | {100 * (a / t1 - 1):+.0f}% | {b:.1f} "
                            f"| {100 * (b / t1 - 1):+.0f}% | {t4} | {t1 / t4:.2f} |")
 
     out.append("\n## Against the goals\n")
