@@ -10,14 +10,20 @@ feature) at each size and thread count:
   ort-int8       ONNX Runtime CPU EP, static QDQ, per-channel weights, U8S8
   ort-fp32       ONNX Runtime CPU EP, the float model
   torch-fp32     PyTorch eager, the float model
-  ncnn-int8, litert-int8: reported as not run, with the reason (see the end of this file)
+  ncnn-int8      ncnn (PyPI `ncnn`), the model converted by `pnnx`, quantised by ncnn2table (KL,
+                 the same calibration frames) + ncnn2int8 built from ncnn's source; Winograd off
+                 (ncnn's int8 Winograd is ~2.6x slower here), fp16/bf16 storage off
+  litert-int8    LiteRT + XNNPACK (`ai-edge-litert`), a full-integer model from `litert-torch`
+                 (PT2E, symmetric per-channel int8 weights, int8 activations and input)
 
 and prints each pass, then a table of medians with the ratio Dactyl / runtime (< 1: Dactyl is
-faster). Set-up: `pip install onnxruntime onnx` (torch is the Python side's own), and a release
-build (`swift build -c release`).
+faster). A runtime that cannot be set up is a row saying exactly what failed. Set-up:
+scripts/bench-peers-setup.sh (a virtual environment with the peers, and ncnn's two quantisation
+tools built from its source), a release build (`swift build -c release`), then
+`.bench-venv/bin/python scripts/bench-peers.py --ncnn-tools .bench-venv/ncnn-tools`.
 
 usage: scripts/bench-peers.py [--dactyl BIN] [--sizes 112,128] [--threads 1,2] [--passes 3]
-                              [--iterations 30] [--work DIR]
+                              [--iterations 30] [--work DIR] [--ncnn-tools DIR]
 """
 import argparse
 import json
@@ -74,6 +80,24 @@ def format_table(results: dict, failures: dict, runtimes: list, sizes: list, thr
     return lines
 
 
+def ncnn_quantise_commands(tools: Path, fp32: tuple, int8: tuple, table: Path, calibration: list,
+                           size: int) -> tuple:
+    """(commands, list file, its lines): ncnn2table (KL over the calibration tensors, saved as .npy in CHW order: ncnn's shape is
+    given innermost first, [W,H,C]) then ncnn2int8 (per-channel weight scales from the table)."""
+    listing = table.with_suffix(".list")
+    return [
+        [str(tools / "ncnn2table"), str(fp32[0]), str(fp32[1]), str(listing), str(table),
+         f"shape=[{size},{size},3]", "method=kl", "type=1", "thread=1"],
+        [str(tools / "ncnn2int8"), str(fp32[0]), str(fp32[1]), str(int8[0]), str(int8[1]), str(table)],
+    ], listing, [str(path) for path in calibration]
+
+
+def quantise_input(frame, scale: float, zero_point: int):
+    """A float tensor as a full-integer model's int8 input."""
+    import numpy as np
+    return np.clip(np.round(frame / scale) + zero_point, -128, 127).astype(np.int8)
+
+
 # --- the runtimes ---------------------------------------------------------------------------
 
 def median_ms(run, iterations: int, warmup: int = 5) -> tuple:
@@ -125,8 +149,93 @@ def prepare(work: Path, sizes: list):
 
         quantize_static(str(fp32), str(int8), Frames(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-        models[size] = (fp32, int8, frames[:1])
+        models[size] = (fp32, int8, frames[:1], frames)
     return dmdl, encoder, models
+
+
+def prepare_ncnn(work: Path, encoder, size: int, frames, tools: Path) -> tuple:
+    """The encoder as ncnn int8 (param, bin): pnnx, then ncnn's quantisation tools. Cached."""
+    import numpy as np
+    import torch
+    int8 = (work / f"resnet34_{size}_ncnn_int8.param", work / f"resnet34_{size}_ncnn_int8.bin")
+    if int8[0].exists() and int8[1].exists():
+        return int8
+    if tools is None or not (tools / "ncnn2table").exists() or not (tools / "ncnn2int8").exists():
+        raise RuntimeError(f"no ncnn2table/ncnn2int8 in {tools} (--ncnn-tools; scripts/bench-peers-setup.sh builds "
+                           "them from ncnn's source)")
+    import pnnx
+    traced = work / f"resnet34_{size}_pnnx.pt"
+    pnnx.export(encoder, str(traced), (torch.from_numpy(frames[:1]),))
+    fp32 = (traced.with_suffix(".ncnn.param"), traced.with_suffix(".ncnn.bin"))
+    calibration = []
+    for index, frame in enumerate(frames):
+        path = work / f"calibration_{size}_{index}.npy"
+        np.save(path, np.ascontiguousarray(frame))
+        calibration.append(path)
+    commands, listing, paths = ncnn_quantise_commands(tools, fp32, int8, work / f"resnet34_{size}_ncnn.table",
+                                                      calibration, size)
+    listing.write_text("\n".join(paths) + "\n")
+    for command in commands:
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"{Path(command[0]).name} failed: {(result.stderr or result.stdout).strip()[-300:]}")
+    return int8
+
+
+def prepare_litert(work: Path, encoder, size: int, frames) -> Path:
+    """The encoder as a full-integer .tflite (litert-torch, PT2E; ~3 minutes a size). Cached."""
+    import torch
+    path = work / f"resnet34_{size}_int8.tflite"
+    if path.exists():
+        return path
+    import litert_torch
+    from litert_torch.quantize import pt2e_quantizer, quant_config
+    from torchao.quantization.pt2e import quantize_pt2e
+    example = (torch.from_numpy(frames[:1]),)
+    exported = torch.export.export(encoder, example).module()
+    quantizer = pt2e_quantizer.PT2EQuantizer().set_global(
+        pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False))
+    observed = quantize_pt2e.prepare_pt2e(exported, quantizer)
+    with torch.no_grad():
+        for index in range(len(frames)):
+            observed(torch.from_numpy(frames[index:index + 1]))
+    quantised = quantize_pt2e.convert_pt2e(observed, fold_quantize=False)
+    model = litert_torch.convert(quantised, example, quant_config=quant_config.QuantConfig(pt2e_quantizer=quantizer))
+    model.export(str(path))
+    return path
+
+
+def ncnn_runner(model: tuple, frame, threads: int, iterations: int):
+    """ncnn int8 inference, batch 1, `threads` threads, Winograd and half-precision storage off."""
+    import ncnn
+    net = ncnn.Net()
+    net.opt.num_threads = threads
+    net.opt.use_int8_inference = True
+    net.opt.use_winograd_convolution = False
+    net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
+    net.opt.use_bf16_storage = False
+    if net.load_param(str(model[0])) != 0 or net.load_model(str(model[1])) != 0:
+        raise RuntimeError(f"ncnn could not load {model[0]}")
+    tensor = ncnn.Mat(frame, batch_index=0).clone()  # (1, C, H, W): batch_index says which axis is the batch
+
+    def run():
+        extractor = net.create_extractor()
+        extractor.input("in0", tensor)
+        status, _ = extractor.extract("out0")
+        if status != 0:
+            raise RuntimeError(f"ncnn extract failed ({status})")
+    return lambda: median_ms(run, iterations)
+
+
+def litert_runner(model: Path, frame, threads: int, iterations: int):
+    """LiteRT with its default XNNPACK delegate, `threads` threads, the int8 input set once."""
+    from ai_edge_litert import interpreter as litert
+    interpreter = litert.Interpreter(model_path=str(model), num_threads=threads)
+    interpreter.allocate_tensors()
+    detail = interpreter.get_input_details()[0]
+    scale, zero_point = detail["quantization"]
+    interpreter.set_tensor(detail["index"], quantise_input(frame, scale, zero_point) if scale else frame)
+    return lambda: median_ms(interpreter.invoke, iterations)
 
 
 def main() -> int:
@@ -137,6 +246,8 @@ def main() -> int:
     parser.add_argument("--passes", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=30)
     parser.add_argument("--work", type=Path, default=Path("/tmp/dactyl-bench-peers"))
+    parser.add_argument("--ncnn-tools", type=Path, default=ROOT / ".bench-venv" / "ncnn-tools",
+                        help="folder with ncnn2table and ncnn2int8 (scripts/bench-peers-setup.sh)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     thread_counts = [int(t) for t in args.threads.split(",")]
@@ -150,16 +261,22 @@ def main() -> int:
     except ImportError as error:
         ort = None
         failures["ort-int8"] = failures["ort-fp32"] = f"import onnxruntime failed ({error}); pip install onnxruntime onnx"
-    failures["ncnn-int8"] = ("not set up by this script yet: needs ncnn and pnnx from PyPI and ncnn2table/ncnn2int8 "
-                             "built from ncnn's source (tools/quantize)")
-    failures["litert-int8"] = ("not set up by this script yet: needs a full-integer .tflite from litert-torch "
-                               "(PT2E, strict int8); ai-edge-litert alone cannot make one")
     dmdl, encoder, models = prepare(args.work, sizes)
+    peers = {}  # (runtime, size) -> model path(s)
+    for runtime, make in (("ncnn-int8", lambda size, frames: prepare_ncnn(args.work, encoder, size, frames,
+                                                                            args.ncnn_tools)),
+                          ("litert-int8", lambda size, frames: prepare_litert(args.work, encoder, size, frames))):
+        for size in sizes:
+            try:
+                peers[(runtime, size)] = make(size, models[size][3])
+            except Exception as error:  # set-up that fails is a row of the table, not the end of the run
+                failures[runtime] = f"set-up failed at {size}x{size}: " + (str(error).splitlines() or [repr(error)])[0]
+                break
 
     import torch
     runners = {}
     for size in sizes:
-        fp32, int8, frame = models[size]
+        fp32, int8, frame, _ = models[size]
         for count in thread_counts:
             def dactyl(size=size, count=count):
                 command = [args.dactyl, "bench", "--model", str(dmdl), "--input", f"{size}x{size}", "--threads", str(count),
@@ -184,6 +301,12 @@ def main() -> int:
                 with torch.inference_mode():
                     return median_ms(lambda: encoder(tensor), args.iterations)
             runners[("torch-fp32", size, count)] = torch_fp32
+            if ("ncnn-int8", size) in peers and "ncnn-int8" not in failures:
+                runners[("ncnn-int8", size, count)] = ncnn_runner(peers[("ncnn-int8", size)], frame, count,
+                                                                  args.iterations)
+            if ("litert-int8", size) in peers and "litert-int8" not in failures:
+                runners[("litert-int8", size, count)] = litert_runner(peers[("litert-int8", size)], frame, count,
+                                                                      args.iterations)
 
     runtimes = ["dactyl", "ort-int8", "ort-fp32", "torch-fp32", "ncnn-int8", "litert-int8"]
     results = {}

@@ -116,6 +116,9 @@ void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weigh
             }
         }
     }
+    int32_t above_min = 1;
+    for (size_t i = 0; i < (size_t)conv->output_channels * filter_bytes; i++) above_min &= weights[i] != -128;
+    conv->weights_above_min = above_min;
     conv->path = path;
     conv->block_channels = block_channels;
     conv->tile_pixels = tile_pixels;

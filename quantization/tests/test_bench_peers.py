@@ -35,3 +35,27 @@ def test_table_gives_medians_minimums_and_ratios_and_names_what_did_not_run():
     assert ort.split()[-3:] == ["5.000", "0.58", "0.56"]  # best minimum; 3.5 / 6.0; 2.8 / 5.0
     assert "not run: ncnn2int8 missing" in ncnn
     assert torch.endswith("no result")
+
+
+def test_ncnn_quantisation_runs_table_then_int8_on_the_calibration_tensors(tmp_path):
+    tools = tmp_path / "tools"
+    fp32 = (tmp_path / "m.ncnn.param", tmp_path / "m.ncnn.bin")
+    int8 = (tmp_path / "m_int8.param", tmp_path / "m_int8.bin")
+    calibration = [tmp_path / "c0.npy", tmp_path / "c1.npy"]
+    commands, listing, lines = bench_peers.ncnn_quantise_commands(tools, fp32, int8, tmp_path / "m.table",
+                                                                  calibration, 128)
+    table, to_int8 = commands
+    assert table[:5] == [str(tools / "ncnn2table"), str(fp32[0]), str(fp32[1]), str(listing), str(tmp_path / "m.table")]
+    assert "shape=[128,128,3]" in table and "type=1" in table  # .npy tensors, innermost axis first
+    assert to_int8 == [str(tools / "ncnn2int8"), str(fp32[0]), str(fp32[1]), str(int8[0]), str(int8[1]),
+                       str(tmp_path / "m.table")]
+    assert lines == [str(path) for path in calibration]
+
+
+def test_full_integer_input_rounds_offsets_and_saturates():
+    import numpy as np
+    frame = np.array([-10.0, -0.26, 0.0, 0.24, 0.26, 10.0], dtype=np.float32)
+    quantised = bench_peers.quantise_input(frame, 0.5, 3)
+    assert quantised.dtype == np.int8
+    assert quantised.tolist() == [-17, 2, 3, 3, 4, 23]
+    assert bench_peers.quantise_input(np.array([100.0]), 0.1, 0).tolist() == [127]

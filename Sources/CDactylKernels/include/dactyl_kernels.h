@@ -38,6 +38,7 @@ typedef struct dactyl_conv2d_q8 {
     int32_t tile_pixels;     // output pixels per micro-kernel call
     int32_t row_groups;      // 4-byte groups per kernel row (kernel_width * input_channels, rounded up)
     size_t block_bytes;      // bytes of one packed block (constants + weights)
+    int32_t weights_above_min; // no weight is -128: two int8 products sum within int16 (the NEON smlal pairing)
     const void *packed;
 } dactyl_conv2d_q8;
 
