@@ -54,7 +54,7 @@ def format_table(results: dict, failures: dict, runtimes: list, sizes: list, thr
     """results[(runtime, size, threads)] = [(median ms, min ms) per pass]; failures[runtime] = why it
     did not run. Returns the table's lines: per size and thread count, each runtime's median over
     the passes (each pass's median listed), its best minimum, and Dactyl / it for both."""
-    lines = [f"{'runtime':<14}{'input':>8}{'threads':>8}{'median ms':>11}{'pass medians':>24}{'min ms':>9}"
+    lines = [f"{'runtime':<14}{'input':>8}{'threads':>8}{'median ms':>11}  {'pass medians':<32}{'min ms':>9}"
              f"{'dactyl/it':>11}{'(min)':>7}"]
     for size in sizes:
         for count in threads:
@@ -76,7 +76,7 @@ def format_table(results: dict, failures: dict, runtimes: list, sizes: list, thr
                 ratio = f"{dactyl_ms / ms:.2f}" if compared else "-"
                 ratio_min = f"{dactyl_min / best:.2f}" if compared else "-"
                 passes = " ".join(f"{t[0]:.2f}" for t in times)
-                lines.append(label + f"{ms:>11.3f}{passes:>24}{best:>9.3f}{ratio:>11}{ratio_min:>7}")
+                lines.append(label + f"{ms:>11.3f}  {passes:<32}{best:>9.3f}{ratio:>11}{ratio_min:>7}")
     return lines
 
 
