@@ -19,7 +19,7 @@ public enum PreviewPage {
   header h1 { font-size: 18px; margin: 0; }
   header small { color: #9aa0a6; }
   main { display: flex; flex-wrap: wrap; gap: 16px; padding: 16px; }
-  #view { position: relative; margin: 0; flex: 1 1 420px; max-width: 720px; background: #000; align-self: flex-start; }
+  #view { position: relative; margin: 0; flex: 1 1 420px; max-width: 720px; background: #000; align-self: flex-start; overflow: hidden; }
   #camera { display: block; width: 100%; height: auto; image-rendering: pixelated; }
   #zone { position: absolute; border: 3px solid var(--zone); box-shadow: 0 0 0 9999px rgba(0,0,0,.35); display: none; }
   #zone span { position: absolute; top: -22px; left: -3px; background: var(--zone); color: #000; font-size: 12px; padding: 1px 5px; }
@@ -98,6 +98,7 @@ function addWord(event) {
   if (event.final) {
     state.open.className = "word";
     state.open.dataset.segment = event.segment;
+    state.open.dataset.receivedMs = Math.round(performance.now());
     state.open = null;
     state.words += 1;
     document.body.dataset.words = state.words;
@@ -115,6 +116,8 @@ function connect() {
   const on = (name, handle) => events.addEventListener(name, (message) => handle(JSON.parse(message.data)));
   on("hello", (event) => {
     state.width = event.width; state.height = event.height;
+    // The whole picture fits the window's height.
+    $("view").style.maxWidth = "min(720px, calc((100vh - 110px) * " + (event.width / event.height) + "))";
     $("words").textContent = ""; state.open = null; state.words = 0;
     document.title = "dactyl: " + event.width + "x" + event.height + " at " + event.fps + " fps";
     drawZone();
