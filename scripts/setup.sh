@@ -19,6 +19,7 @@ fi
 # Headless Chromium for scripts/browser-test.py (the preview page in a real browser), without its
 # recommends (a desktop's worth): about 124 MB of downloads, 23 packages, on bookworm.
 if ! dpkg -s chromium >/dev/null 2>&1; then
+    [ ${#missing[@]} -gt 0 ] || as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
