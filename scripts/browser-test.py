@@ -129,9 +129,9 @@ PICTURE = """(() => {
   const context = canvas.getContext("2d");
   context.drawImage(image, 0, 0);
   const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
-  const sample = [];
-  for (let i = 0; i < data.length; i += 4 * 37) sample.push(data[i], data[i + 1], data[i + 2]);
-  return {width: canvas.width, height: canvas.height, sample: sample};
+  const rgb = [];
+  for (let i = 0; i < data.length; i += 4) rgb.push(data[i], data[i + 1], data[i + 2]);
+  return {width: canvas.width, height: canvas.height, rgb: rgb};
 })()"""
 
 # The zone overlay against the picture on the screen.
@@ -151,6 +151,34 @@ PAGE_STATE = """(() => ({
   figures: document.getElementById("figures").textContent,
   connection: document.getElementById("connection").dataset.state,
 }))()"""
+
+
+def clip_rgb():
+    """The session clip's frames as RGB (BT.601, limited range, as the page should show them)."""
+    import numpy
+    data = open(os.path.join(ROOT, "samples/session.y4m"), "rb").read()
+    header_end = data.index(b"\n") + 1
+    width = height = 96
+    frame_bytes = 6 + width * height * 3 // 2
+    frames = []
+    for start in range(header_end, len(data) - frame_bytes + 1, frame_bytes):
+        planes = numpy.frombuffer(data, numpy.uint8, width * height * 3 // 2, start + 6).astype(numpy.float32)
+        y = planes[:width * height].reshape(height, width)
+        u = planes[width * height:width * height * 5 // 4].reshape(height // 2, width // 2).repeat(2, 0).repeat(2, 1)
+        v = planes[width * height * 5 // 4:].reshape(height // 2, width // 2).repeat(2, 0).repeat(2, 1)
+        y, u, v = (y - 16) * 255 / 219, (u - 128) * 255 / 224, (v - 128) * 255 / 224
+        rgb = numpy.stack([y + 1.402 * v, y - 0.344136 * u - 0.714136 * v, y + 1.772 * u], -1)
+        frames.append(numpy.clip(rgb, 0, 255))
+    return frames
+
+
+def closest_frame(rgb):
+    """The clip frame nearest to the picture the page shows, and the mean absolute difference."""
+    import numpy
+    picture = numpy.array(rgb, numpy.float32).reshape(96, 96, 3)
+    differences = [float(numpy.abs(frame - picture).mean()) for frame in clip_rgb()]
+    best = int(numpy.argmin(differences))
+    return best, differences[best]
 
 
 def main():
@@ -210,11 +238,15 @@ def main():
             first = browser.evaluate(PICTURE)
         time.sleep(0.6)
         second = browser.evaluate(PICTURE)
-        changed = first and second and first["sample"] != second["sample"]
-        differing = sum(a != b for a, b in zip(first["sample"], second["sample"])) if changed else 0
+        changed = first and second and first["rgb"] != second["rgb"]
+        differing = sum(a != b for a, b in zip(first["rgb"], second["rgb"])) if changed else 0
         check("picture", bool(first) and first["width"] == 96 and first["height"] == 96 and changed,
               f"/stream.mjpg drawn twice 0.6 s apart: {first and first['width']}x{first and first['height']}, "
-              f"{differing} of {len(first['sample']) if first else 0} sampled values differ")
+              f"{differing} of {len(first['rgb']) if first else 0} RGB values differ")
+        if first:
+            frame, difference = closest_frame(first["rgb"])
+            check("picture-content", difference < 6,
+                  f"the picture is clip frame {frame} (mean |RGB difference| {difference:.2f} after JPEG, BT.601 limited range)")
 
         # The words, as they come.
         state = browser.evaluate(PAGE_STATE)
