@@ -236,8 +236,9 @@ uint64_t dactyl_handoff_events_dropped(const dactyl_handoff *h) {
 }
 
 void dactyl_handoff_frame_request(dactyl_handoff *h) {
+    // Release: the loop's claim (acquire) then sees the server done with the buffer.
     int expected = FRAME_IDLE;
-    atomic_compare_exchange_strong_explicit(&h->frame_state, &expected, FRAME_WANT, memory_order_relaxed,
+    atomic_compare_exchange_strong_explicit(&h->frame_state, &expected, FRAME_WANT, memory_order_release,
                                             memory_order_relaxed);
 }
 

@@ -68,6 +68,7 @@ final class PreviewServerTests: XCTestCase {
             let answer = try TestClient(port: preview.port).exchange(request)
             XCTAssertTrue(answer.hasPrefix(expected), "\(request.prefix(40).debugDescription): \(answer)")
         }
+        preview.stop()  // the server thread's counters are read after it ended
         XCTAssertEqual(preview.server.requestsRefused, 4)
     }
 
@@ -83,6 +84,7 @@ final class PreviewServerTests: XCTestCase {
         XCTAssertLessThan(waited, 2)
         // The server goes on serving.
         XCTAssertTrue(try TestClient(port: preview.port).exchange("GET / HTTP/1.0\r\n\r\n").hasPrefix("HTTP/1.1 200"))
+        preview.stop()
         XCTAssertEqual(preview.server.connectionsTimedOut, 1)
     }
 
@@ -161,6 +163,7 @@ final class PreviewServerTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(streamText.components(separatedBy: "\r\n--dactylframe\r\nContent-Type: image/jpeg\r\n").count - 1, 2)
         // Frames are copied only when the server asked: far fewer than the frames offered.
         XCTAssertLessThan(sink.framesHanded - handedBefore, (number - 20) / 2)
+        preview.stop()
         XCTAssertGreaterThan(preview.server.picturesEncoded, 2)
     }
 

@@ -154,7 +154,10 @@ final class PreviewServer {
             requestPictureIfDue(now: now)
             if wantsPicture() && !frameRequested { deadline = min(deadline, nextPictureDue) }
             let timeout: Int32 = deadline == UInt64.max ? -1 : Int32(min(10_000, (deadline &- min(deadline, now)) / 1_000_000 + 1))
-            guard dactyl_io_poll(pollEntries, Int32(entries), timeout) >= 0 else { continue }
+            guard dactyl_io_poll(pollEntries, Int32(entries), timeout) >= 0 else {
+                dactyl_sleep_ns(10_000_000)  // not expected (EINTR is retried); never spin on it
+                continue
+            }
             let after = dactyl_monotonic_ns()
             for entry in 0..<entries where pollEntries[entry].revents != 0 {
                 let owner = pollOwners[entry], ready = Int(pollEntries[entry].revents)
@@ -197,7 +200,11 @@ final class PreviewServer {
     func acceptConnections(now: UInt64) {
         while let slot = freeSlot() {
             let fd = dactyl_tcp_accept(listener)
-            guard fd >= 0 else { return }
+            guard fd >= 0 else {
+                // Out of descriptors (EMFILE): the connection stays queued; wait rather than spin.
+                if fd != -Int32(DACTYL_EAGAIN) { dactyl_sleep_ns(10_000_000) }
+                return
+            }
             connections[slot] = Connection(fd: fd, phase: .reading, deadline: now + configuration.requestTimeoutNanoseconds,
                                            lastProgress: now)
         }
