@@ -301,4 +301,8 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except Exception as error:  # a browser that does not start or answer: one line, not a traceback
+        print(f"FAIL  browser: {type(error).__name__}: {error}")
+        sys.exit(1)
