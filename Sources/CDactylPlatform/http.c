@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,13 @@ typedef struct {
 static void *thread_main(void *argument) {
     thread_start start = *(thread_start *)argument;
     free(argument);
+    // Signals for the process (SIGTERM, SIGINT, SIGHUP) go to the frame loop's thread, whose
+    // waits they must interrupt; this thread never takes them. Faults stay with the faulting thread.
+    sigset_t asynchronous;
+    sigfillset(&asynchronous);
+    int faults[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGABRT, SIGSYS};
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) sigdelset(&asynchronous, faults[i]);
+    pthread_sigmask(SIG_BLOCK, &asynchronous, NULL);
     start.body(start.context);
     return NULL;
 }

@@ -43,7 +43,8 @@ int dactyl_wake_create(int *error_number);
 void dactyl_wake_signal(int fd);
 void dactyl_wake_drain(int fd);
 
-// A thread running body(context). Returns 0 or an errno value.
+// A thread running body(context), with the process's signals blocked (they go to the thread that
+// called this). Returns 0 or an errno value.
 typedef struct { uint64_t id; } dactyl_thread;
 int dactyl_thread_start(dactyl_thread *thread, void (*body)(void *), void *context);
 void dactyl_thread_join(dactyl_thread thread);
