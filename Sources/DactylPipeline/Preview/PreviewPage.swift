@@ -137,7 +137,7 @@ function connect() {
     $("mark-start").style.left = scale(event.start);
     $("mark-stop").style.left = scale(event.stop);
     $("meter").dataset.segment = event.segment;
-    $("figures").textContent = "motion " + event.motion.toFixed(2) + " above the floor (start " + event.start +
+    $("figures").textContent = "motion " + Math.max(0, event.motion).toFixed(2) + " above the floor (start " + event.start +
       ", stop " + event.stop + ") - frame " + event.frame;
   });
 }
