@@ -46,10 +46,10 @@ func builtInData() -> [CSetting] {
 var products: [Product] = [.executable(name: "dactyl", targets: ["dactyl"])]
 var targets: [Target] = [
     // Platform calls (mmap, read/write, clocks, termios, libgpiod, the HID gadget, V4L2 through
-    // libv4l2) and OpenBLAS behind one C target.
+    // libv4l2, the preview page's sockets and JPEG encoder) and OpenBLAS behind one C target.
     .target(name: "CDactylPlatform",
             linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("gpiod"), .linkedLibrary("v4l2"),
-                             .linkedLibrary("m")]),
+                             .linkedLibrary("jpeg"), .linkedLibrary("m")]),
     // Data built into the binary: the golden vectors for `dactyl selftest`, and the model
     // named by DACTYL_EMBED_MODEL (a path) for a self-contained board binary.
     .target(name: "CDactylBuiltIn", cSettings: builtInData()),

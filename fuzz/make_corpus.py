@@ -199,9 +199,38 @@ def args_seeds():
     }
 
 
+def http_seeds():
+    """Request heads for the preview page's server: what browsers and curl send, and each
+    refusal of HTTPRequestTests (status in the name)."""
+    chrome = (b"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: keep-alive\r\n"
+              b"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36\r\n"
+              b"Accept: image/avif,image/webp,image/apng,image/*,*/*;q=0.8\r\nReferer: http://127.0.0.1:8080/\r\n"
+              b"Accept-Encoding: gzip, deflate, br\r\nAccept-Language: en-GB,en;q=0.9\r\n\r\n")
+    return {
+        "valid-chrome-stream": chrome,
+        "valid-curl-events": b"GET /events HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n",
+        "valid-head-http10-lf": b"HEAD / HTTP/1.0\n\n",
+        "valid-absolute-query": b"\r\nGET http://box:80/index.html?a=1&b HTTP/1.1\r\nHost: box\r\nContent-Length: 0\r\n\r\n",
+        "valid-pipelined": b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /events HTTP/1.1\r\nHost: a\r\n\r\n",
+        "incomplete": b"GET /snapshot.jpg HTTP/1.1\r\nHost: a\r\nAcc",
+        "405-post-with-body": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+        "505-http2": b"GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+        "400-no-host": b"GET / HTTP/1.1\r\n\r\n",
+        "400-two-hosts": b"GET / HTTP/1.1\r\nHost: a\r\nHOST: b\r\n\r\n",
+        "400-folded": b"GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n",
+        "400-bare-cr": b"GET / HTTP/1.1\rHost: a\r\n\r\n",
+        "400-nul": b"GET /\x00 HTTP/1.1\r\nHost: a\r\n\r\n",
+        "400-target": b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n",
+        "413-chunked": b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "414-long-target": b"GET /" + b"a" * 1100 + b" HTTP/1.1\r\nHost: a\r\n\r\n",
+        "431-many-fields": b"GET / HTTP/1.1\r\nHost: a\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(60)) + b"\r\n",
+        "431-long-head": b"GET / HTTP/1.1\r\nHost: a\r\nCookie: " + b"c" * 4200,
+    }
+
+
 def main():
     for target, seeds in [("model", model_seeds()), ("y4m", y4m_seeds()), ("profile", profile_seeds()),
-                          ("lexicon", lexicon_seeds()), ("lm", lm_seeds()), ("args", args_seeds())]:
+                          ("lexicon", lexicon_seeds()), ("lm", lm_seeds()), ("args", args_seeds()), ("http", http_seeds())]:
         folder = os.path.join(CORPUS, target)
         shutil.rmtree(folder, ignore_errors=True)
         os.makedirs(folder)

@@ -20,7 +20,7 @@ while [ $# -gt 0 ]; do
         *) targets+=("$1"); shift ;;
     esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(model y4m profile lexicon lm args)
+[ ${#targets[@]} -gt 0 ] || targets=(model y4m profile lexicon lm args http)
 
 fuzzer=.build-fuzz/release/dactyl-fuzz
 started=$SECONDS

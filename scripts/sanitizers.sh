@@ -38,7 +38,7 @@ for job in "${jobs[@]}"; do
             flags=(-Xcc -fsanitize=undefined -Xcc -fno-sanitize-recover=undefined -Xlinker "$runtime") ;;
         tsan)
             flags=(-Xswiftc -sanitize=thread -Xcc -fsanitize=thread)
-            filter=(--filter "FastConv2DTests|GoldenVectorTests|ContinuousRecogniserTests|CommandLineTests.testRun|CommandLineTests.testTheBundledSession|CommandLineTests.testSIG") ;;
+            filter=(--filter "FastConv2DTests|GoldenVectorTests|ContinuousRecogniserTests|PreviewServerTests|CommandLineTests.testRun|CommandLineTests.testTheBundledSession|CommandLineTests.testSIG") ;;
         *) echo "usage: scripts/sanitizers.sh [asan] [ubsan] [tsan]"; exit 2 ;;
     esac
     log="$logs/$job.log"

@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(libopenblas-dev libgpiod-dev libv4l-dev pkg-config)
+# libjpeg62-turbo-dev: the preview page's JPEG encoder.
+packages=(libopenblas-dev libgpiod-dev libv4l-dev libjpeg62-turbo-dev pkg-config)
 packages+=(lintian mmdebstrap)   # packaging/test.sh: the .deb packages' checks and their Debian root
 missing=()
 for package in "${packages[@]}"; do
@@ -15,6 +16,12 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# Headless Chromium for scripts/browser-test.py (the preview page in a real browser), without its
+# recommends (a desktop's worth): about 124 MB of downloads, 23 packages, on bookworm.
+if ! dpkg -s chromium >/dev/null 2>&1; then
+    [ ${#missing[@]} -gt 0 ] || as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
 # The Python side (training, export, the numpy reference); torch is the CPU build.

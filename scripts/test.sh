@@ -2,7 +2,8 @@
 # Runs every test: the Swift package's (host build), the no-allocation test on the release
 # build, the Swift and C tests under AddressSanitizer, the Embedded Swift build of the board
 # code, the aarch64 cross build under qemu (cortex-a72 and cortex-a76), the board's devices in
-# a virtual Raspberry Pi, the Debian packages, the fuzz targets on their corpora, and the Python side's. Expects
+# a virtual Raspberry Pi, the Debian packages, the fuzz targets on their corpora, the preview page
+# in headless Chromium, and the Python side's. Expects
 # scripts/setup.sh to have run.
 # Ends with one summary line.
 set -uo pipefail
@@ -70,6 +71,13 @@ step "fuzz targets: seed corpus + mutations under ASan (fuzz/run.sh)"
 bash fuzz/run.sh 2>&1 | tee "$logs/fuzz.log" | grep -E "^(PASS|FAIL)|^ +#|fuzz/run.sh:"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
+# The setup preview page in headless Chromium while `dactyl run` plays the session clip (~15 s);
+# skipped, with a line saying so, where chromium is not installed.
+step "preview page in a real browser (scripts/browser-test.py)"
+[ -x .build/release/dactyl ] || swift build -c release --product dactyl 2>&1 | grep -E "error:" | head -n 5
+python3 scripts/browser-test.py 2>&1 | tee "$logs/browser.log" | grep -E "^(PASS|FAIL|SKIP) |^browser:"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
 step "python -m pytest quantization"
 (cd quantization && python3 -m pytest -q -p no:cacheprovider 2>&1) | tee "$logs/python.log" | tail -n 15
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
@@ -101,14 +109,17 @@ vm_failed=$(grep -cE "^FAIL  vm " "$logs/vm.log")
 # packaging/test.sh: "PASS  package NAME: ..." or "FAIL  package NAME: ..." per check.
 package_passed=$(grep -cE "^PASS  package " "$logs/package.log")
 package_failed=$(grep -cE "^FAIL  package " "$logs/package.log")
+# scripts/browser-test.py: "PASS  browser CHECK: ..." or "FAIL  browser CHECK: ..." per check (or one SKIP line).
+browser_passed=$(grep -cE "^PASS  browser " "$logs/browser.log")
+browser_failed=$(grep -cE "^FAIL  browser " "$logs/browser.log")
 # fuzz/run.sh: "PASS  fuzz TARGET: ..." or "FAIL  fuzz TARGET: ..." per target.
 fuzz_passed=$(grep -cE "^PASS  fuzz " "$logs/fuzz.log")
 fuzz_failed=$(grep -cE "^FAIL  fuzz " "$logs/fuzz.log")
 [ "$swift_passed" -gt 0 ] && [ "$sanitizer_passed" -gt 0 ] && [ "$python_passed" -gt 0 ] && [ "$cross_passed" -gt 0 ] \
     && [ "$vm_passed" -gt 0 ] && [ "$package_passed" -gt 0 ] && [ "$fuzz_passed" -gt 0 ] || status=1
-failed=$((swift_failed + sanitizer_failed + python_failed + cross_failed + vm_failed + package_failed + fuzz_failed))
+failed=$((swift_failed + sanitizer_failed + python_failed + cross_failed + vm_failed + package_failed + fuzz_failed + browser_failed))
 [ "$status" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
 echo
-echo "tests: $((swift_passed + sanitizer_passed + cross_passed + vm_passed + package_passed + fuzz_passed + python_passed)) passed, $failed failed"
+echo "tests: $((swift_passed + sanitizer_passed + cross_passed + vm_passed + package_passed + fuzz_passed + browser_passed + python_passed)) passed, $failed failed"
 rm -rf "$logs"
 exit $status

@@ -33,6 +33,10 @@ enum RunCommand {
                                  JSON line with --format jsonl)
           --trace                each frame's motion, noise floor and segmenter state on stderr
                                  (for setting up a box's crop and light)
+          --preview [ADDR:]PORT  serve the setup preview page (the camera picture with the signing
+                                 zone, the box's state, the words as they come) on PORT of ADDR
+                                 (default 127.0.0.1: this machine only; 0.0.0.0 for the network;
+                                 port 0: any free port); the URL is printed on stderr
 
         Every board profile key can be given as an option, overriding the profile (board/README.md):
           --camera-device DEV  --camera-size WxH  --camera-fps N  --camera-format auto|yuyv|nv12|yu12|mjpeg
@@ -48,7 +52,7 @@ enum RunCommand {
                                                ("--keyboard", "--keyboard-device"), ("--baud", "--serial-baud")]
 
     static func run(_ words: ArraySlice<String>) throws(CommandError) -> OutputText {
-        var valueOptions = ["--board", "--model", "--beam", "--window", "--max-frames", "--format"] + BoardProfile.options
+        var valueOptions = ["--board", "--model", "--beam", "--window", "--max-frames", "--format", "--preview"] + BoardProfile.options
             + VocabularyOptions.names + ["--kernel"]
         for (alias, _) in aliases { valueOptions.append(alias) }
         let arguments = try CommandError.parsing(words, valueOptions: valueOptions, flagOptions: ["--fast", "--loop", "--stats", "--trace"])
@@ -63,6 +67,14 @@ enum RunCommand {
             windowOption = arguments.value("--window") == nil ? nil : try arguments.integer("--window", default: 0, range: 32...4096)
         } catch {
             throw .usage(error.message)
+        }
+        var previewOption: PreviewConfiguration? = nil
+        if let text = arguments.value("--preview") {
+            do {
+                previewOption = try PreviewConfiguration(parsing: text)
+            } catch {
+                throw .usage(error.description)
+            }
         }
         let boardName = arguments.value("--board")
         let trace = arguments.has("--trace")
@@ -110,8 +122,13 @@ enum RunCommand {
         let errorNumber = dactyl_signals_install()
         guard errorNumber == 0 else { throw .failed("cannot install signal handlers: \(String(cString: dactyl_error_text(errorNumber)))") }
         let runStart = dactyl_monotonic_ns()
-        let sinks = try RunSinks.open(profile: profile, format: format == "jsonl" ? .jsonLines : .text, model: model,
+        var sinks = try RunSinks.open(profile: profile, format: format == "jsonl" ? .jsonLines : .text, model: model,
                                       runStart: runStart)
+        let preview = try previewOption.map { configuration throws(CommandError) in
+            try startPreview(configuration, frameWidth: frameWidth, frameHeight: frameHeight,
+                             framesPerSecond: source.framesPerSecond, runStart: runStart)
+        }
+        sinks.preview = preview?.sink
         // systemd (Type=notify, WatchdogSec=): READY=1 now that the model is loaded and the source
         // open, WATCHDOG=1 from every step of the loop, STATUS= when the camera is lost or back.
         let notifier = ServiceNotifier(sinks: sinks, now: dactyl_monotonic_ns())
@@ -136,6 +153,7 @@ enum RunCommand {
         }
         box.sinks.stopping()
         box.finish()
+        preview?.stop()
         let statistics = box.statistics
         if arguments.has("--stats") {
             var counters = RunCounters()
@@ -156,6 +174,21 @@ enum RunCommand {
         box.sinks.close()
         let out = OutputText()
         return out
+    }
+
+    /// `--preview`: the page's server, listening and running; its URL on stderr.
+    static func startPreview(_ configuration: PreviewConfiguration, frameWidth: Int, frameHeight: Int, framesPerSecond: Double,
+                             runStart: UInt64) throws(CommandError) -> Preview {
+        do {
+            let page = UnsafeRawBufferPointer(start: PreviewPage.html.utf8Start, count: PreviewPage.html.utf8CodeUnitCount)
+            let preview = try Preview(configuration: configuration, page: page, frameWidth: frameWidth, frameHeight: frameHeight,
+                                      framesPerSecond: framesPerSecond, runStart: runStart)
+            try preview.start()
+            printError("preview at \(preview.url)")
+            return preview
+        } catch {
+            throw .failed(error.description)
+        }
     }
 
     /// The profile's camera, opened (an absent camera is reopened with back-off by the loop; a

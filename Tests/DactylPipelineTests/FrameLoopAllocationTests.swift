@@ -145,6 +145,52 @@ final class FrameLoopAllocationTests: XCTestCase {
         }
     }
 
+    /// Issue 13: the preview page on, with a viewer taking the picture stream and the event
+    /// stream the whole time. The loop's part (events formatted and handed over, frames copied
+    /// when the server asks) and the server thread's (JPEG encoding, HTTP, SSE) allocate nothing:
+    /// allocations are counted on every thread, after the first picture has gone out.
+    func testLiveBoxLoopWithPreviewViewerAllocatesNothing() throws {
+        #if DEBUG
+        try XCTSkipUnless(false, "runs on the release build: scripts/test.sh runs it with swift test -c release")
+        #endif
+        let model = try Model.load(path: SessionClip.modelPath)
+        let clip = try Y4MClip(path: SessionClip.repository.appendingPathComponent("samples/session.y4m").path)
+        let page = UnsafeRawBufferPointer(start: PreviewPage.html.utf8Start, count: PreviewPage.html.utf8CodeUnitCount)
+        var configuration = PreviewConfiguration()
+        configuration.maximumFramesPerSecond = 1000  // as many pictures as the loop gives
+        let preview = try Preview(configuration: configuration, page: page, frameWidth: clip.width, frameHeight: clip.height,
+                                  framesPerSecond: 30, runStart: 0)
+        try preview.start()
+        let viewer = try PreviewViewer(port: preview.port)
+        defer { viewer.stop() }
+        let crop = CropRect.fromThousandths(
+            x: model.defaultCrop.x, y: model.defaultCrop.y, width: model.defaultCrop.width, height: model.defaultCrop.height,
+            frameWidth: clip.width, frameHeight: clip.height)
+        let recogniser = try ContinuousRecogniser(
+            model: model, window: model.defaultWindow, method: .greedy, crop: crop,
+            frameWidth: clip.width, frameHeight: clip.height)
+        let box = LiveBox(recogniser: recogniser, source: .clip(ClipPlayer(clip: clip, realtime: false, loop: true)),
+                          sinks: SinkSet(preview: preview.sink))
+        box.start()
+        // Warm-up: the connections are made and the first pictures have gone out.
+        let warmUpEnd = monotonicNanoseconds() + 10_000_000_000
+        while viewer.pictureBytes() < 20_000 && monotonicNanoseconds() < warmUpEnd { _ = box.step() }
+        XCTAssertGreaterThan(viewer.pictureBytes(), 0, "the viewer got pictures")
+        let handedBefore = box.sinks.preview?.framesHanded ?? 0, bytesBefore = viewer.pictureBytes() + viewer.eventBytes()
+        let startFrame = box.sourceFrames, wordsBefore = recogniser.wordsCommitted
+        allocation_counter_start_all_threads()
+        while box.sourceFrames < startFrame + 2 * clip.frameCount { _ = box.step() }
+        let allocations = allocation_counter_stop_all_threads()
+        let words = recogniser.wordsCommitted - wordsBefore
+        box.finish(flushSeconds: 0.5)
+        preview.stop()
+        XCTAssertEqual(allocations, 0, "\(allocations) heap allocations over \(2 * clip.frameCount) frames with a preview viewer")
+        XCTAssertGreaterThan((box.sinks.preview?.framesHanded ?? 0) - handedBefore, 20, "pictures were taken and sent meanwhile")
+        XCTAssertGreaterThan(viewer.pictureBytes() + viewer.eventBytes(), bytesBefore, "the viewer kept receiving")
+        XCTAssertEqual(box.sinks.preview?.eventsDropped, 0)
+        XCTAssertEqual(words, 6, "two loops of the session's frames committed its three words twice")
+    }
+
     /// Issue 12, soak: the live loop over the bundled session played again and again (10 loops,
     /// 3,080 frames, 30 words) allocates nothing however long it runs, and each loop commits its
     /// three words. scripts/soak.py runs the same for 100,000 frames and more from outside.
@@ -215,4 +261,60 @@ struct CountingSink: BoxSink {
     mutating func status(_ status: BoxStatus, message: UnsafeBufferPointer<UInt8>, now: UInt64) { statuses += 1 }
     mutating func service(now: UInt64) -> SinkRequest? { nil }
     mutating func flush(deadline: UInt64) {}
+}
+
+/// A viewer of the preview page on two threads of its own: one reads the picture stream, one the
+/// event stream, each into a fixed buffer (no allocation while reading), counting bytes.
+final class PreviewViewer {
+    let pictures: Int32, events: Int32
+    let counts = UnsafeMutablePointer<Int>.allocate(capacity: 2)
+    let done = DispatchGroup()
+
+    init(port: Int) throws {
+        pictures = try PreviewViewer.connect(port: port, path: "/stream.mjpg")
+        events = try PreviewViewer.connect(port: port, path: "/events")
+        counts.initialize(repeating: 0, count: 2)
+        for (index, fd) in [pictures, events].enumerated() {
+            let address = Int(bitPattern: counts)  // a plain number crosses into the @Sendable closure
+            done.enter()
+            Thread { [done] in
+                let counts = UnsafeMutablePointer<Int>(bitPattern: address)!
+                let buffer = UnsafeMutableRawPointer.allocate(byteCount: 65536, alignment: 64)
+                while true {
+                    let n = recv(fd, buffer, 65536, 0)
+                    if n <= 0 { break }
+                    counts[index] += n
+                }
+                buffer.deallocate()
+                done.leave()
+            }.start()
+        }
+    }
+
+    func pictureBytes() -> Int { counts[0] }
+    func eventBytes() -> Int { counts[1] }
+
+    static func connect(port: Int, path: String) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno)!) }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: test\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        return fd
+    }
+
+    /// Closes both streams and waits for the reading threads.
+    func stop() {
+        shutdown(pictures, Int32(SHUT_RDWR))
+        shutdown(events, Int32(SHUT_RDWR))
+        done.wait()
+        close(pictures)
+        close(events)
+    }
 }

@@ -400,6 +400,24 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(result.stdout, words.map { $0 + "\n" }.joined())
     }
 
+    func testRunWithThePreviewPrintsItsURLAndTheSameWords() throws {
+        let result = try dactyl(["run", "samples/session.y4m", "--fast", "--preview", "127.0.0.1:0"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout, "jade\nyara\ntess\n")
+        XCTAssertNotNil(result.stderr.range(of: #"^dactyl: preview at http://127\.0\.0\.1:[0-9]+/\n$"#, options: .regularExpression),
+                        result.stderr)
+        for (value, message) in [("http", "--preview http: expected PORT, ADDR:PORT or [IPV6]:PORT"),
+                                 ("70000", "--preview 70000: expected PORT")] {
+            let bad = try dactyl(["run", sample, "--preview", value])
+            XCTAssertEqual(bad.status, 2, value)
+            XCTAssertTrue(bad.stderr.hasPrefix("dactyl: run: \(message)"), bad.stderr)
+            XCTAssertEqual(bad.stderr.filter { $0 == "\n" }.count, 1, "one line: \(bad.stderr)")
+        }
+        let notAnAddress = try dactyl(["run", sample, "--preview", "box.local:8080"])
+        XCTAssertEqual(notAnAddress.status, 1)
+        XCTAssertEqual(notAnAddress.stderr, "dactyl: preview: cannot listen on box.local port 8080: not an IP address\n")
+    }
+
     func testRunTakesABoardProfileAndOverridesItsKeys() throws {
         let profile = scratch.appendingPathComponent("box.conf")
         try "crop = 0,0,128,128\nsinks = stdout\n".write(to: profile, atomically: true, encoding: .utf8)

@@ -104,6 +104,10 @@ public final class LiveBox<Sinks: BoxSink> {
         recogniser.process(frame, frameNumber: number, arrival: arrival, now: dactyl_monotonic_ns, sink: &output)
         let now = dactyl_monotonic_ns()
         counters.frameLatencies.record(now &- min(now, received))
+        output.frame(LiveFrame(picture: frame, number: number, zone: recogniser.recogniser.preprocessor.crop,
+                               motion: recogniser.lastMotion, motionFloor: recogniser.motionFloor.floor,
+                               startMotion: recogniser.settings.startMotion, stopMotion: recogniser.settings.stopMotion,
+                               segmentOpen: recogniser.segmentOpen), now: now)
     }
 
     func serviceSinks() {
@@ -141,4 +145,6 @@ struct TimedSinks<Sinks: BoxSink>: BoxSink {
     mutating func service(now: UInt64) -> SinkRequest? { sinks.service(now: now) }
 
     mutating func flush(deadline: UInt64) { sinks.flush(deadline: deadline) }
+
+    mutating func frame(_ frame: LiveFrame, now: UInt64) { sinks.frame(frame, now: now) }
 }

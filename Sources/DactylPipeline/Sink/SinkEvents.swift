@@ -101,6 +101,44 @@ public protocol BoxSink {
     mutating func service(now: UInt64) -> SinkRequest?
     /// Delivers what is queued, waiting at most until `deadline` (CLOCK_MONOTONIC ns): shutdown.
     mutating func flush(deadline: UInt64)
+    /// Every frame the loop took, after the recogniser saw it, with the segmenter's view of it
+    /// (the preview page shows both). Sinks of words ignore it (the default does nothing); one
+    /// that keeps a frame copies what it needs now, into memory it set up at start-up.
+    mutating func frame(_ frame: LiveFrame, now: UInt64)
+}
+
+extension BoxSink {
+    public mutating func frame(_ frame: LiveFrame, now: UInt64) {}
+}
+
+/// A frame as the live loop saw it: the picture (memory the source owns, valid during the call),
+/// the signing zone it was cropped to, and the segmenter's motion figures for it.
+public struct LiveFrame {
+    public let picture: YUVFrame
+    /// Source frame number (dropped frames included).
+    public let number: Int
+    /// The signing zone in the picture's pixels (the crop the encoder sees).
+    public let zone: CropRect
+    /// Motion of this frame (mean |Δ| of the encoder input), the noise floor under it, and the
+    /// segmenter's thresholds above the floor.
+    public let motion: Float
+    public let motionFloor: Float
+    public let startMotion: Float
+    public let stopMotion: Float
+    /// A segment (a word being signed) is open.
+    public let segmentOpen: Bool
+
+    public init(picture: YUVFrame, number: Int, zone: CropRect, motion: Float, motionFloor: Float, startMotion: Float,
+                stopMotion: Float, segmentOpen: Bool) {
+        self.picture = picture
+        self.number = number
+        self.zone = zone
+        self.motion = motion
+        self.motionFloor = motionFloor
+        self.startMotion = startMotion
+        self.stopMotion = stopMotion
+        self.segmentOpen = segmentOpen
+    }
 }
 
 // The stdout sink's JSON lines (`--format jsonl`), one object per line, for scripts:

@@ -9,7 +9,7 @@ import DactylKernels
 import Glibc
 
 enum FuzzTarget: String, CaseIterable {
-    case model, y4m, profile, lexicon, lm, args
+    case model, y4m, profile, lexicon, lm, args, http
 }
 
 /// The model alphabet the lexicon and language model are checked against: the one of
@@ -297,11 +297,43 @@ func fuzzArguments(_ data: UnsafeRawBufferPointer) {
     }
 }
 
+// MARK: HTTP requests (the preview page's server)
+
+/// A request head as a client sends it, through `HTTPRequest.parse`: nil (wait for more), a
+/// request, or an HTTPRequestError. A request must lie inside the bytes and the head limit, its
+/// path start with `/`, and it must read the same from its own head alone and under a smaller
+/// limit that still holds it (what the server sees when the head arrives in pieces).
+func fuzzHTTP(_ data: UnsafeRawBufferPointer) {
+    let bytes = data.bindMemory(to: UInt8.self)
+    let limit = HTTPRequest.defaultHeadLimit
+    let request: HTTPRequest?
+    do {
+        request = try HTTPRequest.parse(bytes, headLimit: limit)
+    } catch {
+        precondition([400, 405, 413, 414, 431, 505].contains(error.status), "status \(error.status)")
+        report(error.description)
+        return
+    }
+    guard let request else {
+        precondition(bytes.count < limit, "an incomplete head at the limit must be refused")
+        return
+    }
+    precondition(request.headBytes <= min(bytes.count, limit), "head beyond the bytes")
+    precondition(request.path.lowerBound >= 0 && request.path.upperBound <= request.headBytes && !request.path.isEmpty)
+    precondition(bytes[request.path.lowerBound] == UInt8(ascii: "/"), "a path starts with /")
+    if let query = request.query { precondition(query.lowerBound == request.path.upperBound + 1 && query.upperBound <= request.headBytes) }
+    let alone = try? HTTPRequest.parse(UnsafeBufferPointer(rebasing: bytes[0..<request.headBytes]), headLimit: limit)
+    precondition(alone == request, "the head alone reads differently")
+    let tight = try? HTTPRequest.parse(bytes, headLimit: request.headBytes)
+    precondition(tight == request, "a limit that holds the head changes the request")
+    for index in request.path { sink &+= Int(bytes[index]) }
+}
+
 // MARK: selecting the target
 
 let targetFunctions: [FuzzTarget: (UnsafeRawBufferPointer) -> Void] = [
     .model: fuzzModel, .y4m: fuzzY4M, .profile: fuzzProfile, .lexicon: fuzzLexicon, .lm: fuzzLanguageModel,
-    .args: fuzzArguments,
+    .args: fuzzArguments, .http: fuzzHTTP,
 ]
 var selected: ((UnsafeRawBufferPointer) -> Void)? = nil
 
