@@ -28,8 +28,9 @@ final class CommandLineTests: XCTestCase {
         var lastLine: String { stdout.split(separator: "\n").last.map(String.init) ?? "" }
     }
 
-    /// Runs the dactyl built beside this test bundle.
-    func dactyl(_ arguments: [String], environment: [String: String] = [:], in folder: URL? = nil) throws -> Result {
+    /// The `dactyl` built beside this test bundle, started with `arguments` in `folder` (the
+    /// repository by default), not waited for.
+    func startDactyl(_ arguments: [String], environment: [String: String] = [:], in folder: URL? = nil) throws -> (Process, Pipe, Pipe) {
         // On Linux the test bundle URL is the build products folder; elsewhere it is a .xctest inside it.
         let bundle = Bundle(for: CommandLineTests.self).bundleURL
         let binary = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("dactyl") }
@@ -46,6 +47,12 @@ final class CommandLineTests: XCTestCase {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        return (process, out, err)
+    }
+
+    /// Runs the dactyl built beside this test bundle.
+    func dactyl(_ arguments: [String], environment: [String: String] = [:], in folder: URL? = nil) throws -> Result {
+        let (process, out, err) = try startDactyl(arguments, environment: environment, in: folder)
         // A command that hangs (e.g. blocked opening a FIFO) is ended and shows as a failure
         // (status 15) instead of hanging the test run.
         DispatchQueue.global().asyncAfter(deadline: .now() + 60) { if process.isRunning { process.terminate() } }

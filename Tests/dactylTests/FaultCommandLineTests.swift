@@ -6,26 +6,6 @@ import XCTest
 /// Issue 12 part 5 at the command line: signals in the middle of a word, a bad model at
 /// start-up, and the sd_notify messages a service manager receives from `dactyl run`.
 extension CommandLineTests {
-    /// The `dactyl` built beside this test bundle, started with `arguments`, not waited for.
-    func startDactyl(_ arguments: [String], environment: [String: String] = [:]) throws -> (Process, Pipe, Pipe) {
-        let bundle = Bundle(for: CommandLineTests.self).bundleURL
-        let binary = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("dactyl") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }!
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.currentDirectoryURL = Self.repository
-        var variables = ProcessInfo.processInfo.environment
-        variables.removeValue(forKey: "DACTYL_MODEL")
-        variables.merge(environment) { $1 }
-        process.environment = variables
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        return (process, out, err)
-    }
-
     func testSIGINTCommitsTheWordBeingSignedAndExitsZero() throws {
         // As SIGTERM (testSIGTERMCommitsTheWordBeingSignedAndExitsZero): Ctrl-C at a console.
         // Stopped 1.6 s into the 2.2 s word (real time): the letters read so far arrive as a word.
