@@ -24,6 +24,10 @@ static speed_t speed_for(uint32_t baud) {
     }
 }
 
+// The simulated output queue (dactyl_serial_sim_queue); off in a normal run.
+static int sim_enabled;
+static uint64_t sim_written, sim_received;
+
 int dactyl_serial_baud_supported(uint32_t baud) { return speed_for(baud) != B0; }
 
 int dactyl_serial_open(const char *path, uint32_t baud, int *error_number) {
@@ -47,15 +51,35 @@ int dactyl_serial_open(const char *path, uint32_t baud, int *error_number) {
         close(fd);
         return -1;
     }
+    if (sim_enabled) sim_written = sim_received = 0;
     return fd;
 }
 
 long dactyl_serial_write(int fd, const void *bytes, size_t count) {
     for (;;) {
         ssize_t n = write(fd, bytes, count);
-        if (n >= 0) return (long)n;
+        if (n >= 0) {
+            if (sim_enabled) sim_written += (uint64_t)n;
+            return (long)n;
+        }
         if (errno != EINTR) return -(long)errno;
     }
+}
+
+long dactyl_serial_output_pending(int fd) {
+    if (sim_enabled) return (long)(sim_written - sim_received);
+    int pending = 0;
+    if (ioctl(fd, TIOCOUTQ, &pending) != 0) return -(long)errno;
+    return pending;
+}
+
+void dactyl_serial_sim_queue(int enabled) {
+    sim_enabled = enabled;
+    sim_written = sim_received = 0;
+}
+
+void dactyl_serial_sim_received(uint64_t count) {
+    sim_received = sim_received + count > sim_written ? sim_written : sim_received + count;
 }
 
 int dactyl_poll_output(int fd, int timeout_ms) {

@@ -1,3 +1,4 @@
+import CDactylPlatform
 import DactylPipeline
 import Foundation
 import Glibc
@@ -46,13 +47,16 @@ final class SerialSinkTests: XCTestCase {
     }
 
     /// Reads lines from the master while calling the sink's `service`, until `count` lines
-    /// came or `timeout` seconds passed.
+    /// came or `timeout` seconds passed. What it reads has left the simulated output queue
+    /// (dactyl_serial_sim_received; nothing when the simulation is off).
     func readLines(_ pty: Pty, _ sink: inout SerialSink, count: Int, timeout: Double = 5) -> [String] {
         var bytes: [UInt8] = []
         let end = Date().addingTimeInterval(timeout)
         while Date() < end {
             _ = sink.service(now: monotonicNanoseconds())
-            bytes += readAvailable(pty.master, timeoutMs: 5)
+            let received = readAvailable(pty.master, timeoutMs: 5)
+            dactyl_serial_sim_received(UInt64(received.count))
+            bytes += received
             if bytes.filter({ $0 == UInt8(ascii: "\n") }).count >= count { break }
         }
         return String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)

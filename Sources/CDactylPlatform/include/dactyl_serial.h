@@ -17,6 +17,8 @@ enum {
     DACTYL_EIO = EIO,
     DACTYL_ESHUTDOWN = ESHUTDOWN,
     DACTYL_ENOENT = ENOENT,
+    DACTYL_ENOTTY = ENOTTY,
+    DACTYL_EINVAL = EINVAL,
 };
 
 // 1 if `baud` is a rate termios can set (50 ... 4000000), else 0.
@@ -36,6 +38,20 @@ long dactyl_serial_write(int fd, const void *bytes, size_t count);
 // Returns DACTYL_POLL_WRITABLE and/or DACTYL_POLL_HANGUP bits, or 0.
 enum { DACTYL_POLL_WRITABLE = 1, DACTYL_POLL_HANGUP = 2 };
 int dactyl_poll_output(int fd, int timeout_ms);
+
+// Bytes written to `fd` that the kernel has not sent yet (ioctl TIOCOUTQ: its output queue, the
+// driver's and, for a USB adapter, the URBs in flight), or -errno (-EIO once the port is hung up).
+// A pty reports 0 always: Linux keeps a pty's unread bytes on the far side, where this does not
+// count them.
+long dactyl_serial_output_pending(int fd);
+
+// Test-only: a simulated output queue, for ptys, which have none (above). While enabled, every
+// serial port's pending count is the bytes dactyl_serial_write wrote since the port was opened
+// minus those the test says the far side received; a successful dactyl_serial_open starts both
+// at 0. Enabling or disabling also clears them. Not thread-safe: one test at a time.
+void dactyl_serial_sim_queue(int enabled);
+// The far side read `count` more bytes (they left the simulated queue).
+void dactyl_serial_sim_received(uint64_t count);
 
 // (dactyl_close is in dactyl_platform.h.)
 
