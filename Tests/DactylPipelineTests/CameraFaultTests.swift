@@ -263,7 +263,8 @@ final class CameraFrameLoopAllocationTests: XCTestCase {
         try XCTSkipUnless(false, "runs on the release build: scripts/test.sh runs it with swift test -c release")
         #endif
         let device = "/dev/dactyl-simulated-camera"
-        let (frames, _) = try installSimulatedSession(device: device, frameInterval: CameraFaultTests.frameInterval)
+        let (frames, _) = try installSimulatedSession(device: device, frameInterval: CameraFaultTests.frameInterval,
+                                                      timeScale: CameraFaultTests.timeScale)
         let socket = try NotifySocket()
         defer { socket.close() }
         setenv("NOTIFY_SOCKET", socket.name, 1)
