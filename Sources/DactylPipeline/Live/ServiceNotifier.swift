@@ -59,6 +59,10 @@ public struct ServiceNotifier<Sinks: BoxSink>: BoxSink {
 
     public mutating func commit(_ word: WordView, now: UInt64) { sinks.commit(word, now: now) }
 
+    /// Frames go on to the sinks that take them (the preview page): the protocol's default would
+    /// drop them here.
+    public mutating func frame(_ frame: LiveFrame, now: UInt64) { sinks.frame(frame, now: now) }
+
     public mutating func status(_ status: BoxStatus, message: UnsafeBufferPointer<UInt8>, now: UInt64) {
         if status == .cameraLost {
             cameraLost = true
