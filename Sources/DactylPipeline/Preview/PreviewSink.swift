@@ -45,18 +45,7 @@ public struct PreviewSink: BoxSink {
 
     public mutating func commit(_ word: WordView, now: UInt64) {
         begin(.commit)
-        event.append(",\"segment\":")
-        event.append(integer: word.segment)
-        event.append(",\"piece\":")
-        event.append(integer: word.piece)
-        event.append(",\"final\":")
-        event.append(word.isFinal ? "true" : "false")
-        event.append(",\"text\":")
-        event.append(jsonString: word.text)
-        event.append(",\"start_frame\":")
-        event.append(integer: word.startFrame)
-        event.append(",\"end_frame\":")
-        event.append(integer: word.endFrame)
+        event.appendCommitFields(word)
         end(now: now)
     }
 

@@ -148,3 +148,22 @@ public struct LiveFrame {
 //    "letters":[{"letter":"d","start":14,"end":20,"score":0.9871},...],"t_ms":2710,"latency_ms":95.2}
 //   {"type":"stats",...}  (once, at exit, with --stats)
 // t_ms: milliseconds since the run started (CLOCK_MONOTONIC); frames as in WordView.
+
+extension FixedText {
+    /// A committed word's fields as both JSON writers give them (the stdout sink's lines above and
+    /// the preview page's events), after the object's first field:
+    /// `,"segment":0,"piece":0,"final":true,"text":"dragon","start_frame":12,"end_frame":80`.
+    mutating func appendCommitFields(_ word: WordView) {
+        append(",\"segment\":")
+        append(integer: word.segment)
+        append(",\"piece\":")
+        append(integer: word.piece)
+        append(word.isFinal ? ",\"final\":true" : ",\"final\":false")
+        append(",\"text\":")
+        append(jsonString: word.text)
+        append(",\"start_frame\":")
+        append(integer: word.startFrame)
+        append(",\"end_frame\":")
+        append(integer: word.endFrame)
+    }
+}

@@ -92,17 +92,8 @@ public struct StdoutSink: BoxSink {
             writeLine(to: configuration.fd)
             return
         }
-        line.append("{\"type\":\"commit\",\"segment\":")
-        line.append(integer: word.segment)
-        line.append(",\"piece\":")
-        line.append(integer: word.piece)
-        line.append(word.isFinal ? ",\"final\":true" : ",\"final\":false")
-        line.append(",\"text\":")
-        line.append(jsonString: word.text)
-        line.append(",\"start_frame\":")
-        line.append(integer: word.startFrame)
-        line.append(",\"end_frame\":")
-        line.append(integer: word.endFrame)
+        line.append("{\"type\":\"commit\"")
+        line.appendCommitFields(word)
         line.append(",\"letters\":[")
         let written = min(word.letters.count, configuration.maxLetters)
         for index in 0..<written {
