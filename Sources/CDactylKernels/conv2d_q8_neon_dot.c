@@ -77,15 +77,7 @@ INLINE TARGET void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_t
             }
         }
     }
-    for (int m = 0; m < PIXELS; m++) {
-        if ((size_t)m >= tile->valid) break;
-        for (int v = 0; v < VECTORS; v++) {
-            size_t first = 4 * (size_t)v;
-            if (first >= tile->channels) break;
-            dactyl_neon_requantize4(conv, acc[m][v], multipliers + first, shifts + first,
-                                    tile->residual ? tile->residual[m] + first : NULL, tile->output[m] + first, tile->channels - first);
-        }
-    }
+    dactyl_neon_store_tile(conv, tile, multipliers, shifts, acc, PIXELS, VECTORS);
 }
 
 TARGET void dactyl_conv_tile_neon_dot(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile) {
