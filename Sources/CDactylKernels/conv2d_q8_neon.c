@@ -21,6 +21,15 @@ INLINE int8x16_t broadcast_group(const int8_t *p) {
     return x;
 }
 
+// The same, stepping *p to the next group with a post-indexed ld1r: written by hand because
+// clang's loop strength reduction copies each pixel's pointer and adds to it (3 scalar
+// instructions per pixel and pair of groups).
+INLINE int8x16_t broadcast_next_group(const int8_t **p) {
+    int8x16_t x;
+    __asm__("ld1r {%0.4s}, [%1], #4" : "=w"(x), "+r"(*p) : "m"(*(const int8_t(*)[4]) * p));
+    return x;
+}
+
 INLINE void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile, const int PIXELS, const int VECTORS) {
     const size_t block_channels = (size_t)VECTORS * 4;
     const int32_t *bias = tile->bias;
@@ -39,14 +48,21 @@ INLINE void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *ti
         const int8_t *w = weights + r * groups * block_channels * 4;
         size_t g = 0;
         if (conv->weights_above_min) {
-            for (; g + 1 < groups; g += 2) {
+            // Pointers that step along the row (post-indexed loads), one counter: the loop's
+            // scalar work is 2 instructions, not one address computation per load.
+            const int8_t *xp[DACTYL_MAX_TILE_PIXELS];
+            for (int m = 0; m < PIXELS; m++) xp[m] = x[m];
+            const int8_t *wp = w;
+            for (size_t pairs = groups / 2; pairs; pairs--) {
                 int8x16_t wa[2], wb[2];
                 for (int v = 0; v < VECTORS; v++) {
-                    wa[v] = vld1q_s8(w + (g * block_channels + 4 * (size_t)v) * 4);
-                    wb[v] = vld1q_s8(w + ((g + 1) * block_channels + 4 * (size_t)v) * 4);
+                    wa[v] = vld1q_s8(wp + 16 * (size_t)v);
+                    wb[v] = vld1q_s8(wp + (block_channels + 4 * (size_t)v) * 4);
                 }
+                wp += 8 * block_channels;
                 UNROLL for (int m = 0; m < PIXELS; m++) {
-                    int8x16_t xa = broadcast_group(x[m] + 4 * g), xb = broadcast_group(x[m] + 4 * g + 4);
+                    int8x16_t xa = broadcast_next_group(&xp[m]);
+                    int8x16_t xb = broadcast_next_group(&xp[m]);
                     for (int v = 0; v < VECTORS; v++) {
                         int16x8_t low = vmlal_s8(vmull_s8(vget_low_s8(wa[v]), vget_low_s8(xa)), vget_low_s8(wb[v]), vget_low_s8(xb));
                         int16x8_t high = vmlal_high_s8(vmull_high_s8(wa[v], xa), wb[v], xb);
@@ -55,6 +71,7 @@ INLINE void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *ti
                     }
                 }
             }
+            g = groups / 2 * 2;
         }
         for (; g < groups; g++) {
             int8x16_t wv[2];
