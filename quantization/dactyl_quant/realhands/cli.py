@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="the MediaPipe teacher's features, as `teachers mediapipe --features` (default embedding)")
     cr.add_argument("--crops-per-hand", type=int, default=2, metavar="N",
                     help="crops of each hand at different framings (default 2)")
-    cr.add_argument("--frames", type=int, default=4, metavar="N", help="frames of each still crop clip (default 4)")
+    cr.add_argument("--frames", type=int, default=1, metavar="N", help="frames of each still crop clip (default 1)")
     cr.add_argument("--seed", type=int, default=0)
     cr.set_defaults(run=_crops)
 

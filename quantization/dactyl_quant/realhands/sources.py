@@ -35,19 +35,7 @@ SOURCES = {
         "Soubhi Hadri, HandsDataset (2018), https://github.com/SubhiH/HandsDataset",
         "people in front of a laptop/phone camera showing 0-5 fingers, one or two hands, indoors and out, "
         "800x600"),
-    "rfhands": Source(
-        "rfhands", "ragadag621/hand-tracking-project-using-YOLOv5", "a7dbe15dcda2a9b1ccad4791f041dd0144b28c98",
-        "CC-BY-4.0", "HandDetect/hands.v2i.yolov8-obb/README.dataset.txt",
-        "# hands > 2024-04-24 9:51pm\nhttps://universe.roboflow.com/golfballtracking-project-sypem/hands-dguzk\n\n"
-        "Provided by a Roboflow user\nLicense: CC BY 4.0",
-        "\"hands\" dataset by the Roboflow user golfballtracking-project-sypem "
-        "(https://universe.roboflow.com/golfballtracking-project-sypem/hands-dguzk), CC BY 4.0, as committed in "
-        "ragadag621/hand-tracking-project-using-YOLOv5",
-        "phone photos of open hands, mostly palm or back to the camera, offices, streets, tables; resized to "
-        "640x640 (stretched) by Roboflow, some flipped or rotated by its augmentation"),
 }
-
-IMAGE = re.compile(r"\.(jpe?g|png)$", re.IGNORECASE)
 
 
 def select_subhih(paths: list[str], every: int = 3) -> list[str]:
@@ -65,17 +53,4 @@ def select_subhih(paths: list[str], every: int = 3) -> list[str]:
     return chosen
 
 
-def select_rfhands(paths: list[str]) -> list[str]:
-    """HandDetect/hands.v2i.yolov8-obb/{train,valid,test}/images/<stem>_<ext>.rf.<hash>.jpg: Roboflow
-    wrote up to three augmented versions of each source photo; one per source photo (the first by
-    path), over all three splits."""
-    by_stem: dict[str, str] = {}
-    pattern = re.compile(r"HandDetect/hands\.v2i\.yolov8-obb/(train|valid|test)/images/(.+)\.rf\.[0-9a-f]+\.jpg")
-    for path in sorted(paths):
-        match = pattern.fullmatch(path)
-        if match:
-            by_stem.setdefault(match.group(2), path)
-    return sorted(by_stem.values())
-
-
-SELECT = {"subhih": select_subhih, "rfhands": select_rfhands}
+SELECT = {"subhih": select_subhih}
