@@ -32,14 +32,17 @@ def source_record(source: Source) -> dict:
 
 
 def build_manifest(mirrors: dict[str, Mirror], sources: dict[str, Source] = SOURCES, select=SELECT) -> dict:
-    """The manifest of the files `select` takes from each source's mirror."""
-    files = []
+    """The manifest of the files `select` takes from each source's mirror (each distinct file once)."""
+    files, seen = [], set()
     for name, mirror in mirrors.items():
         chosen = select[name](mirror.paths)
         if not chosen:
             raise ValueError(f"{sources[name].repo} at {mirror.commit}: none of the expected images")
         for path in chosen:
             data = mirror.read(path)
+            if sha256(data) in seen:  # the same photo committed twice
+                continue
+            seen.add(sha256(data))
             files.append({"source": name, "path": path, "sha256": sha256(data), "bytes": len(data)})
     return {"format": FORMAT, "sources": {name: source_record(sources[name]) for name in mirrors}, "files": files}
 

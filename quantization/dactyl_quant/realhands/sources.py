@@ -38,13 +38,14 @@ SOURCES = {
 }
 
 
-def select_subhih(paths: list[str], every: int = 3) -> list[str]:
+def select_subhih(paths: list[str], every: int = 2) -> list[str]:
     """images/<burst>_picNNNNN.jpg: every `every`-th picture of each burst (consecutive pictures
-    of a burst are near-duplicates). Left out: images/Hand_*.jpg, photos of the 11k Hands set
-    (Afifi 2017) mixed into the folder, whose own terms are not this repository's."""
+    of a burst are near-duplicates). Left out: images/train/ and images/test/ (copies of the same
+    files) and images/Hand_*.jpg, photos of the 11k Hands set (Afifi 2017) mixed into the folder,
+    whose own terms are not this repository's."""
     bursts: dict[str, list[str]] = defaultdict(list)
     for path in paths:
-        match = re.fullmatch(r"images/(.*?)_?(pic\d+)\.jpg", path)
+        match = re.fullmatch(r"images/([^/]*?)_?(pic\d+)\.jpg", path)
         if match and not path.startswith("images/Hand_"):
             bursts[match.group(1)].append(path)
     chosen = []
