@@ -58,12 +58,11 @@ python3 - "$WORK" <<'EOF'
 import json, sys
 from pathlib import Path
 work = Path(sys.argv[1])
-print("| model | real photos: exact | contains | doubled | synthetic held-out words: letter accuracy |")
+print("| model | real photos (static letters): exact | contains | doubled | synthetic held-out words: letter accuracy |")
 print("|---|---:|---:|---:|---:|")
 for name in ("shipped", "synth", "real"):
-    real = json.loads((work / f"real-{name}" / "letters.json").read_text())
+    real = json.loads((work / f"real-{name}" / "summary.json").read_text())["static"]
     words = json.loads((work / f"words-{name}.json").read_text())
-    total = real["total"]
-    print(f"| {name} | {total['exact']:.1%} | {total['contains']:.1%} | {total['doubled']:.1%} | "
+    print(f"| {name} | {real['exact_rate']:.1%} | {real['contains_rate']:.1%} | {real['doubling_rate']:.1%} | "
           f"{words['letter_accuracy']:.1%} |")
 EOF
