@@ -10,7 +10,8 @@ from PIL import Image
 from dactyl_quant.holdout import EvaluationOnlyError, mark_evaluation_only
 from dactyl_quant.localiser.compose import (CANONICAL_HAND_HEIGHT, MIN_VISIBLE, box_fractions, compose_frame,
                                             render_signing_hand)
-from dactyl_quant.localiser.data import compose_shard, crop_box_from_landmarks, read_real_labels, real_shard
+from dactyl_quant.localiser.data import (compose_shard, crop_box_from_landmarks, read_real_labels, real_shard,
+                                         split_real)
 from dactyl_quant.synth.hand import NUM_ANGLES, HandProportions, forward_kinematics, palm_centre
 from dactyl_quant.synth.scene import random_signer, sample_look
 
@@ -107,6 +108,10 @@ def test_real_labels_load_and_frame_to_four_by_three(tmp_path):
     # The square image is cut to 4:3 keeping the hand's centre.
     assert 0 <= shard.boxes[1, 0, 0] <= 1 and 0 <= shard.boxes[1, 0, 1] <= 1
     np.testing.assert_allclose(shard.frames[1].reshape(-1, 3).mean(axis=0), [90, 60, 30], atol=3)
+    train, held = split_real(images, 0.5)
+    assert train == images[:1] and held == images[1:]
+    with pytest.raises(ValueError, match="hold-out share"):
+        split_real(images, 1.0)
 
 
 def test_real_labels_errors_name_the_line_and_evaluation_only_is_refused(tmp_path):
