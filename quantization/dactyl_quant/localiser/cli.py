@@ -90,17 +90,22 @@ def _export(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from .evaluate import composed_quality, model_localiser, real_photo_quality
-    localiser = model_localiser(read_model(args.model))
-    height, width = localiser.input_height, localiser.input_width
-    results = {"model": args.model}
+    localisers = {path: model_localiser(read_model(path)) for path in args.model}
+    first = next(iter(localisers.values()))
+    height, width = first.input_height, first.input_width
     shard = load_shards(build_cache(_cache(args), args.seed, args.split, args.count, height, width))
-    results[f"composed_{args.split}"] = composed_quality(localiser, shard)
-    if args.real_photos:
-        results["real_photos"] = real_photo_quality(localiser, Path(args.real_photos), args.real_limit)
+    held = None
     if args.real_labels:
         _, held_out = split_real(read_real_labels(args.real_labels), args.real_holdout)
         held = real_shard(held_out, height, width, np.random.default_rng(0))
-        results["real_labels_held_out"] = composed_quality(localiser, held)
+    results = {path: {f"composed_{args.split}": composed_quality(localiser, shard)}
+               for path, localiser in localisers.items()}
+    if held is not None:
+        for path, localiser in localisers.items():
+            results[path]["real_labels_held_out"] = composed_quality(localiser, held)
+    if args.real_photos:
+        for path, quality in real_photo_quality(localisers, Path(args.real_photos), args.real_limit).items():
+            results[path]["real_photo_check"] = quality
     text = json.dumps(results, indent=1)
     print(text)
     if args.json:
@@ -180,7 +185,7 @@ def add_commands(commands) -> None:
 
     p = sub.add_parser("evaluate", help="box quality of a model file's localiser (numpy int8 reference)")
     common(p)
-    p.add_argument("--model", required=True)
+    p.add_argument("--model", required=True, action="append", help="a model file with a localiser (repeatable)")
     p.add_argument("--split", choices=("dev", "test"), default="test")
     p.add_argument("--seed", type=int, default=3)
     p.add_argument("--count", type=int, default=600)
