@@ -117,6 +117,8 @@ void dactyl_thread_pool_destroy(dactyl_thread_pool *pool) {
 int dactyl_thread_pool_threads(const dactyl_thread_pool *pool) { return pool ? pool->threads : 1; }
 
 void dactyl_thread_pool_run_conv2d_q8(dactyl_thread_pool *pool, const dactyl_conv2d_q8 *conv) {
+    // The padded copy is a few kilobytes: one thread makes it before any task reads it.
+    dactyl_conv2d_q8_prepare(conv);
     if (!pool || pool->threads == 1) {
         dactyl_conv2d_q8_run(conv, 0, dactyl_conv2d_q8_tasks(conv));
         return;

@@ -30,6 +30,13 @@ final class FastConv2DTests: XCTestCase {
         Shape(height: 3, width: 3, inputChannels: 1, outputChannels: 1, kernelHeight: 3, kernelWidth: 3, stride: 1, pad: 2, relu: false, residual: true),
     ]
 
+    /// Tile sizes fitted to the pixel count (VNNI: 49 pixels in 5-pixel tiles, 50 in 10, 143 in 12).
+    static let fittedTileShapes: [Shape] = [
+        Shape(height: 7, width: 7, inputChannels: 40, outputChannels: 70, kernelHeight: 3, kernelWidth: 3, stride: 1, pad: 1, relu: true, residual: true),
+        Shape(height: 10, width: 5, inputChannels: 20, outputChannels: 30, kernelHeight: 3, kernelWidth: 3, stride: 1, pad: 1, relu: false, residual: true),
+        Shape(height: 11, width: 13, inputChannels: 3, outputChannels: 24, kernelHeight: 7, kernelWidth: 7, stride: 1, pad: 3, relu: true, residual: false),
+    ]
+
     static func randomShapes(_ random: inout SplitMix64, count: Int) -> [Shape] {
         (0..<count).map { _ in
             let kernel = [1, 3, 5, 7][Int(random.next() % 4)]
@@ -108,7 +115,7 @@ final class FastConv2DTests: XCTestCase {
         let pool = try XCTUnwrap(EncoderThreadPool(threads: 3))
         for path in fastPaths where path.isAvailable(on: cpu) {
             var random = SplitMix64(seed: 42)
-            let shapes = Self.fixedShapes + Self.randomShapes(&random, count: 24)
+            let shapes = Self.fixedShapes + Self.randomShapes(&random, count: 24) + Self.fittedTileShapes
             for (index, shape) in shapes.enumerated() {
                 XCTAssertGreaterThan(FastConv2DQ8.packedBytes(window: Window2D(inputHeight: 1, inputWidth: 1, outputHeight: 1, outputWidth: 1,
                     kernelHeight: shape.kernelHeight, kernelWidth: shape.kernelWidth, strideHeight: 1, strideWidth: 1, padHeight: 0, padWidth: 0),
@@ -126,8 +133,19 @@ final class FastConv2DTests: XCTestCase {
     }
 
     func testFastMaxPoolMatchesTheReference() {
+        let cpu = CPUFeatures.detect()
+        for path in KernelPath.allCases where path != .scalar && path.isAvailable(on: cpu) {
+            checkMaxPool(path: path)
+        }
+    }
+
+    func checkMaxPool(path: KernelPath) {
         var random = SplitMix64(seed: 7)
-        for shape in Self.fixedShapes + Self.randomShapes(&random, count: 20) {
+        // Channel counts around the vector widths (16, 32, 64 bytes) and their remainders.
+        let wide = [Shape(height: 9, width: 7, inputChannels: 64, outputChannels: 64, kernelHeight: 3, kernelWidth: 3, stride: 2, pad: 1, relu: false, residual: false),
+                    Shape(height: 6, width: 8, inputChannels: 100, outputChannels: 100, kernelHeight: 3, kernelWidth: 3, stride: 1, pad: 1, relu: false, residual: false),
+                    Shape(height: 5, width: 5, inputChannels: 49, outputChannels: 49, kernelHeight: 3, kernelWidth: 3, stride: 2, pad: 0, relu: false, residual: false)]
+        for shape in Self.fixedShapes + wide + Self.randomShapes(&random, count: 20) {
             let kernel = min(shape.kernelHeight, 3), pad = min(shape.pad, kernel / 2)
             let outH = (shape.height + 2 * pad - kernel) / shape.stride + 1, outW = (shape.width + 2 * pad - kernel) / shape.stride + 1
             guard outH > 0, outW > 0 else { continue }
@@ -139,8 +157,8 @@ final class FastConv2DTests: XCTestCase {
             var reference = [Int8](repeating: 0, count: outH * outW * shape.inputChannels)
             var fast = [Int8](repeating: 1, count: reference.count)
             maxPool2dQ8Reference(window: window, channels: shape.inputChannels, input: input, output: &reference)
-            maxPool2dQ8Fast(window: window, channels: shape.inputChannels, input: input, output: &fast)
-            XCTAssertEqual(fast, reference, "max pool \(shape) kernel \(kernel) pad \(pad)")
+            maxPool2dQ8Fast(window: window, channels: shape.inputChannels, path: path, input: input, output: &fast)
+            XCTAssertEqual(fast, reference, "\(path.name) max pool \(shape) kernel \(kernel) pad \(pad)")
         }
     }
 

@@ -40,6 +40,11 @@ typedef struct dactyl_conv2d_q8 {
     size_t block_bytes;      // bytes of one packed block (constants + weights)
     int32_t weights_above_min; // no weight is -128: two int8 products sum within int16 (the NEON smlal pairing)
     const void *packed;
+    // x86 paths: the input copied (by dactyl_conv2d_q8_prepare) into a buffer with its padding
+    // around it, filled with the zero point once at pack time, so kernel rows never cross a
+    // border; on VNNI as x + 128 (the u8 operand of vpdpbusd). NULL: rows read the input.
+    int8_t *padded;
+    int32_t padded_height, padded_width;
 } dactyl_conv2d_q8;
 
 // Bytes the packed weights of `conv` (geometry set) need on `path`; 0 if the path cannot run it
@@ -49,9 +54,11 @@ size_t dactyl_conv2d_q8_packed_bytes(const dactyl_conv2d_q8 *conv, int path);
 // (dactyl_conv2d_q8_packed_bytes bytes, 64-byte aligned) and records the layout in `conv`.
 void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weights, const int32_t *bias,
                            const int32_t *multipliers, const int32_t *shifts, void *memory);
+// Copies the input into the padded buffer, if the conv has one: once per run, before its tasks.
+void dactyl_conv2d_q8_prepare(const dactyl_conv2d_q8 *conv);
 // Units of work of one run (output pixel tiles x channel blocks), for splitting across threads.
 size_t dactyl_conv2d_q8_tasks(const dactyl_conv2d_q8 *conv);
-// Runs tasks [first, end) of the convolution.
+// Runs tasks [first, end) of the convolution (after dactyl_conv2d_q8_prepare).
 void dactyl_conv2d_q8_run(const dactyl_conv2d_q8 *conv, size_t first, size_t end);
 
 // int8 max pooling over NHWC (taps in the padding never win), as maxPool2dQ8Reference.
@@ -60,6 +67,7 @@ typedef struct dactyl_pool2d_q8 {
     int32_t kernel_height, kernel_width, stride_height, stride_width, pad_height, pad_width;
     const int8_t *input;
     int8_t *output;
+    int32_t path;  // a DACTYL_PATH_*: the x86 paths' own vector loops; anything else the plain loop
 } dactyl_pool2d_q8;
 void dactyl_maxpool2d_q8(const dactyl_pool2d_q8 *pool);
 

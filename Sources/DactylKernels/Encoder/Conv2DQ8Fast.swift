@@ -101,13 +101,16 @@ public func kernelPeakMACsPerSecond(_ path: KernelPath, seconds: Double = 0.05, 
     return best
 }
 
-/// int8 max pooling for the fast paths (vectorised C), bit-exact with `maxPool2dQ8Reference`.
-public func maxPool2dQ8Fast(window: Window2D, channels: Int, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {
+/// int8 max pooling for the fast paths (vectorised C, with `path`'s vectors on x86_64),
+/// bit-exact with `maxPool2dQ8Reference`.
+public func maxPool2dQ8Fast(window: Window2D, channels: Int, path: KernelPath, input: UnsafePointer<Int8>,
+                            output: UnsafeMutablePointer<Int8>) {
     var pool = dactyl_pool2d_q8(
         input_height: Int32(window.inputHeight), input_width: Int32(window.inputWidth), channels: Int32(channels),
         output_height: Int32(window.outputHeight), output_width: Int32(window.outputWidth),
         kernel_height: Int32(window.kernelHeight), kernel_width: Int32(window.kernelWidth),
         stride_height: Int32(window.strideHeight), stride_width: Int32(window.strideWidth),
-        pad_height: Int32(window.padHeight), pad_width: Int32(window.padWidth), input: input, output: output)
+        pad_height: Int32(window.padHeight), pad_width: Int32(window.padWidth), input: input, output: output,
+        path: path.fastPathNumber ?? 0)
     dactyl_maxpool2d_q8(&pool)
 }

@@ -111,7 +111,7 @@ public struct FrameEncoder {
             if kernelPath == .scalar {
                 maxPool2dQ8Reference(window: window, channels: channels, input: input, output: output)
             } else {
-                maxPool2dQ8Fast(window: window, channels: channels, input: input, output: output)
+                maxPool2dQ8Fast(window: window, channels: channels, path: kernelPath, input: input, output: output)
             }
         case let .globalAvgPool(pixels, channels, input, inputZeroPoint, multiplier, shift, outputZeroPoint, output):
             globalAvgPoolQ8Reference(pixels: pixels, channels: channels, input: input, inputZeroPoint: inputZeroPoint,
