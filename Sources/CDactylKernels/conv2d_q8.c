@@ -285,13 +285,26 @@ static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end) {
             .skip_rows = skip_rows,
         };
         // Wide layers' weights come from L3 or memory once a frame: while this block's tiles
-        // run, each fetches its share of the next block's (if this thread runs it) into L2.
+        // run, each fetches its share of the next block's (if this thread runs it) into L2, or
+        // in the thread's last block, of the block it will start the next conv with.
+        const int8_t *ahead = NULL;
+        size_t ahead_bytes = 0;
         if (block + 1 < blocks && (block + 1) * tiles < end) {
-            size_t lines = conv->block_bytes / 64, share = (lines + tiles - 1) / tiles;
-            size_t begin = tile_index * share;
+            ahead = (const int8_t *)packed_block + conv->block_bytes;
+            ahead_bytes = conv->block_bytes;
+        } else if (conv->next && conv->next->packed) {
+            // The pool gives each thread the same share of every conv's tasks.
+            const dactyl_conv2d_q8 *next = conv->next;
+            size_t next_tiles = pixel_tiles(next), next_tasks = dactyl_conv2d_q8_tasks(next);
+            size_t next_block = (size_t)((double)first / (double)(blocks * tiles) * (double)next_tasks) / next_tiles;
+            ahead = (const int8_t *)next->packed + next_block * next->block_bytes;
+            ahead_bytes = next->block_bytes;
+        }
+        if (ahead) {
+            size_t lines = ahead_bytes / 64, share = (lines + tiles - 1) / tiles, begin = tile_index * share;
             if (begin < lines) {
                 size_t groups = (size_t)__builtin_popcount(all_rows & ~skip_rows) * (size_t)conv->row_groups;
-                tile.prefetch = (const int8_t *)packed_block + conv->block_bytes + begin * 64;
+                tile.prefetch = ahead + begin * 64;
                 tile.prefetch_lines = lines - begin < share ? lines - begin : share;
                 tile.prefetch_per_group = groups ? (tile.prefetch_lines + groups - 1) / groups : 0;
             }

@@ -45,6 +45,9 @@ typedef struct dactyl_conv2d_q8 {
     // border; on VNNI as x + 128 (the u8 operand of vpdpbusd). NULL: rows read the input.
     int8_t *padded;
     int32_t padded_height, padded_width;
+    // The conv that runs next (packed for the same path), or NULL: a thread's last block
+    // prefetches the weights that thread will start that conv with.
+    const struct dactyl_conv2d_q8 *next;
 } dactyl_conv2d_q8;
 
 // Bytes the packed weights of `conv` (geometry set) need on `path`; 0 if the path cannot run it

@@ -55,6 +55,12 @@ public final class FastConv2DQ8 {
 
     deinit { descriptor.deallocate() }
 
+    /// `next` runs right after this conv in every frame: this conv's last tasks prefetch the
+    /// weights each thread starts `next` with. Both must live as long as either runs.
+    public func prefetches(_ next: FastConv2DQ8) {
+        descriptor.pointee.next = UnsafePointer(next.descriptor)
+    }
+
     /// Runs the convolution, split across `pool`'s threads (nil: this thread only).
     public func run(pool: EncoderThreadPool?) {
         dactyl_thread_pool_run_conv2d_q8(pool?.pool, descriptor)

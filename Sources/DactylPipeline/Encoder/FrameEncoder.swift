@@ -74,6 +74,13 @@ public struct FrameEncoder {
                     outputZeroPoint: outputInfo.zeroPoint, output: output))
             }
         }
+        // Each fast conv prefetches the next one's first weights (the encoder owns both).
+        var previous: FastConv2DQ8?
+        for step in steps {
+            guard case .fastConv2d(let conv) = step else { continue }
+            previous?.prefetches(conv)
+            previous = conv
+        }
         self.steps = steps
         self.kernelPath = kernelPath
         self.pool = pool
