@@ -52,8 +52,10 @@ final class FastConv2DTests: XCTestCase {
     /// Runs `shape` with random data on the reference and on `path`; the outputs must be equal.
     /// Weights span -127...127 as the exporter writes them, or with `fullWeightRange` all of int8
     /// (a -128 weight turns off the NEON path's smlal pairing, so both loops are checked).
+    /// With `runs` > 1 the conv runs that many times back to back; `fast` is the first run that
+    /// differs from the reference, or the last.
     static func compare(_ shape: Shape, path: KernelPath, threads: EncoderThreadPool?, fullWeightRange: Bool = true,
-                        random: inout SplitMix64) -> (fast: [Int8], reference: [Int8]) {
+                        runs: Int = 1, random: inout SplitMix64) -> (fast: [Int8], reference: [Int8]) {
         let outH = (shape.height + 2 * shape.pad - shape.kernelHeight) / shape.stride + 1
         let outW = (shape.width + 2 * shape.pad - shape.kernelWidth) / shape.stride + 1
         let window = Window2D(inputHeight: shape.height, inputWidth: shape.width, outputHeight: outH, outputWidth: outW,
@@ -97,7 +99,11 @@ final class FastConv2DTests: XCTestCase {
                         let conv = FastConv2DQ8(window: window, inputChannels: shape.inputChannels, outputChannels: shape.outputChannels,
                                                 path: path, input: exactInput, inputZeroPoint: inputZero, weights: weights, bias: bias,
                                                 outputStage: stage, output: out.baseAddress!, packedMemory: packed)
-                        conv.run(pool: threads)
+                        for _ in 0..<runs {
+                            out.update(repeating: 0)
+                            conv.run(pool: threads)
+                            if !out.elementsEqual(reference) { break }
+                        }
                     }
                 }
             }
@@ -128,6 +134,23 @@ final class FastConv2DTests: XCTestCase {
                     XCTFail("\(path.name) \(shape): output \(first.offset) is \(first.element.0), reference \(first.element.1)")
                 }
                 XCTAssertGreaterThan(Set(reference).count, min(3, reference.count - 1), "\(shape): the case must exercise more than clamping")
+            }
+        }
+    }
+
+    /// The pool's threads claim chunks of each conv's tasks: back-to-back runs of one conv and
+    /// alternating convs must each compute every task exactly once.
+    func testThreadPoolRunsEveryTaskOnceAcrossManyJobs() throws {
+        let cpu = CPUFeatures.detect()
+        let pool = try XCTUnwrap(EncoderThreadPool(threads: 3))
+        let shapes = [Shape(height: 16, width: 18, inputChannels: 32, outputChannels: 70, kernelHeight: 3, kernelWidth: 3, stride: 1, pad: 1, relu: true, residual: true),
+                      Shape(height: 6, width: 5, inputChannels: 24, outputChannels: 130, kernelHeight: 1, kernelWidth: 1, stride: 1, pad: 0, relu: false, residual: false)]
+        for path in KernelPath.allCases where path != .scalar && path.isAvailable(on: cpu) {
+            var random = SplitMix64(seed: 11)
+            for round in 0..<4 {
+                let shape = shapes[round % 2]
+                let (fast, reference) = Self.compare(shape, path: path, threads: pool, runs: 100, random: &random)
+                XCTAssertEqual(fast, reference, "\(path.name) \(shape), round \(round)")
             }
         }
     }
