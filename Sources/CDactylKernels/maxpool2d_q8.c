@@ -1,4 +1,4 @@
-// int8 max pooling over NHWC for the fast paths: for each output pixel, the element-wise
+// int8 pooling over NHWC for the fast paths. Max pooling: for each output pixel, the element-wise
 // maximum of the taps' channel vectors; padding taps are skipped, as in the reference. On
 // x86_64 the channel loop is written for the path's vectors (64 channels a zmm on VNNI, 32 a
 // ymm on AVX2): the compiler's own vectorisation of the plain loop only reaches SSE2 there.
@@ -83,6 +83,30 @@ __attribute__((target("avx2"))) static void maxpool_avx2(const dactyl_pool2d_q8 
     })
 }
 #endif
+
+// Channels summed at a time: the int32 sums stay in registers and the loop over them vectorises.
+#define AVERAGE_CHUNK 64
+
+void dactyl_global_avgpool_q8(const dactyl_global_avgpool_q8_args *pool) {
+    const long channels = pool->channels, pixels = pool->pixels;
+    for (long first = 0; first < channels; first += AVERAGE_CHUNK) {
+        long count = channels - first < AVERAGE_CHUNK ? channels - first : AVERAGE_CHUNK;
+        int32_t sums[AVERAGE_CHUNK] = {0};  // |sum| < 256 * pixels: exact for any frame
+        for (long p = 0; p < pixels; p++) {
+            const int8_t *restrict row = pool->input + p * channels + first;
+            for (long c = 0; c < count; c++) sums[c] += row[c];
+        }
+        for (long c = 0; c < count; c++) {
+            int64_t sum = (int64_t)sums[c] - (int64_t)pool->input_zero_point * pixels;
+            // The mean rounded half up: floor((2 sum + n) / 2n).
+            int64_t numerator = 2 * sum + pixels, denominator = 2 * (int64_t)pixels;
+            int64_t mean = numerator / denominator - (numerator % denominator != 0 && numerator < 0);
+            int64_t value = (mean * pool->multiplier + ((int64_t)1 << (pool->shift - 1))) >> pool->shift;
+            value += pool->output_zero_point;
+            pool->output[first + c] = (int8_t)(value < -128 ? -128 : value > 127 ? 127 : value);
+        }
+    }
+}
 
 void dactyl_maxpool2d_q8(const dactyl_pool2d_q8 *pool) {
 #if defined(__x86_64__)

@@ -185,6 +185,26 @@ final class FastConv2DTests: XCTestCase {
         }
     }
 
+    func testFastGlobalAveragePoolMatchesTheReference() {
+        var random = SplitMix64(seed: 5)
+        // Channel counts below, at and past the 64-channel chunk; shifts that round and that
+        // make huge or tiny outputs; the rounding of negative means (floor of the half-up mean).
+        for (pixels, channels) in [(1, 1), (16, 512), (49, 70), (4, 64), (3, 130), (225, 16)] {
+            let input = (0..<pixels * channels).map { _ in random.int8() }
+            let inputZero = Int32(random.int8()), outputZero = Int32(random.int8())
+            let multiplier = Int32(1 << 30) + Int32(random.next() % (1 << 30))
+            for shift in [Int32(1), 20, 30, 31, 33, 45] {
+                var reference = [Int8](repeating: 0, count: channels), fast = [Int8](repeating: 1, count: channels)
+                globalAvgPoolQ8Reference(pixels: pixels, channels: channels, input: input, inputZeroPoint: inputZero,
+                                         multiplier: multiplier, shift: shift, outputZeroPoint: outputZero, output: &reference)
+                globalAvgPoolQ8Fast(pixels: pixels, channels: channels, input: input, inputZeroPoint: inputZero,
+                                    multiplier: multiplier, shift: shift, outputZeroPoint: outputZero, output: &fast)
+                XCTAssertEqual(fast, reference, "global average pool \(pixels) pixels x \(channels) channels, shift \(shift)")
+                if shift == 31 { XCTAssertGreaterThan(Set(reference).count, min(3, channels - 1), "\(pixels)x\(channels): more than clamping") }
+            }
+        }
+    }
+
     func testNamedPathsAndErrors() {
         let none = CPUFeatures(bits: 0)
         XCTAssertEqual(KernelPath(name: "vnni"), .vnni)

@@ -74,6 +74,15 @@ typedef struct dactyl_pool2d_q8 {
 } dactyl_pool2d_q8;
 void dactyl_maxpool2d_q8(const dactyl_pool2d_q8 *pool);
 
+// int8 global average pooling over NHWC, as globalAvgPoolQ8Reference: the integer mean of
+// (x - input_zero_point) rounded half up, requantised with rndnu, plus the output zero point.
+typedef struct dactyl_global_avgpool_q8_args {
+    int32_t pixels, channels, input_zero_point, multiplier, shift, output_zero_point;
+    const int8_t *input;
+    int8_t *output;
+} dactyl_global_avgpool_q8_args;
+void dactyl_global_avgpool_q8(const dactyl_global_avgpool_q8_args *pool);
+
 // A fixed pool of worker threads, created at start-up; running work on it allocates nothing.
 typedef struct dactyl_thread_pool dactyl_thread_pool;
 // `threads` counts the calling thread; NULL if a thread cannot be created.

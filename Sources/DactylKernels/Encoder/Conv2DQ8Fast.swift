@@ -120,3 +120,13 @@ public func maxPool2dQ8Fast(window: Window2D, channels: Int, path: KernelPath, i
         path: path.fastPathNumber ?? 0)
     dactyl_maxpool2d_q8(&pool)
 }
+
+/// int8 global average pooling for the fast paths (C, vectorised sums), bit-exact with
+/// `globalAvgPoolQ8Reference`.
+public func globalAvgPoolQ8Fast(pixels: Int, channels: Int, input: UnsafePointer<Int8>, inputZeroPoint: Int32,
+                                multiplier: Int32, shift: Int32, outputZeroPoint: Int32, output: UnsafeMutablePointer<Int8>) {
+    var pool = dactyl_global_avgpool_q8_args(
+        pixels: Int32(pixels), channels: Int32(channels), input_zero_point: inputZeroPoint, multiplier: multiplier,
+        shift: shift, output_zero_point: outputZeroPoint, input: input, output: output)
+    dactyl_global_avgpool_q8(&pool)
+}

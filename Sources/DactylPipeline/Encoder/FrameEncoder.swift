@@ -100,8 +100,8 @@ public struct FrameEncoder {
     public func isFast(step index: Int) -> Bool {
         switch steps[index] {
         case .fastConv2d: true
-        case .maxPool2d: kernelPath != .scalar
-        case .conv2d, .globalAvgPool: false
+        case .maxPool2d, .globalAvgPool: kernelPath != .scalar
+        case .conv2d: false
         }
     }
 
@@ -121,8 +121,13 @@ public struct FrameEncoder {
                 maxPool2dQ8Fast(window: window, channels: channels, path: kernelPath, input: input, output: output)
             }
         case let .globalAvgPool(pixels, channels, input, inputZeroPoint, multiplier, shift, outputZeroPoint, output):
-            globalAvgPoolQ8Reference(pixels: pixels, channels: channels, input: input, inputZeroPoint: inputZeroPoint,
-                                     multiplier: multiplier, shift: shift, outputZeroPoint: outputZeroPoint, output: output)
+            if kernelPath == .scalar {
+                globalAvgPoolQ8Reference(pixels: pixels, channels: channels, input: input, inputZeroPoint: inputZeroPoint,
+                                         multiplier: multiplier, shift: shift, outputZeroPoint: outputZeroPoint, output: output)
+            } else {
+                globalAvgPoolQ8Fast(pixels: pixels, channels: channels, input: input, inputZeroPoint: inputZeroPoint,
+                                    multiplier: multiplier, shift: shift, outputZeroPoint: outputZeroPoint, output: output)
+            }
         }
     }
 }
