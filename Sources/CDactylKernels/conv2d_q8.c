@@ -240,7 +240,7 @@ static inline const int32_t *bias_without_rows(const dactyl_conv2d_q8 *conv, con
 }
 
 // The driver over the padded copy: every kernel row is a plain offset into it.
-static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end) {
+static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end, size_t then) {
     const size_t kernel_height = (size_t)conv->kernel_height;
     const size_t tiles = pixel_tiles(conv);
     const size_t blocks = (size_t)(conv->output_channels + conv->block_channels - 1) / (size_t)conv->block_channels;
@@ -285,15 +285,17 @@ static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end) {
             .skip_rows = skip_rows,
         };
         // Wide layers' weights come from L3 or memory once a frame: while this block's tiles
-        // run, each fetches its share of the next block's (if this thread runs it) into L2, or
-        // in the thread's last block, of the block it will start the next conv with.
+        // run, each fetches its share of the next block this thread runs (in this range, or
+        // from task `then` on) into L2, or in its last block, of the next conv's.
         const int8_t *ahead = NULL;
         size_t ahead_bytes = 0;
-        if (block + 1 < blocks && (block + 1) * tiles < end) {
-            ahead = (const int8_t *)packed_block + conv->block_bytes;
+        size_t following = (block + 1) * tiles < end ? block + 1 : then < blocks * tiles ? then / tiles : blocks;
+        if (following > block && following < blocks) {
+            ahead = (const int8_t *)conv->packed + following * conv->block_bytes;
             ahead_bytes = conv->block_bytes;
-        } else if (conv->next && conv->next->packed) {
-            // The pool gives each thread the same share of every conv's tasks.
+        } else if (following >= blocks && conv->next && conv->next->packed) {
+            // Which block a thread starts the next conv with is up to the claims: guess the
+            // same share of it as of this one.
             const dactyl_conv2d_q8 *next = conv->next;
             size_t next_tiles = pixel_tiles(next), next_tasks = dactyl_conv2d_q8_tasks(next);
             size_t next_block = (size_t)((double)first / (double)(blocks * tiles) * (double)next_tasks) / next_tiles;
@@ -316,8 +318,12 @@ static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end) {
 // Tasks run channel block by channel block (block-major), so a thread's share of the weights
 // stays in cache while it walks the pixels.
 void dactyl_conv2d_q8_run(const dactyl_conv2d_q8 *conv, size_t first, size_t end) {
+    dactyl_conv2d_q8_run_then(conv, first, end, end);
+}
+
+void dactyl_conv2d_q8_run_then(const dactyl_conv2d_q8 *conv, size_t first, size_t end, size_t then) {
     if (conv->padded) {
-        run_padded(conv, first, end);
+        run_padded(conv, first, end, then);
         return;
     }
     const size_t kernel_height = (size_t)conv->kernel_height;

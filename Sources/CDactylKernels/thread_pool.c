@@ -65,7 +65,9 @@ static void run_claims(dactyl_thread_pool *pool, uint32_t generation) {
         size_t end = tasks - first < chunk ? tasks : first + chunk;
         if (!atomic_compare_exchange_weak(&pool->cursor, &seen, (uint64_t)generation << 32 | (uint64_t)end)) continue;
         // The claim succeeded while the generation was current: the job's fields are its own.
-        dactyl_conv2d_q8_run(pool->job[slot].conv, first, end);
+        // Threads take turns: this one's next chunk is likely `threads - 1` chunks on.
+        size_t then = end + (size_t)(pool->threads - 1) * chunk;
+        dactyl_conv2d_q8_run_then(pool->job[slot].conv, first, end, then < tasks ? then : tasks);
         atomic_fetch_add(&pool->done, end - first);
         seen = atomic_load(&pool->cursor);
     }

@@ -63,6 +63,9 @@ void dactyl_conv2d_q8_prepare(const dactyl_conv2d_q8 *conv);
 size_t dactyl_conv2d_q8_tasks(const dactyl_conv2d_q8 *conv);
 // Runs tasks [first, end) of the convolution (after dactyl_conv2d_q8_prepare).
 void dactyl_conv2d_q8_run(const dactyl_conv2d_q8 *conv, size_t first, size_t end);
+// The same, when the calling thread will probably run task `then` next (its next chunk; past
+// the last task: the next conv), so that it can prefetch those weights.
+void dactyl_conv2d_q8_run_then(const dactyl_conv2d_q8 *conv, size_t first, size_t end, size_t then);
 
 // int8 max pooling over NHWC (taps in the padding never win), as maxPool2dQ8Reference.
 typedef struct dactyl_pool2d_q8 {
