@@ -92,8 +92,9 @@ typedef struct dactyl_thread_pool dactyl_thread_pool;
 dactyl_thread_pool *dactyl_thread_pool_create(int threads);
 void dactyl_thread_pool_destroy(dactyl_thread_pool *pool);
 int dactyl_thread_pool_threads(const dactyl_thread_pool *pool);
-// Runs conv's tasks split evenly over the pool's threads (the caller's included); returns when
-// all are done. pool NULL: runs them all on the calling thread.
+// Makes the conv's padded input, then runs its tasks on the pool's threads (the caller's
+// included), which claim them in chunks; returns when all are done. pool NULL: runs them all
+// on the calling thread.
 void dactyl_thread_pool_run_conv2d_q8(dactyl_thread_pool *pool, const dactyl_conv2d_q8 *conv);
 // Number of online CPUs.
 int dactyl_cpu_count(void);
