@@ -20,15 +20,33 @@ int dactyl_kernel_path_compiled(int path) {
 #endif
 }
 
+// Pixels per tile for `pixels` output pixels, from the kernel's variants `options` (ascending):
+// the fewest computed pixels (tiles x tile pixels; the last tile's extra pixels are wasted),
+// the larger tile on ties (fewer calls, weights read fewer times).
+static int32_t fitted_tile(size_t pixels, const int32_t *options, int count) {
+    int32_t best = options[0];
+    size_t best_cost = (size_t)-1;
+    for (int i = 0; i < count; i++) {
+        size_t cost = (pixels + (size_t)options[i] - 1) / (size_t)options[i] * (size_t)options[i];
+        if (cost <= best_cost) { best_cost = cost; best = options[i]; }
+    }
+    return best;
+}
+
 // Output channels per block and pixels per tile: wide blocks for wide layers, more pixels
 // per call for narrow ones (width-16 models), so the registers are used either way.
-static void choose_blocking(int path, int32_t output_channels, int32_t *block_channels, int32_t *tile_pixels) {
+static void choose_blocking(int path, const dactyl_conv2d_q8 *conv, int32_t *block_channels, int32_t *tile_pixels) {
+    const int32_t output_channels = conv->output_channels;
+    const size_t pixels = (size_t)conv->output_height * (size_t)conv->output_width;
     switch (path) {
-    case DACTYL_PATH_AVX512_VNNI:
-        if (output_channels <= 16) { *block_channels = 16; *tile_pixels = 8; }
-        else if (output_channels <= 32) { *block_channels = 32; *tile_pixels = 6; }
-        else { *block_channels = 64; *tile_pixels = 4; }
+    case DACTYL_PATH_AVX512_VNNI: {
+        // The variants conv2d_q8_avx512_vnni.c instantiates (accumulators + weights <= 32 zmm).
+        static const int32_t narrow[] = {8, 12}, middle[] = {8, 10, 12}, wide[] = {4, 5, 6};
+        if (output_channels <= 16) { *block_channels = 16; *tile_pixels = fitted_tile(pixels, narrow, 2); }
+        else if (output_channels <= 32) { *block_channels = 32; *tile_pixels = fitted_tile(pixels, middle, 3); }
+        else { *block_channels = 64; *tile_pixels = fitted_tile(pixels, wide, 3); }
         break;
+    }
     case DACTYL_PATH_AVX2:
         if (output_channels <= 8) { *block_channels = 8; *tile_pixels = 8; }
         else { *block_channels = 16; *tile_pixels = 4; }
@@ -44,30 +62,51 @@ static void choose_blocking(int path, int32_t output_channels, int32_t *block_ch
     }
 }
 
+// The x86 paths read kernel rows from a padded copy of the input (see dactyl_kernels.h).
+static int uses_padded_input(int path) { return path == DACTYL_PATH_AVX512_VNNI || path == DACTYL_PATH_AVX2; }
+
+// Rows and columns of the padded copy: as far as the last output pixel's window reaches.
+static void padded_extent(const dactyl_conv2d_q8 *conv, int32_t *height, int32_t *width) {
+    *height = (conv->output_height - 1) * conv->stride_height + conv->kernel_height;
+    *width = (conv->output_width - 1) * conv->stride_width + conv->kernel_width;
+}
+
+// Bytes of the padded copy, with room for the last row's read up to a whole 4-byte group.
+static size_t padded_bytes_for(const dactyl_conv2d_q8 *conv) {
+    int32_t height, width;
+    padded_extent(conv, &height, &width);
+    return ((size_t)height * (size_t)width * (size_t)conv->input_channels + 64 + 63) & ~(size_t)63;
+}
+
 static size_t block_bytes_for(int path, int32_t block_channels, int32_t kernel_height, int32_t row_groups) {
     size_t constants = (3 + (size_t)kernel_height) * sizeof(int32_t) * (size_t)block_channels;
     size_t weight_bytes = path == DACTYL_PATH_AVX2 ? 2 : 1;
     size_t weights = (size_t)kernel_height * (size_t)row_groups * (size_t)block_channels * 4 * weight_bytes;
+#if defined(__x86_64__)
+    if (path == DACTYL_PATH_AVX512_VNNI) weights += dactyl_requant_bytes_avx512((size_t)block_channels);
+#endif
     return (constants + weights + 63) & ~(size_t)63;
 }
 
 size_t dactyl_conv2d_q8_packed_bytes(const dactyl_conv2d_q8 *conv, int path) {
     if (!dactyl_kernel_path_compiled(path)) return 0;
     int32_t block_channels, tile_pixels;
-    choose_blocking(path, conv->output_channels, &block_channels, &tile_pixels);
+    choose_blocking(path, conv, &block_channels, &tile_pixels);
     int32_t row_groups = (conv->kernel_width * conv->input_channels + 3) / 4;
-    // The driver's border buffer holds every kernel row of one tile.
     if (conv->kernel_height > 16) return 0;
-    if ((size_t)tile_pixels * (size_t)conv->kernel_height * (size_t)row_groups * 4 + (size_t)row_groups * 4 > DACTYL_BORDER_BYTES)
+    // Without a padded copy, the driver's border buffer holds every kernel row of one tile.
+    if (!uses_padded_input(path)
+        && (size_t)tile_pixels * (size_t)conv->kernel_height * (size_t)row_groups * 4 + (size_t)row_groups * 4 > DACTYL_BORDER_BYTES)
         return 0;
     size_t blocks = (size_t)(conv->output_channels + block_channels - 1) / (size_t)block_channels;
-    return blocks * block_bytes_for(path, block_channels, conv->kernel_height, row_groups);
+    return blocks * block_bytes_for(path, block_channels, conv->kernel_height, row_groups)
+           + (uses_padded_input(path) ? padded_bytes_for(conv) : 0);
 }
 
 void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weights, const int32_t *bias,
                            const int32_t *multipliers, const int32_t *shifts, void *memory) {
     int32_t block_channels, tile_pixels;
-    choose_blocking(path, conv->output_channels, &block_channels, &tile_pixels);
+    choose_blocking(path, conv, &block_channels, &tile_pixels);
     int32_t row_length = conv->kernel_width * conv->input_channels;
     int32_t row_groups = (row_length + 3) / 4;
     size_t block_bytes = block_bytes_for(path, block_channels, conv->kernel_height, row_groups);
@@ -115,6 +154,11 @@ void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weigh
                 }
             }
         }
+#if defined(__x86_64__)
+        if (path == DACTYL_PATH_AVX512_VNNI)
+            dactyl_pack_requant_avx512(packed_multipliers, packed_shifts, (size_t)block_channels,
+                                       (int8_t *)packed_weights + (size_t)conv->kernel_height * (size_t)row_groups * (size_t)block_channels * 4);
+#endif
     }
     int32_t above_min = 1;
     for (size_t i = 0; i < (size_t)conv->output_channels * filter_bytes; i++) above_min &= weights[i] != -128;
@@ -125,6 +169,35 @@ void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weigh
     conv->row_groups = row_groups;
     conv->block_bytes = block_bytes;
     conv->packed = memory;
+    conv->padded = NULL;
+    if (uses_padded_input(path)) {
+        // The margins hold the zero point (as VNNI sees it) for good; prepare fills the inside.
+        conv->padded = (int8_t *)memory + blocks * block_bytes;
+        padded_extent(conv, &conv->padded_height, &conv->padded_width);
+        int8_t margin = (int8_t)(conv->input_zero_point ^ (path == DACTYL_PATH_AVX512_VNNI ? 0x80 : 0));
+        memset(conv->padded, margin, padded_bytes_for(conv));
+    }
+}
+
+void dactyl_conv2d_q8_prepare(const dactyl_conv2d_q8 *conv) {
+    if (!conv->padded) return;
+    const size_t channels = (size_t)conv->input_channels;
+    const size_t padded_row = (size_t)conv->padded_width * channels, input_row = (size_t)conv->input_width * channels;
+    // Input rows and columns past the last window's reach are not copied (they are never read).
+    long rows = conv->padded_height - conv->pad_height < conv->input_height ? conv->padded_height - conv->pad_height : conv->input_height;
+    long columns = conv->padded_width - conv->pad_width < conv->input_width ? conv->padded_width - conv->pad_width : conv->input_width;
+    if (rows <= 0 || columns <= 0) return;
+    int8_t *destination = conv->padded + (size_t)conv->pad_height * padded_row + (size_t)conv->pad_width * channels;
+    size_t bytes = (size_t)columns * channels;
+    for (long row = 0; row < rows; row++) {
+#if defined(__x86_64__)
+        if (conv->path == DACTYL_PATH_AVX512_VNNI) {
+            dactyl_copy_flipped_avx512(destination + (size_t)row * padded_row, conv->input + (size_t)row * input_row, bytes);
+            continue;
+        }
+#endif
+        memcpy(destination + (size_t)row * padded_row, conv->input + (size_t)row * input_row, bytes);
+    }
 }
 
 static size_t pixel_tiles(const dactyl_conv2d_q8 *conv) {
@@ -137,9 +210,122 @@ size_t dactyl_conv2d_q8_tasks(const dactyl_conv2d_q8 *conv) {
     return blocks * pixel_tiles(conv);
 }
 
+static inline void run_tile(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile) {
+    switch (conv->path) {
+#if defined(__x86_64__)
+    case DACTYL_PATH_AVX512_VNNI: dactyl_conv_tile_avx512_vnni(conv, tile); break;
+    case DACTYL_PATH_AVX2: dactyl_conv_tile_avx2(conv, tile); break;
+#elif defined(__aarch64__)
+    case DACTYL_PATH_NEON: dactyl_conv_tile_neon(conv, tile); break;
+    case DACTYL_PATH_NEON_DOT: dactyl_conv_tile_neon_dot(conv, tile); break;
+#endif
+    default: abort();
+    }
+}
+
+// Kernel rows in the padding for the whole tile are skipped; the bias takes what their zero
+// points would have added (the packed bias assumes every row is computed).
+static inline const int32_t *bias_without_rows(const dactyl_conv2d_q8 *conv, const void *packed_block, uint32_t skip_rows,
+                                               int32_t *adjusted) {
+    const int32_t *bias = (const int32_t *)packed_block;
+    if (!skip_rows) return bias;
+    const int32_t *padding_rows = bias + 3 * (size_t)conv->block_channels;
+    for (int32_t lane = 0; lane < conv->block_channels; lane++) {
+        uint32_t value = (uint32_t)bias[lane];
+        for (size_t r = 0; r < (size_t)conv->kernel_height; r++)
+            if (skip_rows >> r & 1) value += (uint32_t)padding_rows[r * (size_t)conv->block_channels + (size_t)lane];
+        adjusted[lane] = (int32_t)value;
+    }
+    return adjusted;
+}
+
+// The driver over the padded copy: every kernel row is a plain offset into it.
+static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end, size_t then) {
+    const size_t kernel_height = (size_t)conv->kernel_height;
+    const size_t tiles = pixel_tiles(conv);
+    const size_t blocks = (size_t)(conv->output_channels + conv->block_channels - 1) / (size_t)conv->block_channels;
+    const size_t pixels = (size_t)conv->output_height * (size_t)conv->output_width;
+    const size_t tile_pixels = (size_t)conv->tile_pixels;
+    const size_t channels = (size_t)conv->input_channels;
+    const size_t padded_row = (size_t)conv->padded_width * channels;
+    const uint32_t all_rows = (uint32_t)((1ull << kernel_height) - 1);
+    const int8_t *rows[DACTYL_MAX_TILE_PIXELS * 16];
+    int8_t *outputs[DACTYL_MAX_TILE_PIXELS];
+    const int8_t *residuals[DACTYL_MAX_TILE_PIXELS];
+    _Alignas(64) int32_t adjusted_bias[64];
+
+    for (size_t task = first; task < end; task++) {
+        size_t block = task / tiles, tile_index = task % tiles;
+        size_t channel = block * (size_t)conv->block_channels;
+        size_t first_pixel = tile_index * tile_pixels;
+        size_t valid = pixels - first_pixel < tile_pixels ? pixels - first_pixel : tile_pixels;
+        uint32_t skip_rows = all_rows;
+        for (size_t m = 0; m < tile_pixels; m++) {
+            size_t pixel = first_pixel + (m < valid ? m : valid - 1);
+            size_t oy = pixel / (size_t)conv->output_width, ox = pixel % (size_t)conv->output_width;
+            const int8_t *window = conv->padded + oy * (size_t)conv->stride_height * padded_row
+                                   + ox * (size_t)conv->stride_width * channels;
+            for (size_t r = 0; r < kernel_height; r++) rows[m * kernel_height + r] = window + r * padded_row;
+            // Kernel rows [inside_first, inside_end) of this pixel lie inside the input.
+            long top = (long)oy * conv->stride_height - conv->pad_height;
+            long inside_first = top < 0 ? -top : 0;
+            long inside_end = conv->input_height - top < (long)kernel_height ? conv->input_height - top : (long)kernel_height;
+            if (inside_first < inside_end)
+                skip_rows &= ~(uint32_t)(((1ull << inside_end) - 1) & ~((1ull << inside_first) - 1));
+            size_t offset = pixel * (size_t)conv->output_channels + channel;
+            outputs[m] = conv->output + offset;
+            residuals[m] = conv->residual ? conv->residual + offset : NULL;
+        }
+        size_t remaining = (size_t)conv->output_channels - channel;
+        const void *packed_block = (const uint8_t *)conv->packed + block * conv->block_bytes;
+        dactyl_conv_tile tile = {
+            .rows = rows, .output = outputs, .residual = conv->residual ? residuals : NULL, .valid = valid,
+            .channels = remaining < (size_t)conv->block_channels ? remaining : (size_t)conv->block_channels,
+            .block = packed_block, .bias = bias_without_rows(conv, packed_block, skip_rows, adjusted_bias),
+            .skip_rows = skip_rows,
+        };
+        // Wide layers' weights come from L3 or memory once a frame: while this block's tiles
+        // run, each fetches its share of the next block this thread runs (in this range, or
+        // from task `then` on) into L2, or in its last block, of the next conv's.
+        const int8_t *ahead = NULL;
+        size_t ahead_bytes = 0;
+        size_t following = (block + 1) * tiles < end ? block + 1 : then < blocks * tiles ? then / tiles : blocks;
+        if (following > block && following < blocks) {
+            ahead = (const int8_t *)conv->packed + following * conv->block_bytes;
+            ahead_bytes = conv->block_bytes;
+        } else if (following >= blocks && conv->next && conv->next->packed) {
+            // Which block a thread starts the next conv with is up to the claims: guess the
+            // same share of it as of this one.
+            const dactyl_conv2d_q8 *next = conv->next;
+            size_t next_tiles = pixel_tiles(next), next_tasks = dactyl_conv2d_q8_tasks(next);
+            size_t next_block = (size_t)((double)first / (double)(blocks * tiles) * (double)next_tasks) / next_tiles;
+            ahead = (const int8_t *)next->packed + next_block * next->block_bytes;
+            ahead_bytes = next->block_bytes;
+        }
+        if (ahead) {
+            size_t lines = ahead_bytes / 64, share = (lines + tiles - 1) / tiles, begin = tile_index * share;
+            if (begin < lines) {
+                size_t groups = (size_t)__builtin_popcount(all_rows & ~skip_rows) * (size_t)conv->row_groups;
+                tile.prefetch = ahead + begin * 64;
+                tile.prefetch_lines = lines - begin < share ? lines - begin : share;
+                tile.prefetch_per_group = groups ? (tile.prefetch_lines + groups - 1) / groups : 0;
+            }
+        }
+        run_tile(conv, &tile);
+    }
+}
+
 // Tasks run channel block by channel block (block-major), so a thread's share of the weights
 // stays in cache while it walks the pixels.
 void dactyl_conv2d_q8_run(const dactyl_conv2d_q8 *conv, size_t first, size_t end) {
+    dactyl_conv2d_q8_run_then(conv, first, end, end);
+}
+
+void dactyl_conv2d_q8_run_then(const dactyl_conv2d_q8 *conv, size_t first, size_t end, size_t then) {
+    if (conv->padded) {
+        run_padded(conv, first, end, then);
+        return;
+    }
     const size_t kernel_height = (size_t)conv->kernel_height;
     const size_t row_bytes = (size_t)conv->row_groups * 4;
     const size_t tiles = pixel_tiles(conv);
@@ -201,41 +387,20 @@ void dactyl_conv2d_q8_run(const dactyl_conv2d_q8 *conv, size_t first, size_t end
         }
         size_t remaining = (size_t)conv->output_channels - channel;
         const void *packed_block = (const uint8_t *)conv->packed + block * conv->block_bytes;
-        // Kernel rows in the padding for the whole tile are skipped; the bias takes what their
-        // zero points would have added (the packed bias assumes every row is computed).
         uint32_t skip_rows = 0;
         for (size_t r = 0; r < kernel_height; r++) {
             size_t m = 0;
             while (m < tile_pixels && row_table[m * kernel_height + r] == padding) m++;
             if (m == tile_pixels) skip_rows |= 1u << r;
         }
-        const int32_t *bias = (const int32_t *)packed_block;
         _Alignas(64) int32_t adjusted_bias[64];
-        if (skip_rows) {
-            const int32_t *padding_rows = bias + 3 * (size_t)conv->block_channels;
-            for (int32_t lane = 0; lane < conv->block_channels; lane++) {
-                uint32_t value = (uint32_t)bias[lane];
-                for (size_t r = 0; r < kernel_height; r++)
-                    if (skip_rows >> r & 1) value += (uint32_t)padding_rows[r * (size_t)conv->block_channels + (size_t)lane];
-                adjusted_bias[lane] = (int32_t)value;
-            }
-            bias = adjusted_bias;
-        }
         dactyl_conv_tile tile = {
             .rows = row_table, .output = outputs, .residual = conv->residual ? residuals : NULL, .valid = valid,
             .channels = remaining < (size_t)conv->block_channels ? remaining : (size_t)conv->block_channels,
-            .block = packed_block, .bias = bias, .skip_rows = skip_rows,
+            .block = packed_block, .bias = bias_without_rows(conv, packed_block, skip_rows, adjusted_bias),
+            .skip_rows = skip_rows,
         };
-        switch (conv->path) {
-#if defined(__x86_64__)
-        case DACTYL_PATH_AVX512_VNNI: dactyl_conv_tile_avx512_vnni(conv, &tile); break;
-        case DACTYL_PATH_AVX2: dactyl_conv_tile_avx2(conv, &tile); break;
-#elif defined(__aarch64__)
-        case DACTYL_PATH_NEON: dactyl_conv_tile_neon(conv, &tile); break;
-        case DACTYL_PATH_NEON_DOT: dactyl_conv_tile_neon_dot(conv, &tile); break;
-#endif
-        default: abort();
-        }
+        run_tile(conv, &tile);
     }
 }
 

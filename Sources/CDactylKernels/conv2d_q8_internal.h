@@ -6,7 +6,7 @@
 #include "dactyl_kernels.h"
 
 // Most output pixels any micro-kernel computes per call.
-#define DACTYL_MAX_TILE_PIXELS 8
+#define DACTYL_MAX_TILE_PIXELS 12
 // Bytes of stack the driver may use for kernel rows that cross the input's border.
 #define DACTYL_BORDER_BYTES (64 * 1024)
 
@@ -21,6 +21,10 @@ typedef struct dactyl_conv_tile {
     const void *block;              // packed block (below)
     const int32_t *bias;            // the block's bias, plus what the skipped rows would have added
     uint32_t skip_rows;             // bit r: kernel row r lies in the padding for every pixel of the tile
+    // Weights a later task will read, for the kernel to prefetch (into L2) while it computes:
+    // `prefetch_per_group` 64-byte lines per 4-byte group, `prefetch_lines` in all (0: none).
+    const int8_t *prefetch;
+    size_t prefetch_lines, prefetch_per_group;
 } dactyl_conv_tile;
 
 static inline uint32_t dactyl_load_u32(const int8_t *p) {
@@ -34,6 +38,7 @@ static inline uint32_t dactyl_load_u32(const int8_t *p) {
 // row's weight sum), then the weights, laid out per path:
 //   int8 groups   (AVX-512 VNNI, NEON, NEON dot): [kernel row][G][NR][4] int8
 //   int16 pairs   (AVX2):                         [kernel row][G][NR / 8][2][8][2] int16
+// and on AVX-512 VNNI the output stage's constants in 64-bit lanes after the weights.
 static inline const void *dactyl_block_weights(const dactyl_conv2d_q8 *conv, const void *block) {
     return (const int32_t *)block + (size_t)(3 + conv->kernel_height) * (size_t)conv->block_channels;
 }
@@ -42,6 +47,12 @@ void dactyl_conv_tile_avx512_vnni(const dactyl_conv2d_q8 *conv, const dactyl_con
 void dactyl_conv_tile_avx2(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile);
 void dactyl_conv_tile_neon(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile);
 void dactyl_conv_tile_neon_dot(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile);
+
+// VNNI: the output stage's constants that follow each block's weights (conv2d_q8_avx512_vnni.c).
+size_t dactyl_requant_bytes_avx512(size_t block_channels);
+void dactyl_pack_requant_avx512(const int32_t *multipliers, const int32_t *shifts, size_t block_channels, void *memory);
+// dst[i] = src[i] ^ 0x80 (x + 128 as u8), for the VNNI path's padded copy.
+void dactyl_copy_flipped_avx512(int8_t *destination, const int8_t *source, size_t bytes);
 
 uint64_t dactyl_peak_avx512_vnni(uint64_t iterations);
 uint64_t dactyl_peak_avx2(uint64_t iterations);

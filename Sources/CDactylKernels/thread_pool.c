@@ -2,6 +2,12 @@
 // layer. Running work allocates nothing and creates no thread. Between layers a waiting thread
 // spins briefly (a layer takes tens of microseconds, a futex wake-up about as long), giving its
 // core away now and then, and then sleeps on a condition variable, so an idle pool costs no CPU.
+//
+// The threads claim a conv's tasks in contiguous chunks (two per thread) from one atomic
+// cursor, rather than each taking a fixed share: on a loaded machine a worker that the
+// scheduler has not run yet leaves its chunks to the threads that are running, instead of the
+// whole layer waiting a time slice for it (two threads went from ~2.5 ms to ~140 ms a frame
+// that way with the fixed split, next to other busy processes).
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -14,24 +20,32 @@ struct dactyl_thread_pool {
     pthread_t *workers;
     pthread_mutex_t mutex;
     pthread_cond_t start;
-    pthread_cond_t done;
     _Atomic unsigned long generation;  // bumped for each job
-    _Atomic int pending;               // workers still running the current job
     _Atomic int stop;
-    const dactyl_conv2d_q8 *conv;
+    // The job: generation << 32 | the next unclaimed task. A claim is a compare-and-swap on it,
+    // so a thread holding a stale generation claims nothing. The job's fields alternate
+    // between two slots: a slot is rewritten two jobs later, when no claim on it can succeed.
+    _Atomic uint64_t cursor;
+    _Atomic size_t done;  // tasks of the current job finished
+    struct {
+        const dactyl_conv2d_q8 *conv;
+        size_t tasks, chunk;
+    } job[2];
 };
 
 typedef struct {
     dactyl_thread_pool *pool;
-    int index;
 } worker_start;
 
-// Iterations a thread spins before it sleeps (some tens of microseconds); every 64th gives the
-// core away, so that on a loaded machine the thread it waits for can run.
-#define SPIN_ITERATIONS 2048
+// Iterations a thread spins before it sleeps (a pause is ~25 ns on a Zen 4: ~100 us in all);
+// every 512th (~12 us) gives the core away, so that on a loaded machine the thread it waits for
+// can run. Not sooner: on a loaded machine a yield can cost a whole time slice, and the next
+// layer's job or the last chunk usually comes within microseconds.
+#define SPIN_ITERATIONS 4096
+#define YIELD_EVERY 512
 
 static inline void cpu_relax(int spin) {
-    if (spin % 64 == 63) {
+    if (spin % YIELD_EVERY == YIELD_EVERY - 1) {
         sched_yield();
         return;
     }
@@ -42,16 +56,29 @@ static inline void cpu_relax(int spin) {
 #endif
 }
 
-static void run_share(const dactyl_conv2d_q8 *conv, int index, int threads) {
-    size_t tasks = dactyl_conv2d_q8_tasks(conv);
-    size_t first = tasks * (size_t)index / (size_t)threads, end = tasks * (size_t)(index + 1) / (size_t)threads;
-    if (first < end) dactyl_conv2d_q8_run(conv, first, end);
+// Claims and runs chunks of job `generation` until none is left (or a newer job started).
+static void run_claims(dactyl_thread_pool *pool, uint32_t generation) {
+    const size_t slot = generation & 1;
+    uint64_t seen = atomic_load(&pool->cursor);
+    for (;;) {
+        if ((uint32_t)(seen >> 32) != generation) return;
+        size_t tasks = pool->job[slot].tasks, chunk = pool->job[slot].chunk;
+        size_t first = (size_t)(uint32_t)seen;
+        if (first >= tasks) return;
+        size_t end = tasks - first < chunk ? tasks : first + chunk;
+        if (!atomic_compare_exchange_weak(&pool->cursor, &seen, (uint64_t)generation << 32 | (uint64_t)end)) continue;
+        // The claim succeeded while the generation was current: the job's fields are its own.
+        // Threads take turns: this one's next chunk is likely `threads - 1` chunks on.
+        size_t then = end + (size_t)(pool->threads - 1) * chunk;
+        dactyl_conv2d_q8_run_then(pool->job[slot].conv, first, end, then < tasks ? then : tasks);
+        atomic_fetch_add(&pool->done, end - first);
+        seen = atomic_load(&pool->cursor);
+    }
 }
 
 static void *worker_main(void *argument) {
     worker_start *start = argument;
     dactyl_thread_pool *pool = start->pool;
-    int index = start->index;
     free(start);
     unsigned long seen = 0;
     for (;;) {
@@ -64,13 +91,8 @@ static void *worker_main(void *argument) {
             pthread_mutex_unlock(&pool->mutex);
         }
         if (atomic_load(&pool->stop)) break;
-        seen = atomic_load(&pool->generation);  // conv was written before the generation moved
-        run_share(pool->conv, index, pool->threads);
-        if (atomic_fetch_sub(&pool->pending, 1) == 1) {
-            pthread_mutex_lock(&pool->mutex);
-            pthread_cond_signal(&pool->done);
-            pthread_mutex_unlock(&pool->mutex);
-        }
+        seen = atomic_load(&pool->generation);
+        run_claims(pool, (uint32_t)seen);
     }
     return NULL;
 }
@@ -82,14 +104,12 @@ dactyl_thread_pool *dactyl_thread_pool_create(int threads) {
     pool->threads = threads;
     pthread_mutex_init(&pool->mutex, NULL);
     pthread_cond_init(&pool->start, NULL);
-    pthread_cond_init(&pool->done, NULL);
     pool->workers = calloc((size_t)threads, sizeof(pthread_t));
     if (!pool->workers) { free(pool); return NULL; }
     for (int index = 1; index < threads; index++) {
         worker_start *start = malloc(sizeof *start);
         if (!start) { pool->threads = index; dactyl_thread_pool_destroy(pool); return NULL; }
         start->pool = pool;
-        start->index = index;
         if (pthread_create(&pool->workers[index], NULL, worker_main, start) != 0) {
             free(start);
             pool->threads = index;
@@ -109,7 +129,6 @@ void dactyl_thread_pool_destroy(dactyl_thread_pool *pool) {
     for (int index = 1; index < pool->threads; index++) pthread_join(pool->workers[index], NULL);
     pthread_mutex_destroy(&pool->mutex);
     pthread_cond_destroy(&pool->start);
-    pthread_cond_destroy(&pool->done);
     free(pool->workers);
     free(pool);
 }
@@ -117,25 +136,29 @@ void dactyl_thread_pool_destroy(dactyl_thread_pool *pool) {
 int dactyl_thread_pool_threads(const dactyl_thread_pool *pool) { return pool ? pool->threads : 1; }
 
 void dactyl_thread_pool_run_conv2d_q8(dactyl_thread_pool *pool, const dactyl_conv2d_q8 *conv) {
-    if (!pool || pool->threads == 1) {
-        dactyl_conv2d_q8_run(conv, 0, dactyl_conv2d_q8_tasks(conv));
+    // The padded copy is a few kilobytes: one thread makes it before any task reads it.
+    dactyl_conv2d_q8_prepare(conv);
+    size_t tasks = dactyl_conv2d_q8_tasks(conv);
+    if (!pool || pool->threads == 1 || tasks < 2) {
+        dactyl_conv2d_q8_run(conv, 0, tasks);
         return;
     }
-    pool->conv = conv;
-    atomic_store(&pool->pending, pool->threads - 1);
-    atomic_fetch_add(&pool->generation, 1);  // publishes conv and pending to the workers
+    uint32_t generation = (uint32_t)(atomic_load(&pool->generation) + 1);
+    size_t slot = generation & 1, chunks = 2 * (size_t)pool->threads;
+    pool->job[slot].conv = conv;
+    pool->job[slot].tasks = tasks;
+    pool->job[slot].chunk = (tasks + chunks - 1) / chunks;
+    atomic_store(&pool->done, 0);
+    atomic_store(&pool->cursor, (uint64_t)generation << 32);  // publishes the job (seq_cst)
+    atomic_store(&pool->generation, generation);
     // A worker about to sleep holds the mutex while it checks the generation, so this
     // broadcast cannot fall between its check and its wait.
     pthread_mutex_lock(&pool->mutex);
     pthread_cond_broadcast(&pool->start);
     pthread_mutex_unlock(&pool->mutex);
-    run_share(conv, 0, pool->threads);
-    for (int spin = 0; spin < SPIN_ITERATIONS && atomic_load(&pool->pending) > 0; spin++) cpu_relax(spin);
-    if (atomic_load(&pool->pending) > 0) {
-        pthread_mutex_lock(&pool->mutex);
-        while (atomic_load(&pool->pending) > 0) pthread_cond_wait(&pool->done, &pool->mutex);
-        pthread_mutex_unlock(&pool->mutex);
-    }
+    run_claims(pool, generation);
+    // Every task is claimed; wait for the chunks other threads are still running.
+    for (int spin = 0; atomic_load(&pool->done) < tasks; spin++) cpu_relax(spin);
 }
 
 int dactyl_cpu_count(void) {

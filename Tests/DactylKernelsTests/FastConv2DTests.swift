@@ -30,6 +30,13 @@ final class FastConv2DTests: XCTestCase {
         Shape(height: 3, width: 3, inputChannels: 1, outputChannels: 1, kernelHeight: 3, kernelWidth: 3, stride: 1, pad: 2, relu: false, residual: true),
     ]
 
+    /// Tile sizes fitted to the pixel count (VNNI: 49 pixels in 5-pixel tiles, 50 in 10, 143 in 12).
+    static let fittedTileShapes: [Shape] = [
+        Shape(height: 7, width: 7, inputChannels: 40, outputChannels: 70, kernelHeight: 3, kernelWidth: 3, stride: 1, pad: 1, relu: true, residual: true),
+        Shape(height: 10, width: 5, inputChannels: 20, outputChannels: 30, kernelHeight: 3, kernelWidth: 3, stride: 1, pad: 1, relu: false, residual: true),
+        Shape(height: 11, width: 13, inputChannels: 3, outputChannels: 24, kernelHeight: 7, kernelWidth: 7, stride: 1, pad: 3, relu: true, residual: false),
+    ]
+
     static func randomShapes(_ random: inout SplitMix64, count: Int) -> [Shape] {
         (0..<count).map { _ in
             let kernel = [1, 3, 5, 7][Int(random.next() % 4)]
@@ -45,8 +52,10 @@ final class FastConv2DTests: XCTestCase {
     /// Runs `shape` with random data on the reference and on `path`; the outputs must be equal.
     /// Weights span -127...127 as the exporter writes them, or with `fullWeightRange` all of int8
     /// (a -128 weight turns off the NEON path's smlal pairing, so both loops are checked).
+    /// With `runs` > 1 the conv runs that many times back to back; `fast` is the first run that
+    /// differs from the reference, or the last.
     static func compare(_ shape: Shape, path: KernelPath, threads: EncoderThreadPool?, fullWeightRange: Bool = true,
-                        random: inout SplitMix64) -> (fast: [Int8], reference: [Int8]) {
+                        runs: Int = 1, random: inout SplitMix64) -> (fast: [Int8], reference: [Int8]) {
         let outH = (shape.height + 2 * shape.pad - shape.kernelHeight) / shape.stride + 1
         let outW = (shape.width + 2 * shape.pad - shape.kernelWidth) / shape.stride + 1
         let window = Window2D(inputHeight: shape.height, inputWidth: shape.width, outputHeight: outH, outputWidth: outW,
@@ -90,7 +99,11 @@ final class FastConv2DTests: XCTestCase {
                         let conv = FastConv2DQ8(window: window, inputChannels: shape.inputChannels, outputChannels: shape.outputChannels,
                                                 path: path, input: exactInput, inputZeroPoint: inputZero, weights: weights, bias: bias,
                                                 outputStage: stage, output: out.baseAddress!, packedMemory: packed)
-                        conv.run(pool: threads)
+                        for _ in 0..<runs {
+                            out.update(repeating: 0)
+                            conv.run(pool: threads)
+                            if !out.elementsEqual(reference) { break }
+                        }
                     }
                 }
             }
@@ -108,7 +121,7 @@ final class FastConv2DTests: XCTestCase {
         let pool = try XCTUnwrap(EncoderThreadPool(threads: 3))
         for path in fastPaths where path.isAvailable(on: cpu) {
             var random = SplitMix64(seed: 42)
-            let shapes = Self.fixedShapes + Self.randomShapes(&random, count: 24)
+            let shapes = Self.fixedShapes + Self.randomShapes(&random, count: 24) + Self.fittedTileShapes
             for (index, shape) in shapes.enumerated() {
                 XCTAssertGreaterThan(FastConv2DQ8.packedBytes(window: Window2D(inputHeight: 1, inputWidth: 1, outputHeight: 1, outputWidth: 1,
                     kernelHeight: shape.kernelHeight, kernelWidth: shape.kernelWidth, strideHeight: 1, strideWidth: 1, padHeight: 0, padWidth: 0),
@@ -125,9 +138,37 @@ final class FastConv2DTests: XCTestCase {
         }
     }
 
+    /// The pool's threads claim chunks of each conv's tasks: back-to-back runs of one conv and
+    /// alternating convs must each compute every task exactly once.
+    func testThreadPoolRunsEveryTaskOnceAcrossManyJobs() throws {
+        let cpu = CPUFeatures.detect()
+        let pool = try XCTUnwrap(EncoderThreadPool(threads: 3))
+        let shapes = [Shape(height: 16, width: 18, inputChannels: 32, outputChannels: 70, kernelHeight: 3, kernelWidth: 3, stride: 1, pad: 1, relu: true, residual: true),
+                      Shape(height: 6, width: 5, inputChannels: 24, outputChannels: 130, kernelHeight: 1, kernelWidth: 1, stride: 1, pad: 0, relu: false, residual: false)]
+        for path in KernelPath.allCases where path != .scalar && path.isAvailable(on: cpu) {
+            var random = SplitMix64(seed: 11)
+            for round in 0..<4 {
+                let shape = shapes[round % 2]
+                let (fast, reference) = Self.compare(shape, path: path, threads: pool, runs: 100, random: &random)
+                XCTAssertEqual(fast, reference, "\(path.name) \(shape), round \(round)")
+            }
+        }
+    }
+
     func testFastMaxPoolMatchesTheReference() {
+        let cpu = CPUFeatures.detect()
+        for path in KernelPath.allCases where path != .scalar && path.isAvailable(on: cpu) {
+            checkMaxPool(path: path)
+        }
+    }
+
+    func checkMaxPool(path: KernelPath) {
         var random = SplitMix64(seed: 7)
-        for shape in Self.fixedShapes + Self.randomShapes(&random, count: 20) {
+        // Channel counts around the vector widths (16, 32, 64 bytes) and their remainders.
+        let wide = [Shape(height: 9, width: 7, inputChannels: 64, outputChannels: 64, kernelHeight: 3, kernelWidth: 3, stride: 2, pad: 1, relu: false, residual: false),
+                    Shape(height: 6, width: 8, inputChannels: 100, outputChannels: 100, kernelHeight: 3, kernelWidth: 3, stride: 1, pad: 1, relu: false, residual: false),
+                    Shape(height: 5, width: 5, inputChannels: 49, outputChannels: 49, kernelHeight: 3, kernelWidth: 3, stride: 2, pad: 0, relu: false, residual: false)]
+        for shape in Self.fixedShapes + wide + Self.randomShapes(&random, count: 20) {
             let kernel = min(shape.kernelHeight, 3), pad = min(shape.pad, kernel / 2)
             let outH = (shape.height + 2 * pad - kernel) / shape.stride + 1, outW = (shape.width + 2 * pad - kernel) / shape.stride + 1
             guard outH > 0, outW > 0 else { continue }
@@ -139,8 +180,28 @@ final class FastConv2DTests: XCTestCase {
             var reference = [Int8](repeating: 0, count: outH * outW * shape.inputChannels)
             var fast = [Int8](repeating: 1, count: reference.count)
             maxPool2dQ8Reference(window: window, channels: shape.inputChannels, input: input, output: &reference)
-            maxPool2dQ8Fast(window: window, channels: shape.inputChannels, input: input, output: &fast)
-            XCTAssertEqual(fast, reference, "max pool \(shape) kernel \(kernel) pad \(pad)")
+            maxPool2dQ8Fast(window: window, channels: shape.inputChannels, path: path, input: input, output: &fast)
+            XCTAssertEqual(fast, reference, "\(path.name) max pool \(shape) kernel \(kernel) pad \(pad)")
+        }
+    }
+
+    func testFastGlobalAveragePoolMatchesTheReference() {
+        var random = SplitMix64(seed: 5)
+        // Channel counts below, at and past the 64-channel chunk; shifts that round and that
+        // make huge or tiny outputs; the rounding of negative means (floor of the half-up mean).
+        for (pixels, channels) in [(1, 1), (16, 512), (49, 70), (4, 64), (3, 130), (225, 16)] {
+            let input = (0..<pixels * channels).map { _ in random.int8() }
+            let inputZero = Int32(random.int8()), outputZero = Int32(random.int8())
+            let multiplier = Int32(1 << 30) + Int32(random.next() % (1 << 30))
+            for shift in [Int32(1), 20, 30, 31, 33, 45] {
+                var reference = [Int8](repeating: 0, count: channels), fast = [Int8](repeating: 1, count: channels)
+                globalAvgPoolQ8Reference(pixels: pixels, channels: channels, input: input, inputZeroPoint: inputZero,
+                                         multiplier: multiplier, shift: shift, outputZeroPoint: outputZero, output: &reference)
+                globalAvgPoolQ8Fast(pixels: pixels, channels: channels, input: input, inputZeroPoint: inputZero,
+                                    multiplier: multiplier, shift: shift, outputZeroPoint: outputZero, output: &fast)
+                XCTAssertEqual(fast, reference, "global average pool \(pixels) pixels x \(channels) channels, shift \(shift)")
+                if shift == 31 { XCTAssertGreaterThan(Set(reference).count, min(3, channels - 1), "\(pixels)x\(channels): more than clamping") }
+            }
         }
     }
 

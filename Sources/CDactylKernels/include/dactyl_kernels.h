@@ -40,6 +40,14 @@ typedef struct dactyl_conv2d_q8 {
     size_t block_bytes;      // bytes of one packed block (constants + weights)
     int32_t weights_above_min; // no weight is -128: two int8 products sum within int16 (the NEON smlal pairing)
     const void *packed;
+    // x86 paths: the input copied (by dactyl_conv2d_q8_prepare) into a buffer with its padding
+    // around it, filled with the zero point once at pack time, so kernel rows never cross a
+    // border; on VNNI as x + 128 (the u8 operand of vpdpbusd). NULL: rows read the input.
+    int8_t *padded;
+    int32_t padded_height, padded_width;
+    // The conv that runs next (packed for the same path), or NULL: a thread's last block
+    // prefetches the weights that thread will start that conv with.
+    const struct dactyl_conv2d_q8 *next;
 } dactyl_conv2d_q8;
 
 // Bytes the packed weights of `conv` (geometry set) need on `path`; 0 if the path cannot run it
@@ -49,10 +57,15 @@ size_t dactyl_conv2d_q8_packed_bytes(const dactyl_conv2d_q8 *conv, int path);
 // (dactyl_conv2d_q8_packed_bytes bytes, 64-byte aligned) and records the layout in `conv`.
 void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weights, const int32_t *bias,
                            const int32_t *multipliers, const int32_t *shifts, void *memory);
+// Copies the input into the padded buffer, if the conv has one: once per run, before its tasks.
+void dactyl_conv2d_q8_prepare(const dactyl_conv2d_q8 *conv);
 // Units of work of one run (output pixel tiles x channel blocks), for splitting across threads.
 size_t dactyl_conv2d_q8_tasks(const dactyl_conv2d_q8 *conv);
-// Runs tasks [first, end) of the convolution.
+// Runs tasks [first, end) of the convolution (after dactyl_conv2d_q8_prepare).
 void dactyl_conv2d_q8_run(const dactyl_conv2d_q8 *conv, size_t first, size_t end);
+// The same, when the calling thread will probably run task `then` next (its next chunk; past
+// the last task: the next conv), so that it can prefetch those weights.
+void dactyl_conv2d_q8_run_then(const dactyl_conv2d_q8 *conv, size_t first, size_t end, size_t then);
 
 // int8 max pooling over NHWC (taps in the padding never win), as maxPool2dQ8Reference.
 typedef struct dactyl_pool2d_q8 {
@@ -60,8 +73,18 @@ typedef struct dactyl_pool2d_q8 {
     int32_t kernel_height, kernel_width, stride_height, stride_width, pad_height, pad_width;
     const int8_t *input;
     int8_t *output;
+    int32_t path;  // a DACTYL_PATH_*: the x86 paths' own vector loops; anything else the plain loop
 } dactyl_pool2d_q8;
 void dactyl_maxpool2d_q8(const dactyl_pool2d_q8 *pool);
+
+// int8 global average pooling over NHWC, as globalAvgPoolQ8Reference: the integer mean of
+// (x - input_zero_point) rounded half up, requantised with rndnu, plus the output zero point.
+typedef struct dactyl_global_avgpool_q8_args {
+    int32_t pixels, channels, input_zero_point, multiplier, shift, output_zero_point;
+    const int8_t *input;
+    int8_t *output;
+} dactyl_global_avgpool_q8_args;
+void dactyl_global_avgpool_q8(const dactyl_global_avgpool_q8_args *pool);
 
 // A fixed pool of worker threads, created at start-up; running work on it allocates nothing.
 typedef struct dactyl_thread_pool dactyl_thread_pool;
@@ -69,8 +92,9 @@ typedef struct dactyl_thread_pool dactyl_thread_pool;
 dactyl_thread_pool *dactyl_thread_pool_create(int threads);
 void dactyl_thread_pool_destroy(dactyl_thread_pool *pool);
 int dactyl_thread_pool_threads(const dactyl_thread_pool *pool);
-// Runs conv's tasks split evenly over the pool's threads (the caller's included); returns when
-// all are done. pool NULL: runs them all on the calling thread.
+// Makes the conv's padded input, then runs its tasks on the pool's threads (the caller's
+// included), which claim them in chunks; returns when all are done. pool NULL: runs them all
+// on the calling thread.
 void dactyl_thread_pool_run_conv2d_q8(dactyl_thread_pool *pool, const dactyl_conv2d_q8 *conv);
 // Number of online CPUs.
 int dactyl_cpu_count(void);

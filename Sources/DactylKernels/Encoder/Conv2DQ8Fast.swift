@@ -55,6 +55,12 @@ public final class FastConv2DQ8 {
 
     deinit { descriptor.deallocate() }
 
+    /// `next` runs right after this conv in every frame: this conv's last tasks prefetch the
+    /// weights each thread starts `next` with. Both must live as long as either runs.
+    public func prefetches(_ next: FastConv2DQ8) {
+        descriptor.pointee.next = UnsafePointer(next.descriptor)
+    }
+
     /// Runs the convolution, split across `pool`'s threads (nil: this thread only).
     public func run(pool: EncoderThreadPool?) {
         dactyl_thread_pool_run_conv2d_q8(pool?.pool, descriptor)
@@ -101,13 +107,26 @@ public func kernelPeakMACsPerSecond(_ path: KernelPath, seconds: Double = 0.05, 
     return best
 }
 
-/// int8 max pooling for the fast paths (vectorised C), bit-exact with `maxPool2dQ8Reference`.
-public func maxPool2dQ8Fast(window: Window2D, channels: Int, input: UnsafePointer<Int8>, output: UnsafeMutablePointer<Int8>) {
+/// int8 max pooling for the fast paths (vectorised C, with `path`'s vectors on x86_64),
+/// bit-exact with `maxPool2dQ8Reference`.
+public func maxPool2dQ8Fast(window: Window2D, channels: Int, path: KernelPath, input: UnsafePointer<Int8>,
+                            output: UnsafeMutablePointer<Int8>) {
     var pool = dactyl_pool2d_q8(
         input_height: Int32(window.inputHeight), input_width: Int32(window.inputWidth), channels: Int32(channels),
         output_height: Int32(window.outputHeight), output_width: Int32(window.outputWidth),
         kernel_height: Int32(window.kernelHeight), kernel_width: Int32(window.kernelWidth),
         stride_height: Int32(window.strideHeight), stride_width: Int32(window.strideWidth),
-        pad_height: Int32(window.padHeight), pad_width: Int32(window.padWidth), input: input, output: output)
+        pad_height: Int32(window.padHeight), pad_width: Int32(window.padWidth), input: input, output: output,
+        path: path.fastPathNumber ?? 0)
     dactyl_maxpool2d_q8(&pool)
+}
+
+/// int8 global average pooling for the fast paths (C, vectorised sums), bit-exact with
+/// `globalAvgPoolQ8Reference`.
+public func globalAvgPoolQ8Fast(pixels: Int, channels: Int, input: UnsafePointer<Int8>, inputZeroPoint: Int32,
+                                multiplier: Int32, shift: Int32, outputZeroPoint: Int32, output: UnsafeMutablePointer<Int8>) {
+    var pool = dactyl_global_avgpool_q8_args(
+        pixels: Int32(pixels), channels: Int32(channels), input_zero_point: inputZeroPoint, multiplier: multiplier,
+        shift: shift, output_zero_point: outputZeroPoint, input: input, output: output)
+    dactyl_global_avgpool_q8(&pool)
 }

@@ -74,6 +74,13 @@ public struct FrameEncoder {
                     outputZeroPoint: outputInfo.zeroPoint, output: output))
             }
         }
+        // Each fast conv prefetches the next one's first weights (the encoder owns both).
+        var previous: FastConv2DQ8?
+        for step in steps {
+            guard case .fastConv2d(let conv) = step else { continue }
+            previous?.prefetches(conv)
+            previous = conv
+        }
         self.steps = steps
         self.kernelPath = kernelPath
         self.pool = pool
@@ -93,8 +100,8 @@ public struct FrameEncoder {
     public func isFast(step index: Int) -> Bool {
         switch steps[index] {
         case .fastConv2d: true
-        case .maxPool2d: kernelPath != .scalar
-        case .conv2d, .globalAvgPool: false
+        case .maxPool2d, .globalAvgPool: kernelPath != .scalar
+        case .conv2d: false
         }
     }
 
@@ -111,11 +118,16 @@ public struct FrameEncoder {
             if kernelPath == .scalar {
                 maxPool2dQ8Reference(window: window, channels: channels, input: input, output: output)
             } else {
-                maxPool2dQ8Fast(window: window, channels: channels, input: input, output: output)
+                maxPool2dQ8Fast(window: window, channels: channels, path: kernelPath, input: input, output: output)
             }
         case let .globalAvgPool(pixels, channels, input, inputZeroPoint, multiplier, shift, outputZeroPoint, output):
-            globalAvgPoolQ8Reference(pixels: pixels, channels: channels, input: input, inputZeroPoint: inputZeroPoint,
-                                     multiplier: multiplier, shift: shift, outputZeroPoint: outputZeroPoint, output: output)
+            if kernelPath == .scalar {
+                globalAvgPoolQ8Reference(pixels: pixels, channels: channels, input: input, inputZeroPoint: inputZeroPoint,
+                                         multiplier: multiplier, shift: shift, outputZeroPoint: outputZeroPoint, output: output)
+            } else {
+                globalAvgPoolQ8Fast(pixels: pixels, channels: channels, input: input, inputZeroPoint: inputZeroPoint,
+                                    multiplier: multiplier, shift: shift, outputZeroPoint: outputZeroPoint, output: output)
+            }
         }
     }
 }
