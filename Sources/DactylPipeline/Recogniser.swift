@@ -41,6 +41,10 @@ public final class Recogniser {
     let currentFeature: UnsafeMutablePointer<Int8>
     /// Frames in the window so far.
     public private(set) var frames = 0
+    /// The hand localiser and crop tracker (`--crop auto`; nil unless the configuration planned it).
+    public private(set) var cropFollower: CropFollower? = nil
+    /// `add(clip:sourceRate:)` with a crop follower: each source frame where the crop changed, and the new crop.
+    public private(set) var cropChanges: [(frame: Int, crop: CropRect)] = []
 
     /// Plans and allocates the arena for `configuration`, with frames of `frameWidth` x
     /// `frameHeight` cropped to `crop`. `kernelPath` nil takes the configuration's (by default
@@ -85,6 +89,25 @@ public final class Recogniser {
         featureRing = arena.buffer(layout.featureRing, as: Int8.self)
         lastFeature = arena.buffer(layout.resamplingFeatures, as: Int8.self)
         currentFeature = lastFeature + model.featureSize
+        if let localiser = model.localiser, layout.localiser != nil {
+            let handLocaliser = try HandLocaliser(model: model, layout: layout, arena: arena, frameWidth: frameWidth,
+                                                  frameHeight: frameHeight, kernelPath: configuration.kernelPath, pool: pool)
+            let tracker = CropTracker(frameWidth: frameWidth, frameHeight: frameHeight,
+                                      aspect: Double(configuration.inputWidth) / Double(configuration.inputHeight),
+                                      framesPerSecond: model.frameRate.perSecond, initial: crop, settings: configuration.tracker)
+            cropFollower = CropFollower(localiser: handLocaliser, tracker: tracker,
+                                        interval: configuration.localiserInterval ?? localiser.interval)
+        }
+    }
+
+    /// `--crop auto`: runs the localiser when due (`CropFollower.step`) on a source frame that
+    /// fills `modelFrames` model frames and moves the crop if the tracker moved it; returns the
+    /// new crop, or nil if it stayed (or there is no follower).
+    public func followHand(_ frame: YUVFrame, modelFrames: Int) -> CropRect? {
+        guard let moved = cropFollower?.step(frame, modelFrames: modelFrames) else { return nil }
+        // The tracker keeps its crops inside the frame, so this cannot fail.
+        do { try setCrop(moved) } catch { return nil }
+        return moved
     }
 
     public var window: Int { layout.configuration.window }
@@ -238,6 +261,7 @@ extension Recogniser {
             let step = resampler.step(time: FrameRateResampler.sourceTime(frame: frame, rate: sourceRate))
             if step.ticks > 0 {
                 guard frames + step.ticks <= window else { throw .windowFull(frames: window) }
+                if let crop = followHand(yuv, modelFrames: step.ticks) { cropChanges.append((frame, crop)) }
                 preprocess(yuv)
                 encodeInput(step, firstSlot: frames)
                 for index in 0..<step.ticks {

@@ -73,4 +73,87 @@ public struct LocaliserBuilder {
         editor.header[11] = 0
         return editor.serialized()
     }
+
+    /// `model` with a localiser of random weights over every kind of op and fast-path case the
+    /// kernels have (strided 3x3 with padding and ReLU on 3 channels, max pool, a residual,
+    /// 1x1 heads of 1 and 4 channels), for comparing kernel paths bit for bit.
+    public static func randomGraph(adding model: Data, seed: UInt64, inputHeight: UInt32 = 48, inputWidth: UInt32 = 64) -> Data {
+        var random = SplitMix64(seed: seed)
+        var editor = ModelFileEditor(model)
+        var data = editor.section("DATA")
+        func place(_ bytes: Data) -> UInt32 {
+            data.append(Data(count: (64 - data.count % 64) % 64))
+            let offset = UInt32(data.count)
+            data.append(bytes)
+            return offset
+        }
+        func int32s(_ values: [Int32]) -> Data {
+            var bytes = Data()
+            for value in values { bytes.appendU32(UInt32(bitPattern: value)) }
+            return bytes
+        }
+        var lutBytes = Data()
+        for channel in 0..<3 {
+            for value in 0..<256 {
+                let q: Int = (value * (3 + channel)) / 4 - 128 / (channel + 1)
+                lutBytes.append(UInt8(bitPattern: Int8(clamping: q)))
+            }
+        }
+        let lut = place(lutBytes)
+        // (input, output, residual, kernel, stride, pad, relu, in, out) or a max pool (kernel 0 marks it).
+        let tensorChannels: [UInt32] = [3, 8, 8, 8, 1, 4]
+        var ops = Data()
+        ops.appendU32(5)
+        func conv(_ input: UInt32, _ output: UInt32, residual: UInt32?, kernel: UInt32, stride: UInt32, pad: UInt32, relu: UInt32) {
+            let inC = Int(tensorChannels[Int(input)]), outC = Int(tensorChannels[Int(output)])
+            let taps = Int(kernel * kernel) * inC
+            var weightBytes = Data()
+            for _ in 0..<outC * taps { weightBytes.append(UInt8(bitPattern: Int8(Int(random.next() % 255) - 127))) }
+            let weights = place(weightBytes)
+            var biases: [Int32] = [], multiplierValues: [Int32] = [], shiftValues: [Int32] = []
+            for _ in 0..<outC {
+                biases.append(Int32(Int(random.next() % 2001) - 1000))
+                multiplierValues.append(Int32((1 << 30) + Int(random.next() % (1 << 30))))
+                // Sums of up to ~72 products of ~64·127: shifts that spread the outputs over int8.
+                let extra: Int32 = taps > 40 ? 2 : 0
+                shiftValues.append(Int32(37 + Int(random.next() % 3)) + extra)
+            }
+            let bias = place(int32s(biases))
+            let multipliers = place(int32s(multiplierValues))
+            let shifts = place(int32s(shiftValues))
+            let residualFields: [UInt32] = residual == nil ? [0, 0] : [1 << 30, 31]
+            let fields: [UInt32] = [1, 72, input, output, residual ?? 0xFFFF_FFFF, kernel, kernel, stride, stride, pad, pad, relu,
+                                    weights, bias, multipliers, shifts] + residualFields
+            for field in fields {
+                ops.appendU32(field)
+            }
+        }
+        conv(0, 1, residual: nil, kernel: 3, stride: 2, pad: 1, relu: 1)
+        for field: UInt32 in [2, 40, 1, 2, 3, 3, 2, 2, 1, 1] { ops.appendU32(field) }
+        conv(2, 3, residual: 2, kernel: 3, stride: 1, pad: 1, relu: 1)
+        conv(3, 4, residual: nil, kernel: 1, stride: 1, pad: 0, relu: 0)
+        conv(3, 5, residual: nil, kernel: 1, stride: 1, pad: 0, relu: 0)
+        editor.setSection("DATA", data)
+
+        var meta = Data()
+        for value in [inputHeight, inputWidth, 3, lut, 4, 5, Float(-1).bitPattern, 3] { meta.appendU32(value) }
+        meta.append(Data(count: 32))
+        var tensors = Data()
+        tensors.appendU32(UInt32(tensorChannels.count))
+        for (id, channels) in tensorChannels.enumerated() {
+            tensors.appendU32(channels)
+            tensors.appendU32(Float(0.02 + 0.01 * Double(id)).bitPattern)
+            // Tensor 2 is tensor 1 max-pooled: the same quantisation.
+            tensors.appendU32(UInt32(bitPattern: Int32([-5, 3, 3, -7, 10, -2][id])))
+            tensors.appendU32(0)
+        }
+        // The pool's output shares its input's scale.
+        tensors.setU32(at: 4 + 2 * 16 + 4, Float(0.03).bitPattern)
+        editor.sections.append((tag: "LMET", bytes: meta))
+        editor.sections.append((tag: "LTEN", bytes: tensors))
+        editor.sections.append((tag: "LOPS", bytes: ops))
+        editor.header[10] = 2
+        editor.header[11] = 0
+        return editor.serialized()
+    }
 }
