@@ -227,13 +227,15 @@ extension Recogniser {
     public convenience init(model: Model, clip: Y4MClip, crop: CropRect, method: CTCDecoder.Method,
                             sourceRate: FrameRate? = nil,
                             kernelPath: KernelPath? = nil, threads: Int? = nil, strategy: PlanningStrategy = .greedyBySize,
-                            vocabularyBytes: Int = 0) throws(PipelineError) {
+                            vocabularyBytes: Int = 0, followHand: Bool = false, localiserInterval: Int? = nil) throws(PipelineError) {
         var configuration = PipelineConfiguration.modelDefaults(model)
         configuration.window = sourceRate.map {
             FrameRateResampler.ticks(frames: clip.frameCount, sourceRate: $0, modelRate: model.frameRate)
         } ?? clip.frameCount
         configuration.vocabularyBytes = vocabularyBytes
         configuration.strategy = strategy
+        configuration.localiser = followHand
+        configuration.localiserInterval = localiserInterval
         if case .beam(let width) = method { configuration.beamWidth = width }
         try self.init(
             model: model, configuration: configuration, crop: crop, frameWidth: clip.width, frameHeight: clip.height,
