@@ -120,6 +120,7 @@ public final class Recogniser {
     /// Preprocesses and encodes one frame and appends its feature to the window.
     public func add(frame: YUVFrame) throws(PipelineError) {
         guard frames < window else { throw .windowFull(frames: window) }
+        if cropFollower != nil { _ = followHand(frame, modelFrames: 1) }
         preprocess(frame)
         encodeInput(intoSlot: frames)
         frames += 1
