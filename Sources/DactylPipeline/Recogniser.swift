@@ -117,10 +117,10 @@ public final class Recogniser {
     public var featureSize: Int { model.featureSize }
     public var classes: Int { model.numClasses }
 
-    /// Preprocesses and encodes one frame and appends its feature to the window.
+    /// Preprocesses and encodes one frame and appends its feature to the window (through the
+    /// current crop: the hand is followed by `add(clip:sourceRate:)` and the live box).
     public func add(frame: YUVFrame) throws(PipelineError) {
         guard frames < window else { throw .windowFull(frames: window) }
-        if cropFollower != nil { _ = followHand(frame, modelFrames: 1) }
         preprocess(frame)
         encodeInput(intoSlot: frames)
         frames += 1
