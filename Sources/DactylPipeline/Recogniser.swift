@@ -45,6 +45,8 @@ public final class Recogniser {
     public private(set) var cropFollower: CropFollower? = nil
     /// `add(clip:sourceRate:)` with a crop follower: each source frame where the crop changed, and the new crop.
     public private(set) var cropChanges: [(frame: Int, crop: CropRect)] = []
+    /// Set to [] to have `add(clip:sourceRate:)` keep every localiser run's raw box (`decode --trace-boxes`).
+    public var boxLog: [(frame: Int, box: HandBox)]? = nil
 
     /// Plans and allocates the arena for `configuration`, with frames of `frameWidth` x
     /// `frameHeight` cropped to `crop`. `kernelPath` nil takes the configuration's (by default
@@ -264,7 +266,9 @@ extension Recogniser {
             let step = resampler.step(time: FrameRateResampler.sourceTime(frame: frame, rate: sourceRate))
             if step.ticks > 0 {
                 guard frames + step.ticks <= window else { throw .windowFull(frames: window) }
+                let runs = cropFollower?.runs ?? 0
                 if let crop = followHand(yuv, modelFrames: step.ticks) { cropChanges.append((frame, crop)) }
+                if boxLog != nil, let follower = cropFollower, follower.runs > runs, let box = follower.lastBox { boxLog?.append((frame, box)) }
                 preprocess(yuv)
                 encodeInput(step, firstSlot: frames)
                 for index in 0..<step.ticks {

@@ -32,6 +32,8 @@ enum DecodeCommand {
                              model: the model's default crop (the default without a localiser)
           --localiser-interval N
                              with --crop auto, run the localiser every N model frames (default: the model's)
+          --trace-boxes      with --crop auto, each localiser run's box on standard error (frame, present,
+                             centre x and y, width, height in pixels, peak logit)
           --fps RATE         the clip's frame rate, e.g. 25 or 30000/1001 (default: its header's F tag;
                              without one, the model's: no resampling)
           --timing           report frames per second on standard error
@@ -40,7 +42,7 @@ enum DecodeCommand {
     static func run(_ words: ArraySlice<String>) throws(CommandError) -> OutputText {
         let arguments = try CommandError.parsing(
             words, valueOptions: ["--model", "--beam", "--format", "--crop", "--fps", "--localiser-interval"] + VocabularyOptions.names + KernelOptions.valueOptions,
-            flagOptions: ["--timing"])
+            flagOptions: ["--timing", "--trace-boxes"])
         guard arguments.positionals.count == 1 else {
             throw .usage(arguments.positionals.isEmpty ? "decode needs a clip" : "decode takes one clip, got \(arguments.positionals.count)")
         }
@@ -99,6 +101,7 @@ enum DecodeCommand {
             }
             throw .failed("\(clip.path): \(error.description)")
         }
+        if arguments.has("--trace-boxes") { recogniser.boxLog = [] }
         let encodingStarted = dactyl_monotonic_ns()
         let sourceFrames: [Int]
         do {
@@ -109,6 +112,15 @@ enum DecodeCommand {
             throw .failed("\(clip.path): frame \(recogniser.frames): \(error.description)")
         }
         let encodingFinished = dactyl_monotonic_ns()
+        if let log = recogniser.boxLog {
+            var trace = OutputText()
+            for (frame, box) in log {
+                trace.line("box frame \(frame) \(box.present ? "present" : "absent") \(fixed(Float(box.centreX), decimals: 1)) "
+                           + "\(fixed(Float(box.centreY), decimals: 1)) \(fixed(Float(box.width), decimals: 1)) "
+                           + "\(fixed(Float(box.height), decimals: 1)) \(fixed(Float(box.peak), decimals: 3))")
+            }
+            trace.write(to: 2)
+        }
         let vocabulary = vocabularyFiles.map { files in
             files.install(into: recogniser.vocabularyMemory!, lmWeight: vocabularyOptions!.lmWeight,
                           insertionBonus: vocabularyOptions!.insertionBonus)
