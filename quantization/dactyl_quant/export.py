@@ -1,4 +1,4 @@
-"""The `.dmdl` model file (docs/model-format.md, version 1.1): its contents, writer and validating reader.
+"""The `.dmdl` model file (docs/model-format.md, version 1.2): its contents, writer and validating reader.
 
 `Model` holds exactly what the file holds; `write_model` lays it out (header, section table, CRCs,
 64-byte aligned sections and arrays) and `read_model` parses a file back, checking everything the
@@ -16,13 +16,17 @@ from .alphabet import Alphabet
 
 MAGIC = b"DACTYLMD"
 VERSION_MAJOR = 1
-VERSION_MINOR = 1  # 1: the optional RATE section
+VERSION_MINOR = 1  # 1: the optional RATE section (written when a model has no localiser)
+VERSION_MINOR_LOCALISER = 2  # 2: the optional hand localiser (LMET, LTEN, LOPS)
 HEADER_SIZE = 64
 TABLE_ENTRY_SIZE = 32
 MAX_SECTIONS = 64
 ALIGNMENT = 64
 META_SIZE = 128
 RATE_SIZE = 16
+LMET_SIZE = 64
+LOCALISER_SECTIONS = (b"LMET", b"LTEN", b"LOPS")
+LOCALISER_INTERVAL = (1, 1000)
 # Without a RATE section a model is read as trained at the generator's 30 frames/s.
 ASSUMED_FRAME_RATE = (30, 1)
 # RATE's bounds (the Swift loader's FrameRate): terms 1 ... 65535, rates 1 ... 1000 frames/s.
@@ -144,6 +148,21 @@ HeadOp = Conv1dF32 | BiGRUF32 | LinearF32 | LogSoftmaxF32
 
 
 @dataclass(eq=False)
+class Localiser:
+    """The hand localiser (LMET, LTEN, LOPS): an int8 network over the whole frame whose heat and box
+    tensors say where the signing hand's crop is (docs/model-format.md, "The hand localiser")."""
+    input_height: int
+    input_width: int
+    input_lut: np.ndarray  # int8 [3][256]
+    tensors: list[TensorParams]  # LTEN; tensor 0 the quantised input
+    ops: list[EncoderOp]  # LOPS
+    heat_tensor: int  # Hh x Wh x 1, logits
+    box_tensor: int  # Hh x Wh x 4: ox, oy, w, h
+    presence_logit: float  # stored as f32
+    interval: int  # run every `interval` frames at the model's frame rate
+
+
+@dataclass(eq=False)
 class Model:
     input_height: int
     input_width: int
@@ -162,6 +181,7 @@ class Model:
     # Frames per second the temporal head was trained at (numerator, denominator); None: no RATE
     # section, read as ASSUMED_FRAME_RATE.
     frame_rate: tuple[int, int] | None = None
+    localiser: Localiser | None = None  # version 1.2's optional hand localiser
 
     @property
     def frames_per_second(self) -> tuple[int, int]:
@@ -302,12 +322,29 @@ def _head_record(op: HeadOp, data: _DataSection) -> bytes:
     return _record(OP_LOG_SOFTMAX_F32, _u32s(op.channels))
 
 
+def _tensors_section(tensors: list[TensorParams]) -> bytes:
+    return _u32s(len(tensors)) + b"".join(struct.pack("<IfiI", t.channels, t.scale, t.zero_point, 0) for t in tensors)
+
+
+def _localiser_sections(localiser: Localiser, data: _DataSection) -> list[tuple[bytes, bytes]]:
+    """LMET, LTEN and LOPS; the localiser's arrays go into the shared DATA."""
+    lut_offset = data.add(localiser.input_lut, "i1")
+    records = [_encoder_record(op, data) for op in localiser.ops]
+    lmet = (_u32s(localiser.input_height, localiser.input_width, INPUT_CHANNELS, lut_offset, localiser.heat_tensor,
+                  localiser.box_tensor)
+            + struct.pack("<f", localiser.presence_logit) + _u32s(localiser.interval))
+    lmet += bytes(LMET_SIZE - len(lmet))
+    return [(b"LMET", lmet), (b"LTEN", _tensors_section(localiser.tensors)),
+            (b"LOPS", _u32s(len(records)) + b"".join(records))]
+
+
 def model_bytes(model: Model) -> bytes:
-    """The complete file."""
+    """The complete file: version 1.2 with a localiser, 1.1 without (a 1.1 file is a valid 1.2 one)."""
     data = _DataSection()
     lut_offset = data.add(model.input_lut, "i1")
     records = [_encoder_record(op, data) for op in model.encoder_ops]
     records += [_head_record(op, data) for op in model.head_ops]
+    localiser = _localiser_sections(model.localiser, data) if model.localiser is not None else []
 
     meta = (_u32s(model.input_height, model.input_width, INPUT_CHANNELS, model.num_classes, BLANK_INDEX,
                   model.default_window, *model.default_crop)
@@ -318,8 +355,6 @@ def model_bytes(model: Model) -> bytes:
     for symbol in model.alphabet.symbols:
         encoded = symbol.encode("utf-8")
         alphabet += bytes([len(encoded)]) + encoded
-    tensors = _u32s(len(model.tensors)) + b"".join(
-        struct.pack("<IfiI", t.channels, t.scale, t.zero_point, 0) for t in model.tensors)
     ops = _u32s(len(records)) + b"".join(records)
 
     sections = [(b"META", meta), (b"ALPH", alphabet)]
@@ -327,7 +362,9 @@ def model_bytes(model: Model) -> bytes:
         sections.append((b"INFO", model.info.encode("utf-8")))
     if model.frame_rate is not None:
         sections.append((b"RATE", _u32s(*model.frame_rate) + bytes(RATE_SIZE - 8)))
-    sections += [(b"TENS", tensors), (b"OPS ", ops), (b"DATA", bytes(data.buffer))]
+    sections += [(b"TENS", _tensors_section(model.tensors)), (b"OPS ", ops)]
+    sections += localiser
+    sections.append((b"DATA", bytes(data.buffer)))
 
     body = bytearray()
     table = bytearray()
@@ -339,7 +376,8 @@ def model_bytes(model: Model) -> bytes:
         table += tag + struct.pack("<IQQII", 0, position, len(content), zlib.crc32(content), 0)
         body += content
         position += len(content)
-    header = (MAGIC + struct.pack("<HHIQII", VERSION_MAJOR, VERSION_MINOR, HEADER_SIZE, position, len(sections),
+    minor = VERSION_MINOR_LOCALISER if model.localiser is not None else VERSION_MINOR
+    header = (MAGIC + struct.pack("<HHIQII", VERSION_MAJOR, minor, HEADER_SIZE, position, len(sections),
                                   zlib.crc32(table))
               + bytes(32))
     return header + bytes(table) + bytes(body)
@@ -487,13 +525,15 @@ def _read_alphabet(r: _Reader, section: _Section, num_classes: int) -> Alphabet:
 
 
 def _read_tensors(r: _Reader, section: _Section) -> list[TensorParams]:
-    (count,) = r.unpack("I", section.offset, section.end, "TENS count")
+    """TENS, or LTEN (the same layout)."""
+    name = section.tag.decode("ascii")
+    (count,) = r.unpack("I", section.offset, section.end, f"{name} count")
     if count < 1:
-        raise r.error(section.offset, "TENS has no tensors, expected at least the input tensor")
+        raise r.error(section.offset, f"{name} has no tensors, expected at least the input tensor")
     tensors = []
     for index in range(count):
         entry = section.offset + 4 + 16 * index
-        channels, scale, zero_point, _reserved = r.unpack("IfiI", entry, section.end, f"tensor {index}")
+        channels, scale, zero_point, _reserved = r.unpack("IfiI", entry, section.end, f"{name} tensor {index}")
         if channels < 1:
             raise r.error(entry, f"tensor {index} has {channels} channels, expected at least 1")
         if not (np.isfinite(scale) and scale > 0):
@@ -503,14 +543,18 @@ def _read_tensors(r: _Reader, section: _Section) -> list[TensorParams]:
         _require_zero(r, entry + 12, 4, f"tensor {index} reserved field")
         tensors.append(TensorParams(channels, scale, zero_point))
     if tensors[INPUT_TENSOR].channels != INPUT_CHANNELS:
-        raise r.error(section.offset + 4, f"input tensor 0 has {tensors[0].channels} channels, expected 3 (RGB)")
+        raise r.error(section.offset + 4, f"{name} input tensor 0 has {tensors[0].channels} channels, "
+                                          "expected 3 (RGB)")
     return tensors
 
 
 class _OpsParser:
-    """Parses OPS records, reading their arrays from DATA, and checks the op graph."""
+    """Parses OPS (or LOPS: `encoder_only`) records, reading their arrays from DATA, and checks the op graph."""
 
-    def __init__(self, r: _Reader, ops: _Section, data: _Section, tensors: list[TensorParams]):
+    def __init__(self, r: _Reader, ops: _Section, data: _Section, tensors: list[TensorParams],
+                 encoder_only: bool = False):
+        self.encoder_only = encoder_only
+        self.name = ops.tag.decode("ascii").strip()
         self.r = r
         self.ops = ops
         self.data = data
@@ -557,7 +601,7 @@ class _OpsParser:
 
     def parse(self) -> tuple[list[EncoderOp], list[HeadOp], list[int]]:
         r, section = self.r, self.ops
-        (count,) = r.unpack("I", section.offset, section.end, "OPS count")
+        (count,) = r.unpack("I", section.offset, section.end, f"{self.name} count")
         position = section.offset + 4
         encoder_ops: list[EncoderOp] = []
         head_ops: list[HeadOp] = []
@@ -568,13 +612,16 @@ class _OpsParser:
             opcode, record_size = r.unpack("II", position, section.end, f"op {self.index} record header")
             if opcode not in FIELD_COUNTS:
                 raise r.error(position, f"op {self.index}: unknown opcode {opcode}")
+            if self.encoder_only and opcode not in ENCODER_OPCODES:
+                raise r.error(position, f"{self.name} op {self.index}: opcode {opcode} is a temporal op, the "
+                                        "localiser holds encoder ops only (opcodes 1-3)")
             expected = 8 + 4 * FIELD_COUNTS[opcode]
             if record_size != expected:
                 raise r.error(position + 4, f"op {self.index}: record size {record_size}, opcode {opcode} "
                                             f"needs {expected}")
             if position + record_size > section.end:
                 raise r.error(position, f"op {self.index}: the {record_size}-byte record runs past the end of "
-                                        "OPS (section too short)")
+                                        f"{self.name} (section too short)")
             if opcode in ENCODER_OPCODES and head_ops:
                 raise r.error(position, f"op {self.index}: encoder op (opcode {opcode}) after a temporal op; "
                                         "encoder ops come first")
@@ -587,7 +634,7 @@ class _OpsParser:
             position += record_size
         unwritten = sorted(set(range(len(self.tensors))) - written)
         if unwritten:
-            raise r.error(section.offset, f"tensor {unwritten[0]} is never written by an op")
+            raise r.error(section.offset, f"{self.name}: tensor {unwritten[0]} is never written by an op")
         return encoder_ops, head_ops, record_offsets
 
     def encoder_op(self, opcode: int, written: set[int]) -> EncoderOp:
@@ -748,11 +795,63 @@ def parse_model(data: bytes, name: str) -> Model:
             raise r.error(info_section.offset, "INFO is not UTF-8 text") from None
         _printable(r, info_section.offset, info, "INFO")
     frame_rate = _read_rate(r, sections[b"RATE"]) if b"RATE" in sections else None
+    localiser = _read_localiser(r, sections, data_section)
     (_major, minor) = struct.unpack_from("<HH", r.data, 8)
     return Model(input_height=height, input_width=width, default_window=window, default_crop=tuple(crop),
                  mean=tuple(mean_std[:3]), std=tuple(mean_std[3:]), input_lut=lut, alphabet=alphabet,
                  tensors=tensors, encoder_ops=encoder_ops, head_ops=head_ops, feature_tensor=feature_tensor,
-                 info=info, version_minor=minor, frame_rate=frame_rate)
+                 info=info, version_minor=minor, frame_rate=frame_rate, localiser=localiser)
+
+
+def _read_localiser(r: _Reader, sections: dict[bytes, _Section], data_section: _Section) -> Localiser | None:
+    """LMET, LTEN and LOPS (all three or none), checked as the Swift loader checks them."""
+    present = [tag for tag in LOCALISER_SECTIONS if tag in sections]
+    if not present:
+        return None
+    missing = [tag for tag in LOCALISER_SECTIONS if tag not in sections]
+    if missing:
+        raise r.error(sections[present[0]].offset, f"localiser section '{missing[0].decode()}' is missing "
+                                                   f"('{present[0].decode()}' is present; all three or none)")
+    lmet = sections[b"LMET"]
+    if lmet.size < LMET_SIZE:
+        raise r.error(lmet.offset, f"LMET is {lmet.size} bytes, expected {LMET_SIZE} (section too short)")
+    height, width, channels, lut_offset, heat, box = struct.unpack_from("<6I", r.data, lmet.offset)
+    (presence_logit,) = struct.unpack_from("<f", r.data, lmet.offset + 24)
+    (interval,) = struct.unpack_from("<I", r.data, lmet.offset + 28)
+    _require_zero(r, lmet.offset + 32, LMET_SIZE - 32, "LMET bytes 32-63")
+    if not (1 <= height <= 8192 and 1 <= width <= 8192):
+        raise r.error(lmet.offset, f"localiser input size {height}x{width}, expected 1 to 8192 each")
+    if channels != INPUT_CHANNELS:
+        raise r.error(lmet.offset + 8, f"localiser input_channels {channels}, expected 3")
+    if not np.isfinite(presence_logit):
+        raise r.error(lmet.offset + 24, f"presence_logit {presence_logit} must be finite")
+    if not LOCALISER_INTERVAL[0] <= interval <= LOCALISER_INTERVAL[1]:
+        raise r.error(lmet.offset + 28, f"localiser interval {interval}, expected {LOCALISER_INTERVAL[0]} to "
+                                        f"{LOCALISER_INTERVAL[1]} frames")
+    lut = _read_data_array(r, data_section, lut_offset, 3 * 256, "i1", lmet.offset + 12,
+                           "localiser input LUT").reshape(3, 256)
+    tensors = _read_tensors(r, sections[b"LTEN"])
+    for field, tensor_id, what in ((16, heat, "heat_tensor"), (20, box, "box_tensor")):
+        if tensor_id >= len(tensors):
+            raise r.error(lmet.offset + field, f"localiser {what} {tensor_id} is out of range "
+                                               f"(LTEN has {len(tensors)})")
+    ops, _, record_offsets = _OpsParser(r, sections[b"LOPS"], data_section, tensors, encoder_only=True).parse()
+    try:
+        shapes = infer_shapes(tensors, ops, height, width)
+    except ShapeError as error:
+        field_offset = record_offsets[error.op] + 8 + 4 * max(error.field_index, 0)
+        raise r.error(field_offset, "localiser " + str(error)) from None
+    if tensors[heat].channels != 1:
+        raise r.error(lmet.offset + 16, f"localiser heat tensor {heat} has {tensors[heat].channels} channels, "
+                                        "expected 1")
+    if tensors[box].channels != 4:
+        raise r.error(lmet.offset + 20, f"localiser box tensor {box} has {tensors[box].channels} channels, "
+                                        "expected 4")
+    if shapes[heat] != shapes[box]:
+        raise r.error(lmet.offset + 20, f"localiser box tensor {box} is {shapes[box]} (h, w), the heat tensor "
+                                        f"{shapes[heat]}: they must match")
+    return Localiser(input_height=height, input_width=width, input_lut=lut, tensors=tensors, ops=ops,
+                     heat_tensor=heat, box_tensor=box, presence_logit=float(presence_logit), interval=interval)
 
 
 def frame_rate_problem(numerator: int, denominator: int) -> str | None:

@@ -9,12 +9,13 @@ Temporal head: float32, PyTorch semantics (compared with a tolerance, as the for
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .export import (BiGRUF32, Conv1dF32, Conv2dQ8, GlobalAvgPoolQ8, GRUDirection, HeadOp, LinearF32,
-                     LogSoftmaxF32, MaxPool2dQ8, Model, infer_shapes, read_model)
+from .export import (BiGRUF32, Conv1dF32, Conv2dQ8, EncoderOp, GlobalAvgPoolQ8, GRUDirection, HeadOp, LinearF32,
+                     Localiser, LogSoftmaxF32, MaxPool2dQ8, Model, TensorParams, infer_shapes, read_model)
 from .preprocess import Crop, apply_input_lut, crop_and_resize
 from .quantize import rndnu
 from .y4m import Y4MReader, yuv_to_rgb
@@ -72,13 +73,14 @@ def global_avgpool_q8(op: GlobalAvgPoolQ8, x: np.ndarray, x_zero_point: int, y_z
     return np.clip(out, -128, 127).astype(np.int8).reshape(1, 1, -1)
 
 
-def run_encoder(model: Model, image: np.ndarray) -> list[np.ndarray]:
-    """Every encoder tensor (int8 HWC) for the int8 input tensor `image` `[H, W, 3]`."""
-    shapes = infer_shapes(model.tensors, model.encoder_ops, image.shape[0], image.shape[1])
-    values: list[np.ndarray | None] = [None] * len(model.tensors)
+def run_ops(tensors: list[TensorParams], ops: list[EncoderOp], image: np.ndarray) -> list[np.ndarray]:
+    """Every tensor (int8 HWC) of an int8 op list (the recogniser's encoder or the localiser) for the
+    int8 input tensor `image` `[H, W, 3]`."""
+    shapes = infer_shapes(tensors, ops, image.shape[0], image.shape[1])
+    values: list[np.ndarray | None] = [None] * len(tensors)
     values[0] = image
-    zero_points = [t.zero_point for t in model.tensors]
-    for op in model.encoder_ops:
+    zero_points = [t.zero_point for t in tensors]
+    for op in ops:
         x = values[op.input]
         if isinstance(op, Conv2dQ8):
             residual = None if op.residual is None else values[op.residual]
@@ -91,6 +93,11 @@ def run_encoder(model: Model, image: np.ndarray) -> list[np.ndarray]:
             y = global_avgpool_q8(op, x, zero_points[op.input], zero_points[op.output])
         values[op.output] = y
     return values
+
+
+def run_encoder(model: Model, image: np.ndarray) -> list[np.ndarray]:
+    """Every encoder tensor (int8 HWC) for the int8 input tensor `image` `[H, W, 3]`."""
+    return run_ops(model.tensors, model.encoder_ops, image)
 
 
 def encode(model: Model, image: np.ndarray) -> np.ndarray:
@@ -180,3 +187,58 @@ def run_clip(model: Model | str | Path, clip: str | Path, crop: Crop | None = No
         model = read_model(model)
     reader = Y4MReader(clip)
     return run_frames(model, (yuv_to_rgb(frame, reader.format) for frame in reader), crop)
+
+
+# ---------------------------------------------------------------------------------------------
+# The hand localiser (docs/model-format.md, "The hand localiser")
+
+
+@dataclass(frozen=True)
+class LocalisedBox:
+    """The box read from one frame's heat and box tensors, in that frame's pixels."""
+    present: bool
+    peak_logit: float  # the dequantised heat at the peak cell
+    cell: tuple[int, int]  # (i, j): row and column of the peak
+    centre_x: float
+    centre_y: float
+    width: float
+    height: float
+
+
+def localiser_input(localiser: Localiser, rgb: np.ndarray) -> np.ndarray:
+    """The localiser's int8 input tensor: the whole frame resized to LMET's size, its own LUT."""
+    whole = Crop(0, 0, rgb.shape[1], rgb.shape[0])
+    return apply_input_lut(crop_and_resize(rgb, whole, localiser.input_height, localiser.input_width),
+                           localiser.input_lut)
+
+
+def run_localiser(localiser: Localiser, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(int8 heat `[Hh, Wh, 1]`, int8 box `[Hh, Wh, 4]`) of one uint8 RGB frame."""
+    values = run_ops(localiser.tensors, localiser.ops, localiser_input(localiser, rgb))
+    return values[localiser.heat_tensor], values[localiser.box_tensor]
+
+
+def read_box(localiser: Localiser, heat: np.ndarray, box: np.ndarray, frame_width: int,
+             frame_height: int) -> LocalisedBox:
+    """The spec's rule: the peak cell (first in row-major order on ties), presence from its dequantised
+    logit, the box channels there dequantised and placed in frame pixels."""
+    cells_h, cells_w = heat.shape[:2]
+    flat = int(np.argmax(heat.reshape(-1)))  # numpy's argmax returns the first maximum
+    i, j = divmod(flat, cells_w)
+    heat_params = localiser.tensors[localiser.heat_tensor]
+    box_params = localiser.tensors[localiser.box_tensor]
+    peak = float(np.float32(heat_params.scale) * np.float32(int(heat[i, j, 0]) - heat_params.zero_point))
+    ox, oy, w, h = (float(np.float32(box_params.scale) * np.float32(int(v) - box_params.zero_point))
+                    for v in box[i, j])
+    return LocalisedBox(present=peak >= localiser.presence_logit, peak_logit=peak, cell=(i, j),
+                        centre_x=(j + ox) / cells_w * frame_width, centre_y=(i + oy) / cells_h * frame_height,
+                        width=w * frame_width, height=h * frame_height)
+
+
+def localise(model: Model | Localiser, rgb: np.ndarray) -> LocalisedBox:
+    """The box of one uint8 RGB frame."""
+    localiser = model.localiser if isinstance(model, Model) else model
+    if localiser is None:
+        raise ValueError("the model has no localiser (LMET, LTEN, LOPS)")
+    heat, box = run_localiser(localiser, rgb)
+    return read_box(localiser, heat, box, rgb.shape[1], rgb.shape[0])
