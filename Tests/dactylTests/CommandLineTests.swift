@@ -322,10 +322,11 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(wrong.stdout.contains("FAIL  kernel path scalar: encoder outputs bit-exact, 255 of 256"), wrong.stdout)
         XCTAssertTrue(wrong.stdout.contains("PASS  kernel path scalar: greedy letters"), "letters do not depend on the expected file")
         // Every path this CPU runs fails the bit-exact check (and nothing else): model load, then
-        // three checks per path, one random-shape check per fast path, then the short decode.
+        // three checks per path and the localiser's per path, one random-shape check per fast path,
+        // then the short decode.
         let paths = wrong.stdout.split(separator: "\n").filter { $0.contains("PASS  kernel path") && $0.contains("greedy letters") }.count
         XCTAssertGreaterThanOrEqual(paths, 1)
-        XCTAssertEqual(wrong.lastLine, "selftest: FAIL (\(paths) of \(2 + 3 * paths + (paths - 1)) checks failed)")
+        XCTAssertEqual(wrong.lastLine, "selftest: FAIL (\(paths) of \(2 + 4 * paths + (paths - 1)) checks failed)")
         XCTAssertTrue(builtIn.stdout.contains("SKIP  kernel path"), "the paths this binary or CPU cannot run are named")
 
         try assertFails(["selftest", "--golden", scratch.appendingPathComponent("nowhere").path], status: 1, mentioning: ["nowhere", "No such file"])
