@@ -1,4 +1,5 @@
-"""Command line: `python -m dactyl_quant export ...` and `python -m dactyl_quant decode MODEL CLIP`."""
+"""Command line: `python -m dactyl_quant export ...`, `python -m dactyl_quant decode MODEL CLIP` and
+`python -m dactyl_quant localiser ...` (localiser/cli.py)."""
 
 import argparse
 
@@ -55,5 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     decode.add_argument("--beam", type=int, metavar="WIDTH", help="prefix beam search instead of greedy")
     decode.add_argument("--spans", action="store_true", help="also print each letter's frame span and score")
     decode.set_defaults(run=_decode)
+
+    from .localiser.cli import add_commands as add_localiser_commands
+    add_localiser_commands(commands)
 
     return run_command(parser.parse_args(argv))

@@ -13,7 +13,8 @@ from dactyl_quant.build import build
 from dactyl_quant.export import (Conv2dQ8, Localiser, model_bytes, parse_model,
                                  read_model, write_model)
 from dactyl_quant.localiser.build import frames_to_tensor, quantize_localiser, with_localiser
-from dactyl_quant.localiser.net import CONFIGS, LocaliserNet, lower_localiser, macs_per_frame
+from dactyl_quant.localiser.config import CONFIGS, macs_per_frame
+from dactyl_quant.localiser.net import LocaliserNet, lower_localiser
 from dactyl_quant.fold import fold_batchnorm
 from dactyl_quant.graph import run_float
 from dactyl_quant.reference import localise, read_box, run_localiser

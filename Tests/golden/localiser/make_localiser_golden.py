@@ -33,7 +33,8 @@ sys.path.insert(0, str(REPO / "quantization"))
 from dactyl_quant.build import build  # noqa: E402
 from dactyl_quant.export import write_model  # noqa: E402
 from dactyl_quant.localiser.build import frames_to_tensor, quantize_localiser, with_localiser  # noqa: E402
-from dactyl_quant.localiser.net import CONFIGS, LocaliserNet  # noqa: E402
+from dactyl_quant.localiser.config import CONFIGS  # noqa: E402
+from dactyl_quant.localiser.net import LocaliserNet  # noqa: E402
 from dactyl_quant.localiser.targets import box_loss, encode_box, focal_loss  # noqa: E402
 from dactyl_quant.reference import localiser_input, read_box, run_localiser  # noqa: E402
 from dactyl_quant.student import CONFIGS as STUDENT_CONFIGS  # noqa: E402

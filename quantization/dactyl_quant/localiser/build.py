@@ -17,7 +17,8 @@ from ..export import Localiser, Model, read_model, write_model
 from ..fold import fold_batchnorm
 from ..preprocess import Crop, crop_and_resize, normalise
 from ..quantize import calibrate, input_lut, input_params, quantize_encoder
-from .net import CONFIGS, LocaliserConfig, LocaliserNet, lower_localiser
+from .config import CONFIGS, LocaliserConfig
+from .net import LocaliserNet, lower_localiser
 
 
 def frames_to_tensor(config: LocaliserConfig, frames: list[np.ndarray] | np.ndarray) -> torch.Tensor:

@@ -38,6 +38,19 @@ def encode_box(box: tuple[float, float, float, float] | None, cells_h: int, cell
     return heat, np.array([gx - j, gy - i, w, h], dtype=np.float32), np.array([i, j], dtype=np.int64)
 
 
+def encode_boxes(boxes: list[tuple[float, float, float, float]], cells_h: int, cells_w: int, max_boxes: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Several boxes (a real photo may show more than one hand): the heat targets' maximum, and
+    `max_boxes` box targets `[K, 4]` and cells `[K, 2]` (−1 rows unused)."""
+    heat = np.zeros((cells_h, cells_w), dtype=np.float32)
+    targets = np.zeros((max_boxes, 4), dtype=np.float32)
+    cells = np.full((max_boxes, 2), -1, dtype=np.int64)
+    for k, box in enumerate(boxes[:max_boxes]):
+        one_heat, targets[k], cells[k] = encode_box(box, cells_h, cells_w)
+        heat = np.maximum(heat, one_heat)
+    return heat, targets, cells
+
+
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, beta: float = 4.0) -> torch.Tensor:
     """CenterNet's penalty-reduced focal loss, summed and divided by the number of positive cells (at
     least 1, so a batch of empty frames still learns to say nothing). logits, target `[N, Hh, Wh]`."""
@@ -52,14 +65,17 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 2.0, b
 
 
 def box_loss(box: torch.Tensor, target: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
-    """L1 between the predicted box channels at each frame's centre cell and its target. box
-    `[N, 4, Hh, Wh]`, target `[N, 4]`, cells `[N, 2]` (−1 for frames without a hand: left out)."""
-    present = cells[:, 0] >= 0
-    if not bool(present.any()):
+    """L1 between the predicted box channels at each hand's centre cell and its target. box
+    `[N, 4, Hh, Wh]`, target `[N, 4]` or `[N, K, 4]`, cells `[N, 2]` or `[N, K, 2]` (−1 rows: no hand,
+    left out)."""
+    if target.dim() == 2:
+        target, cells = target[:, None], cells[:, None]
+    frame, slot = torch.nonzero(cells[..., 0] >= 0, as_tuple=True)
+    if len(frame) == 0:
         return box.sum() * 0.0
-    index = torch.nonzero(present).squeeze(1)
-    picked = box[index, :, cells[index, 0], cells[index, 1]]
-    return torch.nn.functional.l1_loss(picked, target[index], reduction="mean")
+    i, j = cells[frame, slot, 0], cells[frame, slot, 1]
+    picked = box[frame, :, i, j]
+    return torch.nn.functional.l1_loss(picked, target[frame, slot], reduction="mean")
 
 
 def decode(heat: np.ndarray, box: np.ndarray) -> tuple[float, tuple[float, float, float, float]]:
