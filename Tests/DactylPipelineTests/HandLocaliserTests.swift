@@ -149,4 +149,51 @@ final class HandLocaliserTests: XCTestCase {
                            Array(UnsafeBufferPointer(start: b.feature(index), count: model.featureSize)))
         }
     }
+
+    /// The live box with --crop auto: the zone each frame carries to the sinks (the preview page
+    /// draws it) follows the square; the recogniser's input is cropped there; the motion the
+    /// segmenter sees on a reframed frame is none.
+    func testLiveBoxZoneFollowsTheHand() throws {
+        let model = try save(LocaliserBuilder().adding(to: Self.tinyModel()), "patch.dmdl")
+        let path = scratch.appendingPathComponent("moving.y4m").path
+        let positions: [(x: Int, y: Int)?] = Array(repeating: (x: 8, y: 8), count: 30) + Array(repeating: (x: 96, y: 64), count: 30)
+        try PatchClip().write(positions: positions, to: path)
+        let clip = try Y4MClip(path: path)
+        let recogniser = try ContinuousRecogniser(
+            model: model, window: 32, method: .greedy, crop: CropRect(x: 0, y: 0, width: clip.width, height: clip.height),
+            frameWidth: clip.width, frameHeight: clip.height, kernelPath: .scalar, followHand: true)
+        let box = LiveBox(recogniser: recogniser, source: .clip(ClipPlayer(clip: clip, realtime: false, loop: false)),
+                          sinks: ZoneSink())
+        var reframedMotion: [Float] = []
+        var previous = recogniser.recogniser.preprocessor.crop
+        while box.step() != .ended {
+            let crop = recogniser.recogniser.preprocessor.crop
+            if crop != previous { reframedMotion.append(recogniser.lastMotion) }
+            previous = crop
+        }
+        let zones = box.sinks.zones
+        XCTAssertEqual(zones.count, 60)
+        func holds(_ zone: CropRect, _ x: Int, _ y: Int) -> Bool {
+            x >= zone.x && x < zone.x + zone.width && y >= zone.y && y < zone.y + zone.height
+        }
+        XCTAssertTrue(holds(zones[20], 20, 20), "\(zones[20])")
+        XCTAssertTrue(holds(zones[59], 108, 76), "\(zones[59])")
+        func distinct(_ list: ArraySlice<CropRect>) -> Int { Set(list.map { "\($0)" }).count }
+        XCTAssertEqual(distinct(zones[6..<30]), 1, "still while the square is held")
+        XCTAssertGreaterThan(distinct(zones[30...]), 2, "glides to the new place")
+        XCTAssertFalse(reframedMotion.isEmpty)
+        XCTAssertEqual(reframedMotion.filter { $0 != 0 }, [], "a reframed frame measures no motion")
+        XCTAssertTrue(recogniser.handPresent)
+    }
+}
+
+/// Records the zone of every frame the live box hands the sinks.
+struct ZoneSink: BoxSink {
+    var zones: [CropRect] = []
+    mutating func partial(_ word: WordView, now: UInt64) {}
+    mutating func commit(_ word: WordView, now: UInt64) {}
+    mutating func status(_ status: BoxStatus, message: UnsafeBufferPointer<UInt8>, now: UInt64) {}
+    mutating func service(now: UInt64) -> SinkRequest? { nil }
+    mutating func flush(deadline: UInt64) {}
+    mutating func frame(_ frame: LiveFrame, now: UInt64) { zones.append(frame.zone) }
 }
