@@ -2,7 +2,7 @@
 """Crop jitter of `--crop auto` over a held letter (docs/localiser.md, "Jitter").
 
 Runs `dactyl decode CLIP --crop auto --format jsonl --trace-boxes` and, over the frames FIRST..LAST
-(default: the whole clip), reports the standard deviation of the localiser's raw box (centre x, y
+(default: from the frame where the hand was acquired, the first crop change, to the end), reports the standard deviation of the localiser's raw box (centre x, y
 and width, at each run where it saw a hand) and of the crop the recogniser got (every frame), each
 as a fraction of the mean size, and how often the crop changed.
 
@@ -37,7 +37,9 @@ def main():
         sys.exit(run.stderr.strip())
     report = json.loads(run.stdout.strip().splitlines()[-1])
     frames = report["frames"]
-    first, last = 0, frames - 1
+    changes = {entry[0]: entry[1:] for entry in report["crops"]}
+    acquired = sorted(frame for frame in changes if frame > 0)
+    first, last = (acquired[0] if acquired else 0), frames - 1
     if args.frames:
         first, last = (int(part) for part in args.frames.split(":"))
     boxes = []
@@ -46,7 +48,6 @@ def main():
         if words[:2] == ["box", "frame"] and words[3] == "present" and first <= int(words[2]) <= last:
             boxes.append([float(word) for word in words[4:8]])
     crops, current = [], None
-    changes = {entry[0]: entry[1:] for entry in report["crops"]}
     for frame in range(frames):
         current = changes.get(frame, current)
         if first <= frame <= last:
