@@ -229,6 +229,8 @@ enum RunCommand {
             if reloaded.crop != nil || reloaded.cropAuto == false {
                 printError("SIGHUP: the crop follows the hand (crop = auto); a fixed crop takes effect when dactyl restarts")
             }
+        } else if reloaded.crop == nil && reloaded.cropAuto == true {
+            printError("SIGHUP: crop = auto takes effect when dactyl restarts (keeping the crop \(profile.crop ?? defaultCrop))")
         } else if reloaded.crop != profile.crop {
             do {
                 try box.recogniser.setCrop(reloaded.crop ?? defaultCrop)
