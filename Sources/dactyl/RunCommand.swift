@@ -172,6 +172,11 @@ enum RunCommand {
             var report = OutputText()
             report.line("dactyl: " + statistics.summary(frames: recogniser.framesEncoded, modelFrames: recogniser.encoded,
                                                               modelRate: recogniser.recogniser.model.frameRate, words: recogniser.wordsCommitted))
+            if let follower = recogniser.recogniser.cropFollower {
+                let share = follower.frames > 0 ? Float(100 * follower.framesWithHand) / Float(follower.frames) : 0
+                report.line("dactyl: hand localiser: \(follower.runs) runs (every \(follower.interval) model frames), "
+                            + "hand tracked in \(fixed(share, decimals: 1)) % of model frames, crop moved \(follower.moves) times")
+            }
             report.write(to: 2)
             if format == "jsonl" {
                 box.sinks.sinks.stdout?.stats(counters, wordLatency: LatencySummary(statistics.wordLatencies),

@@ -81,9 +81,11 @@ extension CommandLineTests {
         let clip = scratch.appendingPathComponent("busy.y4m").path
         let positions: [(x: Int, y: Int)?] = (0..<60).map { (x: ($0 * 7) % 100, y: ($0 * 5) % 70) }
         try PatchClip().write(positions: positions, to: clip)
-        let auto = try dactyl(["run", clip, "--fast", "--model", model, "--format", "jsonl"])
+        let auto = try dactyl(["run", clip, "--fast", "--model", model, "--format", "jsonl", "--stats"])
         XCTAssertEqual(auto.status, 0, auto.stderr)
         XCTAssertFalse(auto.stdout.contains("\"status\":\"hand\""), auto.stdout)
+        XCTAssertTrue(auto.stderr.contains("hand localiser: 30 runs (every 2 model frames), hand tracked in 0.0 % of model frames, crop moved 0 times"),
+                      auto.stderr)
         let fixed = try dactyl(["run", clip, "--fast", "--model", model, "--format", "jsonl", "--crop", "model"])
         XCTAssertEqual(fixed.status, 0, fixed.stderr)
         XCTAssertTrue(fixed.stdout.contains("\"status\":\"hand\""), fixed.stdout)

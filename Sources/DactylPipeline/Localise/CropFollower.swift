@@ -9,6 +9,10 @@ public struct CropFollower {
     /// The last run's box (nil before the first).
     public private(set) var lastBox: HandBox? = nil
     public private(set) var runs = 0
+    /// Crop changes, model frames seen, and of those the ones with a hand tracked (`--stats`).
+    public private(set) var moves = 0
+    public private(set) var frames = 0
+    public private(set) var framesWithHand = 0
 
     public init(localiser: HandLocaliser, tracker: CropTracker, interval: Int) {
         self.localiser = localiser
@@ -30,6 +34,9 @@ public struct CropFollower {
         }
         framesUntilRun -= modelFrames
         tracker.advance(frames: modelFrames)
+        frames += modelFrames
+        if tracker.handPresent { framesWithHand += modelFrames }
+        if changed { moves += 1 }
         return changed ? tracker.crop : nil
     }
 
