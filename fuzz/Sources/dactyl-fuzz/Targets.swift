@@ -264,11 +264,11 @@ func fuzzArguments(_ data: UnsafeRawBufferPointer) {
                    "--baud": "--serial-baud"]
     let valueOptions = ["--board", "--model", "--beam", "--window", "--max-frames", "--format", "--crop", "--input",
                         "--planner", "--kernel", "--threads", "--frames", "--out", "--size", "--fps", "--pixel-format",
-                        "--stall-ms", "--golden", "--lexicon", "--lm", "--lm-weight", "--insertion-bonus"]
+                        "--stall-ms", "--golden", "--lexicon", "--lm", "--lm-weight", "--insertion-bonus", "--localiser-interval"]
         + BoardProfile.options + aliases.keys.sorted()
     let arguments: Arguments
     do {
-        arguments = try Arguments(words[...], valueOptions: valueOptions, flagOptions: ["--fast", "--loop", "--timing", "--json"])
+        arguments = try Arguments(words[...], valueOptions: valueOptions, flagOptions: ["--fast", "--loop", "--timing", "--json", "--trace-boxes"])
     } catch {
         report(error.message)
         return
@@ -279,6 +279,7 @@ func fuzzArguments(_ data: UnsafeRawBufferPointer) {
     check { () throws(Arguments.UsageError) in try arguments.integer("--beam", default: 0, range: 1...256) }
     check { () throws(Arguments.UsageError) in try arguments.integer("--max-frames", default: Int.max, range: 1...Int.max) }
     check { () throws(Arguments.UsageError) in try arguments.integer("--window", default: 0, range: 32...4096) }
+    check { () throws(Arguments.UsageError) in try arguments.integer("--localiser-interval", default: 1, range: 1...Localiser.maximumInterval) }
     check { () throws(Arguments.UsageError) in try arguments.choice("--format", from: ["text", "jsonl"], default: "text") }
     check { () throws(Arguments.UsageError) in
         try arguments.integers("--crop", count: 4, separator: ",", range: 0...Y4MClip.maximumDimension, example: "X,Y,W,H")
