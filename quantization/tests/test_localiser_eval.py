@@ -90,3 +90,25 @@ def test_localiser_eval_script_prints_the_table(tmp_path):
     assert "| 1 |" not in done.stdout
     assert "| seed-1 | 100.0 % (0 failed) | 66.7 % (0 failed) |" in done.stdout
     assert "| mean ± sd | 100.0 ± 0.0 % | 66.7 ± 0.0 % |" in done.stdout
+
+
+def test_composed_quality_on_the_golden_frames():
+    """The golden localiser finds its blobs (IoU ≥ 0.5, present) and says nothing on the empty frame."""
+    from dactyl_quant.export import read_model
+    from dactyl_quant.localiser.data import Shard
+    from dactyl_quant.localiser.evaluate import composed_quality
+    from dactyl_quant.y4m import read_rgb
+    golden = ROOT / "Tests" / "golden" / "localiser"
+    expected = json.loads((golden / "expected.json").read_text())
+    _, frames = read_rgb(golden / expected["clip"]["file"])
+    boxes = np.full((len(frames), 4, 4), np.nan, np.float32)
+    for index, entry in enumerate(expected["frames"]):
+        truth = entry["true_box"]
+        if truth:
+            boxes[index, 0] = (truth["centre_x"] / 160, truth["centre_y"] / 120, truth["width"] / 160,
+                               truth["height"] / 120)
+    shard = Shard(frames, boxes, [{"size": [160, 120]}] * len(frames))
+    quality = composed_quality(read_model(golden / expected["model"]).localiser, shard)
+    assert quality["hand_frames"] == 2 and quality["empty_frames"] == 1
+    assert quality["detection_rate"] == 1.0 and quality["false_positive_rate"] == 0.0
+    assert 0.6 < quality["mean_iou"] < 1.0

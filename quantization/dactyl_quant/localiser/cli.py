@@ -23,7 +23,7 @@ import numpy as np
 from ..commands import run_command
 from ..export import read_model
 from .data import (Shard, build_cache, compose_shard, default_cache_dir, load_shards, read_real_labels,
-                   real_shard)
+                   real_shard, split_real)
 from .config import CONFIGS, macs_per_frame
 
 RECOGNISER_MACS = 6.6e6  # the default recogniser's encoder (pi64 at 64x64, docs/default-model.md)
@@ -58,9 +58,10 @@ def _train(args: argparse.Namespace) -> None:
     valid = _load(args, "dev", args.valid_seed, args.valid_count)
     real = None
     if args.real:
-        images = read_real_labels(args.real)
+        images, held_out = split_real(read_real_labels(args.real), args.real_holdout)
         real = real_shard(images, config.input_height, config.input_width, np.random.default_rng(args.seed))
-        print(f"{args.real}: {len(images)} photos with {sum(len(i.crops) for i in images)} hands")
+        print(f"{args.real}: training on {len(images)} photos with {sum(len(i.crops) for i in images)} hands "
+              f"({len(held_out)} held out)")
     settings = TrainSettings(config=args.config, batch=args.batch, lr=args.lr, time_budget_min=args.minutes,
                              real_share=args.real_share if real is not None else 0.0, seed=args.seed,
                              threads=args.threads)
@@ -89,13 +90,22 @@ def _export(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from .evaluate import composed_quality, model_localiser, real_photo_quality
-    localiser = model_localiser(read_model(args.model))
-    height, width = localiser.input_height, localiser.input_width
-    results = {"model": args.model}
+    localisers = {path: model_localiser(read_model(path)) for path in args.model}
+    first = next(iter(localisers.values()))
+    height, width = first.input_height, first.input_width
     shard = load_shards(build_cache(_cache(args), args.seed, args.split, args.count, height, width))
-    results[f"composed_{args.split}"] = composed_quality(localiser, shard)
+    held = None
+    if args.real_labels:
+        _, held_out = split_real(read_real_labels(args.real_labels), args.real_holdout)
+        held = real_shard(held_out, height, width, np.random.default_rng(0))
+    results = {path: {f"composed_{args.split}": composed_quality(localiser, shard)}
+               for path, localiser in localisers.items()}
+    if held is not None:
+        for path, localiser in localisers.items():
+            results[path]["real_labels_held_out"] = composed_quality(localiser, held)
     if args.real_photos:
-        results["real_photos"] = real_photo_quality(localiser, Path(args.real_photos), args.real_limit)
+        for path, quality in real_photo_quality(localisers, Path(args.real_photos), args.real_limit).items():
+            results[path]["real_photo_check"] = quality
     text = json.dumps(results, indent=1)
     print(text)
     if args.json:
@@ -156,6 +166,7 @@ def add_commands(commands) -> None:
     p.add_argument("--valid-count", type=int, default=300)
     p.add_argument("--real", metavar="LABELS.jsonl", help="real photos labelled by the teacher (realhands)")
     p.add_argument("--real-share", type=float, default=0.2)
+    p.add_argument("--real-holdout", type=float, default=0.15, help="last share of the photos kept for evaluation")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--seed", type=int, default=0)
@@ -174,12 +185,14 @@ def add_commands(commands) -> None:
 
     p = sub.add_parser("evaluate", help="box quality of a model file's localiser (numpy int8 reference)")
     common(p)
-    p.add_argument("--model", required=True)
+    p.add_argument("--model", required=True, action="append", help="a model file with a localiser (repeatable)")
     p.add_argument("--split", choices=("dev", "test"), default="test")
     p.add_argument("--seed", type=int, default=3)
     p.add_argument("--count", type=int, default=600)
     p.add_argument("--real-photos", metavar="DIR", help="the real-photo check folder (.real-photo-check)")
     p.add_argument("--real-limit", type=int, help="at most this many photos")
+    p.add_argument("--real-labels", metavar="LABELS.jsonl", help="also the teacher-labelled photos held out of training")
+    p.add_argument("--real-holdout", type=float, default=0.15)
     p.add_argument("--json")
     p.set_defaults(run=_evaluate)
 

@@ -166,6 +166,15 @@ def read_real_labels(path: str | Path, min_score: float = 0.5) -> list[RealImage
     return images
 
 
+def split_real(images: list[RealImage], holdout_share: float) -> tuple[list[RealImage], list[RealImage]]:
+    """(training images, held-out images): the last `holdout_share` of the file order is held out, a
+    contiguous block, so that near-duplicate neighbours (bursts of one scene) stay on one side."""
+    if not 0 <= holdout_share < 1:
+        raise ValueError(f"real hold-out share {holdout_share}: expected 0 <= share < 1")
+    cut = len(images) - int(round(len(images) * holdout_share))
+    return images[:cut], images[cut:]
+
+
 def real_shard(images: list[RealImage], height: int, width: int, rng: np.random.Generator) -> Shard:
     """Each image cut to the localiser's aspect ratio (a window that keeps the hands' centres) and resized."""
     from PIL import Image

@@ -59,8 +59,10 @@ def _first_frame(path: Path) -> np.ndarray:
     raise ValueError(f"{path}: no frames")
 
 
-def real_photo_quality(localiser: Localiser, folder: Path, limit: int | None = None, log=print) -> dict:
-    """The real-photo check's clips (folder/clips.csv, y4m/) against MediaPipe's teacher."""
+def real_photo_quality(localisers: dict[str, Localiser], folder: Path, limit: int | None = None,
+                       log=print) -> dict[str, dict]:
+    """The real-photo check's clips (folder/clips.csv) against MediaPipe's teacher, for each localiser
+    (the teacher runs once per photo)."""
     from ..teachers.mediapipe_models import find_models
     from ..teachers.mediapipe_teacher import build_tracker
     from .data import crop_box_from_landmarks
@@ -69,35 +71,38 @@ def real_photo_quality(localiser: Localiser, folder: Path, limit: int | None = N
         rows = list(csv.DictReader(stream))
     if limit:
         rows = rows[:limit]
-    both, ours_only, teacher_only, neither, ious = 0, 0, 0, 0, []
+    counts = {name: {"both": 0, "ours_only": 0, "teacher_only": 0, "neither": 0, "ious": []} for name in localisers}
     for number, row in enumerate(rows, 1):
         if number % 100 == 0:
             log(f"{number}/{len(rows)} photos")
-        clip = folder / row["clip"]
-        rgb = _first_frame(clip)
+        rgb = _first_frame(folder / row["clip"])
         height, width = rgb.shape[:2]
-        heat, box = run_localiser(localiser, rgb)
-        read = read_box(localiser, heat, box, width, height)
         tracker.reset()
         record = tracker.step(rgb)
-        teacher = record.result.landmarks[:, :2] if record.detected else None
-        if teacher is not None and read.present:
-            both += 1
-            cx, cy, side = crop_box_from_landmarks(teacher)
-            ious.append(iou((read.centre_x, read.centre_y, read.width, read.height), (cx, cy, side, side)))
-        elif teacher is not None:
-            teacher_only += 1
-        elif read.present:
-            ours_only += 1
-        else:
-            neither += 1
-    total = len(rows)
-    teacher_hands = both + teacher_only
-    return {"photos": total, "teacher_found": teacher_hands, "both": both, "ours_only": ours_only,
-            "teacher_only": teacher_only, "neither": neither,
-            "recall_vs_teacher": both / teacher_hands if teacher_hands else math.nan,
-            "mean_iou_vs_teacher": float(np.mean(ious)) if ious else math.nan,
-            "iou_at_least_0.5": float(np.mean(np.array(ious) >= 0.5)) if ious else math.nan}
+        teacher = crop_box_from_landmarks(record.result.landmarks[:, :2]) if record.detected else None
+        for name, localiser in localisers.items():
+            heat, box = run_localiser(localiser, rgb)
+            read = read_box(localiser, heat, box, width, height)
+            count = counts[name]
+            if teacher is not None and read.present:
+                count["both"] += 1
+                cx, cy, side = teacher
+                count["ious"].append(iou((read.centre_x, read.centre_y, read.width, read.height), (cx, cy, side, side)))
+            elif teacher is not None:
+                count["teacher_only"] += 1
+            elif read.present:
+                count["ours_only"] += 1
+            else:
+                count["neither"] += 1
+    results = {}
+    for name, count in counts.items():
+        ious = count.pop("ious")
+        teacher_hands = count["both"] + count["teacher_only"]
+        results[name] = {"photos": len(rows), "teacher_found": teacher_hands, **count,
+                         "recall_vs_teacher": count["both"] / teacher_hands if teacher_hands else math.nan,
+                         "mean_iou_vs_teacher": float(np.mean(ious)) if ious else math.nan,
+                         "iou_at_least_0.5": float(np.mean(np.array(ious) >= 0.5)) if ious else math.nan}
+    return results
 
 
 def model_localiser(model: Model) -> Localiser:
