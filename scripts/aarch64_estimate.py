@@ -116,14 +116,14 @@ def main() -> int:
     out = []
     out.append("## Instructions per frame (qemu-aarch64 7.2, 1 thread)\n")
     out.append("| run | -cpu | Minsn/frame | dot | simd mul | load | store | simd other | branch | other "
-               "| int MAC lanes/frame (G) | model GMAC | MAC lanes per insn |")
-    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+               "| int MAC lanes/frame (G) | model GMAC | MAC lanes per insn | loads per multiply insn |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (label, cpu), f in runs.items():
         total = f["total"]
         shares = " | ".join(f"{100 * f[c] / total:.1f}%" for c in CLASSES)
         gmac = f"{f['gmac']:.3f}" if f["gmac"] else "?"
         out.append(f"| {label} | {cpu} | {total / 1e6:.1f} | {shares} | {f['int_mac_lanes'] / 1e9:.3f} | {gmac} "
-                   f"| {f['int_mac_lanes'] / total:.2f} |")
+                   f"| {f['int_mac_lanes'] / total:.2f} | {f['load'] / max(f['dot'] + f['simd_mul'], 1):.2f} |")
 
     out.append("\n## Estimated ms per frame\n")
     out.append("A: time = instructions / (IPC x clock), one IPC per core fitted to ncnn's published ResNet18 int8 "

@@ -8,6 +8,27 @@
 #include "conv2d_q8_neon_common.h"
 
 #define INLINE static inline __attribute__((always_inline))
+// The pixel loops must unroll so that the accumulators live in registers (clang left the 8-pixel
+// and 4-pixel loops rolled, loading and storing every accumulator on each group).
+#define UNROLL _Pragma("GCC unroll 8")
+
+// One group's 4 input bytes in every lane (ld1r). The empty asm hides that the two halves are
+// equal: knowing it, clang replaces smull2 with smull on an ext of the weights, one more
+// instruction and one more register per weight vector, and the tile then spills.
+INLINE int8x16_t broadcast_group(const int8_t *p) {
+    int8x16_t x = vreinterpretq_s8_u32(vdupq_n_u32(dactyl_load_u32(p)));
+    __asm__("" : "+w"(x));
+    return x;
+}
+
+// The same, stepping *p to the next group with a post-indexed ld1r: written by hand because
+// clang's loop strength reduction copies each pixel's pointer and adds to it (3 scalar
+// instructions per pixel and pair of groups).
+INLINE int8x16_t broadcast_next_group(const int8_t **p) {
+    int8x16_t x;
+    __asm__("ld1r {%0.4s}, [%1], #4" : "=w"(x), "+r"(*p) : "m"(*(const int8_t(*)[4]) * p));
+    return x;
+}
 
 INLINE void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile, const int PIXELS, const int VECTORS) {
     const size_t block_channels = (size_t)VECTORS * 4;
@@ -27,15 +48,21 @@ INLINE void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *ti
         const int8_t *w = weights + r * groups * block_channels * 4;
         size_t g = 0;
         if (conv->weights_above_min) {
-            for (; g + 1 < groups; g += 2) {
+            // Pointers that step along the row (post-indexed loads), one counter: the loop's
+            // scalar work is 2 instructions, not one address computation per load.
+            const int8_t *xp[DACTYL_MAX_TILE_PIXELS];
+            for (int m = 0; m < PIXELS; m++) xp[m] = x[m];
+            const int8_t *wp = w;
+            for (size_t pairs = groups / 2; pairs; pairs--) {
                 int8x16_t wa[2], wb[2];
                 for (int v = 0; v < VECTORS; v++) {
-                    wa[v] = vld1q_s8(w + (g * block_channels + 4 * (size_t)v) * 4);
-                    wb[v] = vld1q_s8(w + ((g + 1) * block_channels + 4 * (size_t)v) * 4);
+                    wa[v] = vld1q_s8(wp + 16 * (size_t)v);
+                    wb[v] = vld1q_s8(wp + (block_channels + 4 * (size_t)v) * 4);
                 }
-                for (int m = 0; m < PIXELS; m++) {
-                    int8x16_t xa = vreinterpretq_s8_u32(vdupq_n_u32(dactyl_load_u32(x[m] + 4 * g)));
-                    int8x16_t xb = vreinterpretq_s8_u32(vdupq_n_u32(dactyl_load_u32(x[m] + 4 * g + 4)));
+                wp += 8 * block_channels;
+                UNROLL for (int m = 0; m < PIXELS; m++) {
+                    int8x16_t xa = broadcast_next_group(&xp[m]);
+                    int8x16_t xb = broadcast_next_group(&xp[m]);
                     for (int v = 0; v < VECTORS; v++) {
                         int16x8_t low = vmlal_s8(vmull_s8(vget_low_s8(wa[v]), vget_low_s8(xa)), vget_low_s8(wb[v]), vget_low_s8(xb));
                         int16x8_t high = vmlal_high_s8(vmull_high_s8(wa[v], xa), wb[v], xb);
@@ -44,12 +71,13 @@ INLINE void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *ti
                     }
                 }
             }
+            g = groups / 2 * 2;
         }
         for (; g < groups; g++) {
             int8x16_t wv[2];
             for (int v = 0; v < VECTORS; v++) wv[v] = vld1q_s8(w + (g * block_channels + 4 * (size_t)v) * 4);
-            for (int m = 0; m < PIXELS; m++) {
-                int8x16_t xv = vreinterpretq_s8_u32(vdupq_n_u32(dactyl_load_u32(x[m] + 4 * g)));
+            UNROLL for (int m = 0; m < PIXELS; m++) {
+                int8x16_t xv = broadcast_group(x[m] + 4 * g);
                 for (int v = 0; v < VECTORS; v++) {
                     acc_low[m][v] = vpadalq_s16(acc_low[m][v], vmull_s8(vget_low_s8(wv[v]), vget_low_s8(xv)));
                     acc_high[m][v] = vpadalq_s16(acc_high[m][v], vmull_high_s8(wv[v], xv));
@@ -57,16 +85,12 @@ INLINE void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *ti
             }
         }
     }
-    for (int m = 0; m < PIXELS; m++) {
-        if ((size_t)m >= tile->valid) break;
-        for (int v = 0; v < VECTORS; v++) {
-            size_t first = 4 * (size_t)v;
-            if (first >= tile->channels) break;
-            int32x4_t acc = vaddq_s32(vpaddq_s32(acc_low[m][v], acc_high[m][v]), vld1q_s32(bias + first));
-            dactyl_neon_requantize4(conv, acc, multipliers + first, shifts + first,
-                                    tile->residual ? tile->residual[m] + first : NULL, tile->output[m] + first, tile->channels - first);
-        }
+    int32x4_t acc[DACTYL_MAX_TILE_PIXELS][4];
+    for (int v = 0; v < VECTORS; v++) {
+        const int32x4_t block_bias = vld1q_s32(bias + 4 * v);
+        for (int m = 0; m < PIXELS; m++) acc[m][v] = vaddq_s32(vpaddq_s32(acc_low[m][v], acc_high[m][v]), block_bias);
     }
+    dactyl_neon_store_tile(conv, tile, multipliers, shifts, acc, PIXELS, VECTORS);
 }
 
 void dactyl_conv_tile_neon(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile) {

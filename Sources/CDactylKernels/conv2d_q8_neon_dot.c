@@ -1,19 +1,45 @@
 // int8 conv2d micro-kernel for aarch64 ARMv8.2 dotprod (Pi 5's Cortex-A76): sdot adds the dot
 // product of 4 int8 pairs to each int32 lane. Only these functions are compiled for dotprod;
 // the binary stays ARMv8.0 and calls them when getauxval reports HWCAP_ASIMDDP.
+//
+// Register tile: PIXELS x VECTORS accumulators (4 x 4 for blocks of 16 channels, 8 x 2 for
+// blocks of 8), 24-26 of the 32 q registers with the operands. A kernel row goes by quads of 4
+// groups (16 input bytes): each pixel's quad is one 16-byte load, each group's weights for the
+// block one multi-register load (ld1 of 64 or 32 bytes), and the indexed sdot picks the group's
+// 4 input bytes from the pixel's quad. 4 x 4: 8 loads per 64 sdot (the broadcast form this
+// replaces did 8 per 16); 8 x 2: 12 per 64. Groups past the last whole quad (a row of
+// 4k + 1..3 groups: the 7x7 stem, odd channel counts) take one broadcast 4-byte load each:
+// reading 16 bytes there could run past the row's readable end.
 #if defined(__aarch64__)
 #include "conv2d_q8_neon_common.h"
 
 #define TARGET __attribute__((target("arch=armv8.2-a+dotprod")))
 #define INLINE static inline __attribute__((always_inline))
 
+typedef struct { int8x16_t v[4]; } weight_vectors;
+
+INLINE TARGET weight_vectors load_group_weights(const int8_t *w, const int VECTORS) {
+    weight_vectors out;
+    if (VECTORS == 4) {
+        int8x16x4_t four = vld1q_s8_x4(w);
+        out.v[0] = four.val[0]; out.v[1] = four.val[1]; out.v[2] = four.val[2]; out.v[3] = four.val[3];
+    } else {
+        int8x16x2_t two = vld1q_s8_x2(w);
+        out.v[0] = two.val[0]; out.v[1] = two.val[1];
+        out.v[2] = out.v[3] = two.val[0];  // unused
+    }
+    return out;
+}
+
 INLINE TARGET void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile, const int PIXELS, const int VECTORS) {
     const size_t block_channels = (size_t)VECTORS * 4;
+    const size_t group_bytes = block_channels * 4;
     const int32_t *bias = tile->bias;
     const int32_t *multipliers = (const int32_t *)tile->block + block_channels;
     const int32_t *shifts = multipliers + block_channels;
     const int8_t *weights = (const int8_t *)dactyl_block_weights(conv, tile->block);
     const size_t kernel_height = (size_t)conv->kernel_height, groups = (size_t)conv->row_groups;
+    const size_t quads = groups / 4;
     int32x4_t acc[DACTYL_MAX_TILE_PIXELS][4];
     for (int v = 0; v < VECTORS; v++) {
         int32x4_t b = vld1q_s32(bias + 4 * v);
@@ -23,25 +49,35 @@ INLINE TARGET void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_t
         if (tile->skip_rows >> r & 1) continue;
         const int8_t *x[DACTYL_MAX_TILE_PIXELS];
         for (int m = 0; m < PIXELS; m++) x[m] = tile->rows[(size_t)m * kernel_height + r];
-        const int8_t *w = weights + r * groups * block_channels * 4;
-        for (size_t g = 0; g < groups; g++) {
-            int8x16_t wv[4];
-            for (int v = 0; v < VECTORS; v++) wv[v] = vld1q_s8(w + (g * block_channels + 4 * (size_t)v) * 4);
+        const int8_t *w = weights + r * groups * group_bytes;
+        for (size_t q = 0; q < quads; q++) {
+            int8x16_t xq[DACTYL_MAX_TILE_PIXELS];
+            for (int m = 0; m < PIXELS; m++) xq[m] = vld1q_s8(x[m] + 16 * q);
+            // The lane argument must be a literal: one step per group of the quad.
+#define DACTYL_SDOT_STEP(lane)                                                                   \
+            {                                                                                    \
+                weight_vectors wv = load_group_weights(w, VECTORS);                              \
+                w += group_bytes;                                                                \
+                for (int m = 0; m < PIXELS; m++)                                                 \
+                    for (int v = 0; v < VECTORS; v++)                                            \
+                        acc[m][v] = vdotq_laneq_s32(acc[m][v], wv.v[v], xq[m], lane);            \
+            }
+            DACTYL_SDOT_STEP(0)
+            DACTYL_SDOT_STEP(1)
+            DACTYL_SDOT_STEP(2)
+            DACTYL_SDOT_STEP(3)
+#undef DACTYL_SDOT_STEP
+        }
+        for (size_t g = quads * 4; g < groups; g++) {
+            weight_vectors wv = load_group_weights(w, VECTORS);
+            w += group_bytes;
             for (int m = 0; m < PIXELS; m++) {
                 int8x16_t xv = vreinterpretq_s8_u32(vdupq_n_u32(dactyl_load_u32(x[m] + 4 * g)));
-                for (int v = 0; v < VECTORS; v++) acc[m][v] = vdotq_s32(acc[m][v], wv[v], xv);
+                for (int v = 0; v < VECTORS; v++) acc[m][v] = vdotq_s32(acc[m][v], wv.v[v], xv);
             }
         }
     }
-    for (int m = 0; m < PIXELS; m++) {
-        if ((size_t)m >= tile->valid) break;
-        for (int v = 0; v < VECTORS; v++) {
-            size_t first = 4 * (size_t)v;
-            if (first >= tile->channels) break;
-            dactyl_neon_requantize4(conv, acc[m][v], multipliers + first, shifts + first,
-                                    tile->residual ? tile->residual[m] + first : NULL, tile->output[m] + first, tile->channels - first);
-        }
-    }
+    dactyl_neon_store_tile(conv, tile, multipliers, shifts, acc, PIXELS, VECTORS);
 }
 
 TARGET void dactyl_conv_tile_neon_dot(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile) {

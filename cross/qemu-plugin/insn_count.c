@@ -28,7 +28,10 @@
  * from_encoding counts the executed instructions classified that way (they are in the classes too).
  *
  * Arguments: out=FILE (default: stderr), sym=N (also print the N functions that executed the most
- * instructions; the function of a block is the symbol of its first instruction).
+ * instructions; the function of a block is the symbol of its first instruction), skip=PREFIX (count
+ * nothing in blocks whose function's name starts with PREFIX, only their instructions as `skipped`:
+ * for loops that run for a wall-clock time, such as dactyl bench's peak measurement, whose counts
+ * under qemu differ from run to run).
  *
  * Built against qemu's plugin API version 1 (qemu 7.2, include/qemu/qemu-plugin.h). The few
  * declarations this plugin needs are written out below so that it builds without a qemu source tree.
@@ -186,10 +189,20 @@ static struct insn_class classify_encoding(uint32_t e) {
 }
 
 /* ---- instrumentation ------------------------------------------------------------------------- */
+static const char *skip_prefix;
+static uint64_t skipped;
+
 static void translate_block(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
     (void)id;
     uint64_t add[COUNTERS] = {0};
     size_t count = qemu_plugin_tb_n_insns(tb);
+    if (skip_prefix && count) {
+        const char *name = qemu_plugin_insn_symbol(qemu_plugin_tb_get_insn(tb, 0));
+        if (name && strncmp(name, skip_prefix, strlen(skip_prefix)) == 0) {
+            qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64, &skipped, count);
+            return;
+        }
+    }
     for (size_t i = 0; i < count; i++) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
         char *disassembly = qemu_plugin_insn_disas(insn);
@@ -226,6 +239,7 @@ static void report(qemu_plugin_id_t id, void *userdata) {
     for (int c = 0; c <= OTHER; c++) total += counters[c];
     fprintf(out, "total %" PRIu64 "\n", total);
     for (int c = 0; c < COUNTERS; c++) fprintf(out, "%s %" PRIu64 "\n", counter_names[c], counters[c]);
+    if (skip_prefix) fprintf(out, "skipped %" PRIu64 "\n", skipped);
     if (symbols) {
         qsort(symbols, SYMBOL_SLOTS, sizeof *symbols, by_instructions_descending);
         for (int i = 0; i < symbols_to_print && i < SYMBOL_SLOTS && symbols[i].instructions; i++)
@@ -244,8 +258,10 @@ EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int
         } else if (strncmp(argv[i], "sym=", 4) == 0) {
             symbols_to_print = atoi(argv[i] + 4);
             symbols = symbols_to_print > 0 ? calloc(SYMBOL_SLOTS, sizeof *symbols) : NULL;
+        } else if (strncmp(argv[i], "skip=", 5) == 0 && argv[i][5]) {
+            skip_prefix = argv[i] + 5;
         } else {
-            fprintf(stderr, "insn_count: unknown argument '%s' (expected out=FILE or sym=N)\n", argv[i]);
+            fprintf(stderr, "insn_count: unknown argument '%s' (expected out=FILE, sym=N or skip=PREFIX)\n", argv[i]);
             return 1;
         }
     }

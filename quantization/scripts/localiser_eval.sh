@@ -9,7 +9,7 @@
 # Usage (from anywhere): bash quantization/scripts/localiser_eval.sh DACTYL MODEL [WORK]
 #   DACTYL  the dactyl binary;  MODEL  a .dmdl with a localiser;  WORK  default /tmp/dactyl-localiser-eval
 #   Environment: SEEDS ("21 22 23"), COUNT (clips per seed, 20), RULES ("true auto"; "true" alone
-#   until the dactyl at hand has --crop auto).
+#   until the dactyl at hand has --crop auto; add "model" for the whole frame, the model's default crop).
 # Clips already in WORK are reused; results are rewritten.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"

@@ -8,7 +8,7 @@
         [--calib-count 128] [--presence-logit X] [--interval N]
     localiser evaluate --model M.dmdl [--split test --seed 3 --count 600] [--real-photos DIR] [--json F]
     localiser clips --out DIR --seed S [--count 20] [--size 640x480]
-    localiser decode-clips --dactyl PATH --model M.dmdl --clips DIR --crop true|auto --out RESULTS.tsv
+    localiser decode-clips --dactyl PATH --model M.dmdl --clips DIR --crop true|auto|model --out RESULTS.tsv
     localiser score --clips DIR --decoded NAME RESULTS.tsv [--decoded NAME2 RESULTS2.tsv]
     localiser table SCORES.json ...                    seeds side by side, mean ± sd
 """
@@ -213,7 +213,7 @@ def add_commands(commands) -> None:
     p.add_argument("--dactyl", required=True)
     p.add_argument("--model", required=True)
     p.add_argument("--clips", required=True)
-    p.add_argument("--crop", choices=("true", "auto"), required=True)
+    p.add_argument("--crop", choices=("true", "auto", "model"), required=True)
     p.add_argument("--out", required=True)
     p.set_defaults(run=_decode_clips)
 

@@ -2,7 +2,7 @@
 
 `decode_clips` runs `DACTYL decode CLIP --model MODEL --format jsonl --crop ...` on every clip of a
 sidecar (clips.json) with the true crop (`--crop X,Y,W,H`) or the localiser's (`--crop auto`) and
-writes one line per clip: `CLIP<TAB>LETTERS`, or `CLIP<TAB>!ERROR` when it failed. `score_clips`
+writes one line per clip (`--crop model`, the model's default crop, is the no-localiser baseline): `CLIP<TAB>LETTERS`, or `CLIP<TAB>!ERROR` when it failed. `score_clips`
 reads such files back: letter accuracy = 1 − (summed edit distance) / (summed letters), a failed clip
 counting as every one of its letters wrong. `table` prints seeds side by side with mean ± sd.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 from ..train.metrics import edit_distance
 from .clips import SIDECAR, read_sidecar
 
-CROP_RULES = ("true", "auto")
+CROP_RULES = ("true", "auto", "model")  # the sidecar's crop, the localiser, the model's default (whole frame)
 
 
 def decode_command(dactyl: str, model: str, clip: Path, crop: str) -> list[str]:
@@ -38,7 +38,7 @@ def decode_clips(dactyl: str, model: str, clips: Path, rule: str, out: Path, log
         raise ValueError(f"crop rule {rule!r}: expected one of {', '.join(CROP_RULES)}")
     lines = []
     for spec in read_sidecar(clips / SIDECAR):
-        crop = ",".join(str(v) for v in spec.crop) if rule == "true" else "auto"
+        crop = ",".join(str(v) for v in spec.crop) if rule == "true" else rule
         command = decode_command(dactyl, model, clips / spec.name, crop)
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=1800)

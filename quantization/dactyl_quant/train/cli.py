@@ -172,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="weight of the KD loss next to CTC (default: 1 with a teacher, 0 without: the no-KD ablation)")
     model.add_argument("--init", metavar="PRETRAINED.pt",
                        help="start from the weights of a KD warm-up (`pretrain`'s RUN/pretrained.pt) instead of random ones")
+    model.add_argument("--kd-only-data", metavar="DIR|CSV",
+                       help="KD-only clips without letters, e.g. real hand crops (`python -m dactyl_quant.realhands "
+                            "crops`: quantization/.realhands/kd), with teacher files of the same --teacher; mixed into "
+                            "every step, KD loss only, never CTC")
+    model.add_argument("--kd-only-weight", type=float, metavar="W", help="weight of their KD loss (default 1)")
+    model.add_argument("--kd-only-batch", type=int, metavar="N", help="KD-only clips added to each step (default 16)")
     optimisation = fit.add_argument_group("optimisation")
     optimisation.add_argument("--epochs", type=int, help="epochs (default 30)")
     optimisation.add_argument("--batch", type=int, help="clips per batch and process (default 32)")

@@ -15,7 +15,8 @@ from ..corpus import DataError
 # FitConfig's options that a resumed run takes from its checkpoint when they are not given again.
 RESUMABLE = ("data", "dataset", "csv", "frames", "crop_policy", "bbox_margin", "cache", "config", "teacher",
              "teachers_dir", "kd_weight", "kd_loss", "kd_hidden", "kd_mask", "seed", "batch", "lr", "weight_decay",
-             "warmup", "epochs", "clip_grad", "train_split", "dev_split", "amp", "no_augment", "init")
+             "warmup", "epochs", "clip_grad", "train_split", "dev_split", "amp", "no_augment", "init", "kd_only_data",
+             "kd_only_weight", "kd_only_batch")
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,12 @@ class FitConfig:
     amp: str = "auto"  # auto (bf16 on CUDA) or off
     no_augment: bool = False
     init: str | None = None  # a pretrain checkpoint to start from
+    # KD-only samples (real hand crops without letters, realhands/crops.py): a clips CSV or a folder
+    # with clips.csv and teachers/<teacher>/; each step adds `kd_only_batch` of its clips, whose KD
+    # loss (never CTC) joins the total with `kd_only_weight`.
+    kd_only_data: str | None = None
+    kd_only_weight: float = 1.0
+    kd_only_batch: int = 16
     # This invocation's options.
     resume: bool = False
     time_budget: float | None = None  # minutes
@@ -109,6 +116,10 @@ class FitConfig:
         if config.data is None:
             raise DataError("give --data (the corpus folder, or a CSV of clips)")
         return config
+
+    @property
+    def use_kd_only(self) -> bool:
+        return bool(self.kd_only_data) and self.kd_only_weight > 0 and self.kd_only_batch > 0
 
     @property
     def use_kd(self) -> bool:

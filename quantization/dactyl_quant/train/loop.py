@@ -17,7 +17,8 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,8 @@ from .plots import write_plots
 from .pretrain import load_pretrained
 from .progress import Progress
 from .runtime import (Dist, Prepared, close_distributed, cpu_state, init_distributed, learning_rate, load_checkpoint,
-                      log, make_optimizer, optimise, prepare_data, save_atomic, seed_everything, write_csv_log)
+                      log, make_optimizer, optimise, prepare_data, prepare_kd_only, save_atomic, seed_everything,
+                      write_csv_log)
 from .teacher import teacher_stats
 
 TRAIN_FORMAT = "dactyl-train-v1"
@@ -44,7 +46,7 @@ PAD_FRAMES = 128  # CUDA: packed frame counts rounded up to this (model.pad_fram
 HORIZON_EPOCHS = 8  # a budget-limited fresh run refits its schedule after each of its first epochs
 STUDENT_FORMAT = "dactyl-student-v1"
 LOG_COLUMNS = ("epoch", "step", "seconds", "lr", "train_loss", "train_ctc", "train_kd", "train_letter_acc",
-               "dev_loss", "dev_letter_acc", "note")
+               "dev_loss", "dev_letter_acc", "note", "train_kd_only")
 
 
 # ---- data ----------------------------------------------------------------------------------------
@@ -159,6 +161,8 @@ class _Run:
     dev_loader: DataLoader | None = None
     augment: Augment | None = None
     workers: int = 0  # DataLoader worker processes
+    kd_only_items: list[Item] = field(default_factory=list)  # --kd-only-data: KD loss only, never CTC
+    kd_only_batches: Iterator[dict] | None = None
 
     @property
     def last_path(self) -> Path:
@@ -172,7 +176,7 @@ class _Run:
 @dataclass
 class _EpochResult:
     lr: float
-    sums: torch.Tensor  # loss, ctc, kd, each summed over clips
+    sums: torch.Tensor  # loss, ctc, kd, kd-only, each summed over (labelled) clips
     clips_seen: int
     train_count: LetterCount
     train_seconds: float
@@ -231,6 +235,7 @@ def _set_up(config: FitConfig, dist: Dist, out: Path, checkpoint: dict | None, s
               f"MACs/frame), {kd_text}, device {dist.device}{' bf16' if amp else ''}, {dist.world} process(es)")
 
     prepared, train_items, dev_items = _load_items(config, student_config, dist)
+    kd_only_items = _load_kd_only(config, student_config, prepared, dist)
     student, kd_head = _build_student(config, student_config, prepared, train_items, checkpoint, dist)
     model = TrainModel(student, kd_head).to(dist.device)
     if cuda:
@@ -241,7 +246,8 @@ def _set_up(config: FitConfig, dist: Dist, out: Path, checkpoint: dict | None, s
              "horizon_fixed": False, "best": None, "history": [], "train_seconds": 0.0}
     budget = config.time_budget * 60 if config.time_budget else None
     run = _Run(config, dist, out, student_config, cuda, amp, train_items, dev_items, student, kd_head, model,
-               optimizer, sampler, state, _Clock(started, budget, 0.05 * budget if budget else 0.0))
+               optimizer, sampler, state, _Clock(started, budget, 0.05 * budget if budget else 0.0),
+               kd_only_items=kd_only_items)
     if checkpoint is not None:
         _restore(run, checkpoint)
     seed_everything(config.seed + 1000 * dist.rank + 7919 * state["step"])
@@ -265,6 +271,29 @@ def _load_items(config: FitConfig, student_config: StudentConfig,
     for note in prepared.skipped.notes[:5]:
         log(dist, f"  skipped: {note}")
     return prepared, train_items, dev_items
+
+
+def _load_kd_only(config: FitConfig, student_config: StudentConfig, prepared: Prepared, dist: Dist) -> list[Item]:
+    """--kd-only-data's clips with their teacher files ([] without the option)."""
+    if not config.use_kd_only:
+        return []
+    if not config.use_kd:
+        raise DataError("--kd-only-data is distilled: it needs a --teacher and a --kd-weight > 0")
+    items = prepare_kd_only(config.kd_only_data, config.data_options(), student_config, config.teacher, dist,
+                            prepared.teacher_dim)
+    log(dist, f"KD-only data: {len(items)} clips ({sum(i.frames for i in items)} frames) from {config.kd_only_data}, "
+              f"{config.kd_only_batch} a step, KD weight {config.kd_only_weight:g}")
+    return items
+
+
+def kd_only_stream(items: list[Item], batch: int, dist: Dist, seed: int) -> Iterator[dict]:
+    """Endless batches of KD-only clips: a seeded permutation per pass, sharded like the training clips."""
+    passes = 0
+    while True:
+        sampler = EpochBatches(len(items), batch, dist.rank, dist.world, seed, shuffle=True)
+        sampler.set_epoch(passes)
+        yield from DataLoader(ClipDataset(items), batch_sampler=sampler, num_workers=0, collate_fn=collate)
+        passes += 1
 
 
 def _build_student(config: FitConfig, student_config: StudentConfig, prepared: Prepared, train_items: list[Item],
@@ -334,6 +363,10 @@ def _make_loaders(run: _Run) -> None:
                              run.cuda)
     run.dev_loader = eval_loader(run.dev_items, config.eval_batch or 2 * config.batch, workers,
                                  dist) if run.dev_items else None
+    if run.kd_only_items:
+        # Its own order: a resumed run starts a new pass (the KD-only clips carry no schedule).
+        run.kd_only_batches = kd_only_stream(run.kd_only_items, config.kd_only_batch, dist,
+                                             config.seed + 7919 * run.state["step"] + 1)
 
 
 def _train_epoch(run: _Run, epoch: int) -> _EpochResult:
@@ -343,7 +376,7 @@ def _train_epoch(run: _Run, epoch: int) -> _EpochResult:
     run.sampler.set_epoch(epoch, state["batch"])
     epoch_started = time.monotonic()
     progress = Progress(len(run.sampler), f"epoch {epoch + 1}/{config.epochs}", enabled=dist.main and not config.quiet)
-    sums = torch.zeros(3, dtype=torch.float64, device=dist.device)  # loss, ctc, kd (weighted by clips)
+    sums = torch.zeros(4, dtype=torch.float64, device=dist.device)  # loss, ctc, kd, kd-only (weighted by clips)
     clips_seen = 0
     train_count = LetterCount()
     stop_reason = ""
@@ -353,13 +386,13 @@ def _train_epoch(run: _Run, epoch: int) -> _EpochResult:
         if state["step"] >= state["total_steps"]:
             break
         lr = learning_rate(state["step"], state["total_steps"], config.lr, config.warmup)
-        loss, loss_ctc, loss_kd, log_probs = _train_step(run, data, lr)
+        loss, loss_ctc, loss_kd, loss_kd_only, log_probs = _train_step(run, data, lr)
         state["step"] += 1
         state["batch"] += 1
         lengths = data["lengths"]
         count = len(lengths)
         clips_seen += count
-        sums += torch.stack([loss.detach(), loss_ctc.detach(), loss_kd.detach()]).double() * count
+        sums += torch.stack([loss.detach(), loss_ctc.detach(), loss_kd.detach(), loss_kd_only.detach()]).double() * count
         best_classes = log_probs.detach().argmax(-1).cpu().numpy()
         start = 0
         for row, (length, label_count) in enumerate(zip(lengths.tolist(), data["target_lengths"].tolist())):
@@ -382,26 +415,42 @@ def _train_epoch(run: _Run, epoch: int) -> _EpochResult:
     return _EpochResult(lr, sums, clips_seen, train_count, train_seconds, epoch_started, stop_reason)
 
 
-def _train_step(run: _Run, data: dict, lr: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One optimiser step on a batch: the loss, its CTC and KD parts, and the log-probabilities."""
+def _train_step(run: _Run, data: dict,
+                lr: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One optimiser step on a batch (and a batch of KD-only clips, with --kd-only-data): the loss,
+    its CTC, KD and KD-only parts, and the log-probabilities of the labelled clips."""
     config, dist, student_config = run.config, run.dist, run.student_config
     lengths = data["lengths"]
     x = prepare_frames(data["frames"].to(dist.device, non_blocking=True), lengths, student_config.mean,
                        student_config.std, run.augment, channels_last=run.cuda)
+    kd_only = next(run.kd_only_batches) if run.kd_only_batches is not None else None
+    extra = 0
+    if kd_only is not None:  # through the encoder with the labelled frames (one pass, shared BatchNorm statistics)
+        x_kd = prepare_frames(kd_only["frames"].to(dist.device, non_blocking=True), kd_only["lengths"],
+                              student_config.mean, student_config.std, run.augment, channels_last=run.cuda)
+        x, extra = torch.cat([x, x_kd]), len(x_kd)
     if run.cuda:
         x = pad_frames(x, PAD_FRAMES)
     targets = data["targets"].to(dist.device, non_blocking=True)
     with torch.autocast(device_type=dist.device.type, dtype=torch.bfloat16, enabled=run.amp):
-        log_probs, predicted = run.train_model(x, lengths)
+        log_probs, predicted = run.train_model(x, lengths, extra)
     loss_ctc = ctc_loss(log_probs, lengths, targets, data["target_lengths"])
     loss = loss_ctc
     loss_kd = torch.zeros((), device=dist.device)
+    loss_kd_only = torch.zeros((), device=dist.device)
     if run.kd_head is not None:
+        labelled = int(lengths.sum())
         target = run.kd_head.target(data["teacher"].to(dist.device, non_blocking=True))
-        loss_kd = kd_loss(config.kd_loss, predicted, target, data["teacher_mask"].to(dist.device, non_blocking=True))
+        loss_kd = kd_loss(config.kd_loss, predicted[:labelled], target,
+                          data["teacher_mask"].to(dist.device, non_blocking=True))
         loss = loss + config.kd_weight * loss_kd
+        if kd_only is not None:
+            target = run.kd_head.target(kd_only["teacher"].to(dist.device, non_blocking=True))
+            loss_kd_only = kd_loss(config.kd_loss, predicted[labelled:], target,
+                                   kd_only["teacher_mask"].to(dist.device, non_blocking=True))
+            loss = loss + config.kd_only_weight * loss_kd_only
     optimise(run.optimizer, loss, lr, config.clip_grad)
-    return loss, loss_ctc, loss_kd, log_probs
+    return loss, loss_ctc, loss_kd, loss_kd_only, log_probs
 
 
 def _end_epoch(run: _Run, epoch: int, result: _EpochResult, resumed: bool) -> tuple[int, str]:
@@ -416,11 +465,12 @@ def _end_epoch(run: _Run, epoch: int, result: _EpochResult, resumed: bool) -> tu
     clock.eval_seconds = time.monotonic() - eval_started
     totals = dist.reduce(result.sums.tolist() + [result.clips_seen, result.train_count.edits,
                                                  result.train_count.letters])
-    clips_all = max(1.0, totals[3])
-    train_acc = LetterCount(int(totals[4]), int(totals[5])).accuracy
+    clips_all = max(1.0, totals[4])
+    train_acc = LetterCount(int(totals[5]), int(totals[6])).accuracy
     row = {"epoch": epoch + 1, "step": state["step"], "seconds": round(state["train_seconds"], 2), "lr": result.lr,
            "train_loss": totals[0] / clips_all, "train_ctc": totals[1] / clips_all,
            "train_kd": totals[2] / clips_all if run.kd_head is not None else float("nan"),
+           "train_kd_only": totals[3] / clips_all if run.kd_only_items else float("nan"),
            "train_letter_acc": train_acc, "dev_loss": dev["loss"], "dev_letter_acc": dev["letter_accuracy"],
            "note": "" if epoch_done else f"stopped at batch {state['batch']}/{steps_per_epoch}"}
     state["history"].append(row)
@@ -442,6 +492,7 @@ def _end_epoch(run: _Run, epoch: int, result: _EpochResult, resumed: bool) -> tu
     if dist.main:
         _save_epoch(run, row, improved)
         kd_text = f" kd {row['train_kd']:.4f}" if run.kd_head is not None else ""
+        kd_text += f" kd-only {row['train_kd_only']:.4f}" if run.kd_only_items else ""
         print(f"epoch {row['epoch']} step {row['step']} lr {result.lr:.2e} | train loss {row['train_loss']:.4f} "
               f"(ctc {row['train_ctc']:.4f}{kd_text}) acc {train_acc:.4f} | {config.dev_split or 'dev'} "
               f"loss {dev['loss']:.4f} acc {dev['letter_accuracy']:.4f} | "

@@ -58,12 +58,16 @@ class TrainModel(nn.Module):
         self.student = student
         self.kd_head = kd_head
 
-    def forward(self, frames: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, frames: torch.Tensor, lengths: torch.Tensor,
+                kd_only: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Packed normalised frames [N, 3, H, W] of clips of `lengths` (CPU int64) frames →
-        log-probabilities [B, T_max, C] and, with a KD head, predictions [N, D]. Frames past
-        sum(lengths) (shape padding, see `pad_frames`) go through the encoder and are then dropped."""
-        features = self.student.encoder(frames)[:int(lengths.sum())]
+        log-probabilities [B, T_max, C] and, with a KD head, predictions [N + kd_only, D]. The
+        `kd_only` frames after sum(lengths) (KD-only clips) get KD predictions only; frames past
+        those (shape padding, see `pad_frames`) go through the encoder and are then dropped."""
+        labelled = int(lengths.sum())
+        features = self.student.encoder(frames)[:labelled + kd_only]
         predicted = self.kd_head(features) if self.kd_head is not None else None
+        features = features[:labelled]
         # The head runs in fp32 even under autocast: it costs <1 % of the encoder, the board runs it
         # in fp32, and GRUs are where bf16 rounding accumulates.
         with torch.autocast(device_type=features.device.type, enabled=False):

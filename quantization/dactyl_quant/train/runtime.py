@@ -136,6 +136,28 @@ def prepare_data(options: DataOptions, config: StudentConfig, splits: tuple[str,
     return Prepared(items, teacher_dim, skipped, spec, corpus.root)
 
 
+def prepare_kd_only(data: str, options: DataOptions, config: StudentConfig, teacher: str, dist: Dist,
+                    teacher_dim: int | None) -> list[Item]:
+    """The KD-only clips of `data` (a clips CSV or a folder with clips.csv; letters ignored), cached in
+    DATA/cache like any corpus, with their teacher files, whose dimension must be `teacher_dim`."""
+    corpus = read_corpus(data, "auto", options.frames, partitions=("train",), alphabet=None,
+                         skip_bad=options.skip_bad)
+    spec = CacheSpec(config.input_height, config.input_width, config.default_crop, "fixed", options.bbox_margin)
+    cache = ClipCache(os.path.join(corpus.root, "cache"), spec)
+    if dist.main:
+        cache.ensure(corpus.samples, Skipped(options.skip_bad), options.cache_workers or default_workers(),
+                     show_progress=not options.quiet)
+    dist.barrier()
+    samples, entries = cache.ensure(corpus.samples, corpus.skipped, 0, show_progress=False)
+    folder = teacher_dir(corpus.root, teacher)
+    samples, dim = check_teacher(samples, folder, {k: e.frames for k, e in entries.items()}, corpus.skipped)
+    if teacher_dim is not None and dim != teacher_dim:
+        raise DataError(f"{folder}: KD-only teacher files have dimension {dim}, the training clips' {teacher_dim} "
+                        f"(make them with the same features: realhands crops --features)")
+    return [Item(s.key, entries[s.key].path, (), entries[s.key].frames, teacher_path(folder, s.key),
+                 mask_path(folder, s.key) if options.kd_mask else None) for s in samples]
+
+
 # ---- checkpoints ---------------------------------------------------------------------------------
 
 def cpu_state(module: torch.nn.Module) -> dict:
