@@ -191,6 +191,47 @@ final class HandLocaliserTests: XCTestCase {
     }
 }
 
+extension HandLocaliserTests {
+    /// The localiser's tensors share arena memory with the encoder's (its input tensor included):
+    /// running it must change nothing the recogniser sees. A localiser that never finds a hand (so
+    /// the crop stays) leaves every frame's motion and every feature in the ring as without it,
+    /// on the shipped model's plan, every kernel path, one thread and three.
+    func testTheLocaliserLeavesTheRecognisersFramesAlone() throws {
+        let original = try Data(contentsOf: URL(fileURLWithPath: SessionClip.modelPath))
+        let model = try save(LocaliserBuilder.randomGraph(adding: original, seed: 9, inputHeight: 96, inputWidth: 128,
+                                                          presenceLogit: 1000), "blind.dmdl")
+        let (path, _) = try SessionClip().write([.holdFirst(10), .word, .holdLast(10)])
+        let clip = try Y4MClip(path: path)
+        for kernelPath in KernelPath.available(on: .detect()) {
+            for threads in [1, 3] {
+                var runs: [(motion: [Float], ring: [Int8])] = []
+                for follow in [false, true] {
+                    let recogniser = try ContinuousRecogniser(
+                        model: model, window: 48, method: .greedy, crop: CropRect(x: 0, y: 0, width: clip.width, height: clip.height),
+                        frameWidth: clip.width, frameHeight: clip.height, kernelPath: kernelPath, threads: threads,
+                        followHand: follow, localiserInterval: 2)
+                    let box = LiveBox(recogniser: recogniser, source: .clip(ClipPlayer(clip: clip, realtime: false, loop: false)),
+                                      sinks: ZoneSink())
+                    var motion: [Float] = []
+                    while box.step() != .ended { motion.append(recogniser.lastMotion) }
+                    var ring: [Int8] = []
+                    for slot in 0..<48 {
+                        ring += UnsafeBufferPointer(start: recogniser.recogniser.feature(slot), count: model.featureSize)
+                    }
+                    if follow {
+                        XCTAssertEqual(recogniser.recogniser.cropFollower?.runs, (clip.frameCount + 1) / 2)
+                        XCTAssertFalse(recogniser.handPresent)
+                    }
+                    runs.append((motion, ring))
+                }
+                let label = "\(kernelPath.name), \(threads) threads"
+                XCTAssertEqual(runs[0].motion, runs[1].motion, label)
+                XCTAssertEqual(runs[0].ring, runs[1].ring, label)
+            }
+        }
+    }
+}
+
 /// Records the zone of every frame the live box hands the sinks.
 struct ZoneSink: BoxSink {
     var zones: [CropRect] = []

@@ -22,6 +22,8 @@ public struct LocaliserBuilder {
     /// `model` (a file without a localiser) with this localiser, format 1.2.
     public func adding(to model: Data) -> Data {
         var editor = ModelFileEditor(model)
+        // A model that has a localiser already (models/default.dmdl) gets this one instead.
+        editor.sections.removeAll { ["LMET", "LTEN", "LOPS"].contains($0.tag) }
         var data = editor.section("DATA")
         func place(_ bytes: Data) -> UInt32 {
             data.append(Data(count: (64 - data.count % 64) % 64))
@@ -77,9 +79,12 @@ public struct LocaliserBuilder {
     /// `model` with a localiser of random weights over every kind of op and fast-path case the
     /// kernels have (strided 3x3 with padding and ReLU on 3 channels, max pool, a residual,
     /// 1x1 heads of 1 and 4 channels), for comparing kernel paths bit for bit.
-    public static func randomGraph(adding model: Data, seed: UInt64, inputHeight: UInt32 = 48, inputWidth: UInt32 = 64) -> Data {
+    public static func randomGraph(adding model: Data, seed: UInt64, inputHeight: UInt32 = 48, inputWidth: UInt32 = 64,
+                                   presenceLogit: Float = -1) -> Data {
         var random = SplitMix64(seed: seed)
         var editor = ModelFileEditor(model)
+        // A model that has a localiser already (models/default.dmdl) gets this one instead.
+        editor.sections.removeAll { ["LMET", "LTEN", "LOPS"].contains($0.tag) }
         var data = editor.section("DATA")
         func place(_ bytes: Data) -> UInt32 {
             data.append(Data(count: (64 - data.count % 64) % 64))
@@ -136,7 +141,7 @@ public struct LocaliserBuilder {
         editor.setSection("DATA", data)
 
         var meta = Data()
-        for value in [inputHeight, inputWidth, 3, lut, 4, 5, Float(-1).bitPattern, 3] { meta.appendU32(value) }
+        for value in [inputHeight, inputWidth, 3, lut, 4, 5, presenceLogit.bitPattern, 3] { meta.appendU32(value) }
         meta.append(Data(count: 32))
         var tensors = Data()
         tensors.appendU32(UInt32(tensorChannels.count))

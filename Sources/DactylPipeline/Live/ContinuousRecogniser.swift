@@ -148,6 +148,10 @@ public final class ContinuousRecogniser {
             if segmentOpen && stillTime(until: arrival) >= settings.quietNanoseconds { endSegment(now: now, sink: &sink) }
             return
         }
+        // `--crop auto`: the localiser when due, before the recogniser's preprocess (the plan's
+        // order: its tensors share memory with the encoder's, the input tensor included). A crop
+        // the tracker moved is a change of framing, not motion (as a SIGHUP crop).
+        if recogniser.cropFollower != nil, recogniser.followHand(frame, modelFrames: step.ticks) != nil { framingChanged = true }
         recogniser.preprocess(frame)
         let count = recogniser.inputCount
         let measured = framesEncoded > 0 && !step.restarted && !framingChanged
@@ -167,12 +171,6 @@ public final class ContinuousRecogniser {
         lastMotion = motion
         if measured { motionFloor.add(lastMotion) }
         framingChanged = false
-        // `--crop auto`: the localiser when due (on new pictures only). A crop the tracker moves is
-        // a change of framing, not motion: this frame's motion was measured through the old crop,
-        // and the frame is cropped again through the new one, which the next frame is compared with.
-        if recogniser.cropFollower != nil, recogniser.followHand(frame, modelFrames: step.ticks) != nil {
-            recogniser.preprocess(frame)
-        }
         previousInput.update(from: recogniser.input, count: count)
         recogniser.encodeInput()
         framesEncoded += 1
