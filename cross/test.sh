@@ -93,6 +93,14 @@ if [[ -f models/default.dmdl && -f samples/sample.y4m ]]; then
     # The plan holds each kernel path's packed weights, so host and board compare on one path.
     printf '%s\t-\t%s\n' "inspect default-model" "inspect models/default.dmdl --kernel scalar" >> "$CASES"
 fi
+if [[ -f "$GOLDEN/localiser/tiny-localiser.dmdl" ]]; then
+    # The hand localiser's boxes decide the crop of every frame: the crops and letters must match the host's.
+    printf '%s\t-\t%s\n' "localiser crop auto jsonl" \
+        "decode $GOLDEN/localiser/frames.y4m --model $GOLDEN/localiser/tiny-localiser.dmdl --crop auto --localiser-interval 1 --format jsonl" >> "$CASES"
+    # The session: the localiser acquires the hand and moves the crop.
+    [[ -f samples/session.y4m ]] && printf '%s\t-\t%s\n' "localiser session crop auto jsonl" \
+        "decode samples/session.y4m --model $GOLDEN/localiser/tiny-localiser.dmdl --crop auto --localiser-interval 1 --format jsonl" >> "$CASES"
+fi
 printf '%s\t-\t%s\n' "version" "version" >> "$CASES"
 # selftest runs the built-in golden vectors on every kernel path the emulated CPU has; its first
 # line names the CPU's features, so it is checked by its verdict, not against the host's output.

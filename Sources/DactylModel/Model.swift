@@ -10,8 +10,9 @@ import CDactylPlatform
 public final class Model {
     public static let magic: StaticString = "DACTYLMD"
     public static let versionMajor = 1
-    /// 1: the optional `RATE` section (the model's frame rate).
-    public static let versionMinor = 1
+    /// 1: the optional `RATE` section (the model's frame rate); 2: the optional hand localiser
+    /// (`LMET`, `LTEN`, `LOPS`).
+    public static let versionMinor = 2
     public static let headerSize = 64
     public static let sectionEntrySize = 32
     public static let alignment = 64
@@ -46,6 +47,8 @@ public final class Model {
     public let tensors: [TensorInfo]
     public let encoderOps: [EncoderOp]
     public let headOps: [HeadOp]
+    /// The hand localiser (`--crop auto`), nil in a file without one.
+    public let localiser: Localiser?
     /// Size of the whole file.
     public let fileBytes: Int
 
@@ -104,6 +107,7 @@ public final class Model {
         self.tensors = parsed.tensors
         self.encoderOps = parsed.encoderOps
         self.headOps = parsed.headOps
+        self.localiser = parsed.localiser
     }
 
     /// Length of the per-frame feature vector.

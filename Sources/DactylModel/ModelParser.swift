@@ -22,6 +22,7 @@ struct ModelParser {
         var tensors: [TensorInfo] = []
         var encoderOps: [EncoderOp] = []
         var headOps: [HeadOp] = []
+        var localiser: Localiser? = nil
     }
 
     struct Section {
@@ -94,6 +95,7 @@ struct ModelParser {
             throw fail(.badMeta, try section("META").offset + 68, "feature tensor \(parsed.featureTensor) does not exist (\(parsed.tensors.count) tensors)")
         }
         try parseOps(try section("OPS "), data: data, into: &parsed)
+        parsed.localiser = try parseLocaliser(sections, data: data)
         return parsed
     }
 
@@ -254,13 +256,14 @@ struct ModelParser {
         return symbols
     }
 
-    private func parseTensors(_ section: Section) throws(ModelError) -> [TensorInfo] {
+    /// `TENS`, or the localiser's `LTEN` (`name`), which has its layout.
+    private func parseTensors(_ section: Section, name: String = "TENS") throws(ModelError) -> [TensorInfo] {
         let count = Int(try u32(section.offset))
         guard count >= 2, count <= 4096 else {
-            throw fail(.badTensor, section.offset, "tensor count \(count), expected 2 to 4096")
+            throw fail(.badTensor, section.offset, "\(name) tensor count \(count), expected 2 to 4096")
         }
         guard 4 + count * 16 <= section.size else {
-            throw fail(.sectionTooShort, section.offset, "TENS declares \(count) tensors (\(4 + count * 16) bytes), the section has \(section.size)")
+            throw fail(.sectionTooShort, section.offset, "\(name) declares \(count) tensors (\(4 + count * 16) bytes), the section has \(section.size)")
         }
         var tensors: [TensorInfo] = []
         for id in 0..<count {
@@ -320,7 +323,7 @@ struct ModelParser {
             if opcode.isEncoderOp, !parsed.headOps.isEmpty {
                 throw fail(.badRecord, cursor, "op \(index) is an encoder op after the temporal head began")
             }
-            var record = OpRecord(parser: self, index: index, opcode: opcode, fieldsOffset: cursor + 8, data: data,
+            var record = OpRecord(parser: self, index: index, label: "op \(index)", opcode: opcode, fieldsOffset: cursor + 8, data: data,
                                   tensors: parsed.tensors, written: written)
             switch opcode {
             case .conv2dQ8: parsed.encoderOps.append(.conv2d(try Conv2DOp.parse(&record)))
@@ -361,6 +364,116 @@ struct ModelParser {
         _ = try ShapeInference.encoderShapes(
             tensors: parsed.tensors, ops: parsed.encoderOps, inputHeight: parsed.inputHeight,
             inputWidth: parsed.inputWidth, featureTensor: parsed.featureTensor, path: path)
+    }
+
+    /// The hand localiser (`LMET`, `LTEN`, `LOPS`, format 1.2): all three sections or none.
+    private func parseLocaliser(_ sections: [String: Section], data: Section) throws(ModelError) -> Localiser? {
+        let names = ["LMET", "LTEN", "LOPS"]
+        guard let present = names.first(where: { sections[$0] != nil }) else { return nil }
+        var found: [Section] = []
+        for name in names {
+            guard let section = sections[name] else {
+                throw fail(.missingSection, Model.headerSize,
+                           "section '\(present)' is there but '\(name)' is missing (the localiser's LMET, LTEN and LOPS come together)")
+            }
+            found.append(section)
+        }
+        let meta = found[0], tensorSection = found[1], opSection = found[2]
+        guard meta.size >= Localiser.metaSize else {
+            throw fail(.sectionTooShort, meta.offset, "LMET is \(meta.size) bytes, expected \(Localiser.metaSize)")
+        }
+        let base = meta.offset
+        func size(_ field: Int, _ name: String) throws(ModelError) -> Int {
+            let value = Int(try u32(base + field))
+            guard (1...Model.maximumInputSize).contains(value) else {
+                throw fail(.badMeta, base + field, "LMET \(name) is \(value), expected 1 to \(Model.maximumInputSize)")
+            }
+            return value
+        }
+        let inputHeight = try size(0, "input_height"), inputWidth = try size(4, "input_width")
+        let inputChannels = Int(try u32(base + 8))
+        guard inputChannels == 3 else {
+            throw fail(.badMeta, base + 8, "LMET input_channels is \(inputChannels), expected 3 (RGB)")
+        }
+        let lut: UnsafePointer<Int8> = try array(data: data, offset: Int(try u32(base + 12)), byteCount: Model.inputLUTBytes,
+                                                  field: base + 12, what: "localiser input LUT")
+        let presenceLogit = try f32(base + 24)
+        guard presenceLogit.isFinite else {
+            throw fail(.badMeta, base + 24, "LMET presence_logit is \(presenceLogit), expected a finite number")
+        }
+        let interval = Int(try u32(base + 28))
+        guard (1...Localiser.maximumInterval).contains(interval) else {
+            throw fail(.badMeta, base + 28, "LMET interval is \(interval), expected 1 to \(Localiser.maximumInterval) frames")
+        }
+        try requireZero(base + 32, bytes: Localiser.metaSize - 32, "LMET bytes 32-63", kind: .badMeta)
+
+        let tensors = try parseTensors(tensorSection, name: "LTEN")
+        guard tensors[0].channels == inputChannels else {
+            throw fail(.badTensor, tensorSection.offset + 4, "LTEN tensor 0 (the localiser's input) has \(tensors[0].channels) channels, LMET says \(inputChannels)")
+        }
+        func outputTensor(_ field: Int, _ name: String, channels: Int) throws(ModelError) -> Int {
+            let id = Int(try u32(base + field))
+            guard id >= 1, id < tensors.count else {
+                throw fail(.badMeta, base + field, "LMET \(name) is tensor \(id), expected an LTEN tensor written by an op (1 to \(tensors.count - 1))")
+            }
+            guard tensors[id].channels == channels else {
+                throw fail(.badMeta, base + field, "LMET \(name) is tensor \(id) of \(tensors[id].channels) channels, expected \(channels)")
+            }
+            return id
+        }
+        let heatTensor = try outputTensor(16, "heat_tensor", channels: 1)
+        let boxTensor = try outputTensor(20, "box_tensor", channels: 4)
+        guard heatTensor != boxTensor else {
+            throw fail(.badMeta, base + 20, "LMET box_tensor is the heat tensor \(heatTensor), expected another")
+        }
+
+        // LOPS: OPS's layout, encoder ops only.
+        let count = Int(try u32(opSection.offset))
+        guard count >= 1 else { throw fail(.badRecord, opSection.offset, "LOPS has no ops, expected at least one") }
+        let end = opSection.offset + opSection.size
+        var cursor = opSection.offset + 4
+        var written = [Bool](repeating: false, count: tensors.count)
+        written[0] = true
+        var ops: [EncoderOp] = []
+        for index in 0..<count {
+            guard cursor + 8 <= end else {
+                throw fail(.sectionTooShort, cursor, "LOPS ends before op \(index) of \(count)")
+            }
+            let code = try u32(cursor)
+            guard let opcode = Opcode(rawValue: code) else {
+                throw fail(.unknownOpcode, cursor, "LOPS op \(index) has unknown opcode \(code)")
+            }
+            guard opcode.isEncoderOp else {
+                throw fail(.badRecord, cursor, "LOPS op \(index) is \(opcode.name), expected an int8 encoder op (opcodes 1-3)")
+            }
+            let recordSize = Int(try u32(cursor + 4))
+            guard recordSize == 8 + 4 * opcode.fieldCount else {
+                throw fail(.badRecord, cursor + 4, "LOPS op \(index) (opcode \(code)) record is \(recordSize) bytes, expected \(8 + 4 * opcode.fieldCount)")
+            }
+            guard cursor + recordSize <= end else {
+                throw fail(.sectionTooShort, cursor, "LOPS op \(index) runs past the end of LOPS")
+            }
+            var record = OpRecord(parser: self, index: index, label: "LOPS op \(index)", opcode: opcode, fieldsOffset: cursor + 8,
+                                  data: data, tensors: tensors, written: written)
+            switch opcode {
+            case .conv2dQ8: ops.append(.conv2d(try Conv2DOp.parse(&record)))
+            case .maxPool2dQ8: ops.append(.maxPool2d(try MaxPool2DOp.parse(&record)))
+            case .globalAvgPoolQ8: ops.append(.globalAvgPool(try GlobalAvgPoolOp.parse(&record)))
+            default: break  // refused above
+            }
+            written = record.written
+            cursor += recordSize
+        }
+        let shapes = try ShapeInference.encoderShapes(
+            tensors: tensors, ops: ops, inputHeight: inputHeight, inputWidth: inputWidth, featureTensor: nil, path: path,
+            label: "LOPS op", network: "the localiser", offset: opSection.offset)
+        let heat = shapes[heatTensor], box = shapes[boxTensor]
+        guard heat.height == box.height, heat.width == box.width else {
+            throw fail(.impossibleShape, base + 20, "LMET box_tensor \(boxTensor) is \(box), expected the heatmap's \(heat.height)x\(heat.width) with 4 channels")
+        }
+        return Localiser(inputHeight: inputHeight, inputWidth: inputWidth, inputChannels: inputChannels, inputLUT: lut,
+                         heatTensor: heatTensor, boxTensor: boxTensor, presenceLogit: presenceLogit, interval: interval,
+                         tensors: tensors, ops: ops, shapes: shapes)
     }
 
     /// The UTF-8 text in `bytes[start..<end]`, which must be valid and free of control

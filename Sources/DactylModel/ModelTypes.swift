@@ -80,7 +80,7 @@ extension Conv2DOp {
             guard (1...62).contains(shifts[channel]), multipliers[channel] >= 0 else {
                 throw ModelError(.badQuantization, path: record.parser.path,
                                  offset: record.data.offset + (try record.field(13)) + 4 * channel,
-                                 "op \(record.index): channel \(channel) multiplier \(multipliers[channel]) shift \(shifts[channel]), expected 0 to 2^31-1 and 1 to 62")
+                                 "\(record.label): channel \(channel) multiplier \(multipliers[channel]) shift \(shifts[channel]), expected 0 to 2^31-1 and 1 to 62")
             }
         }
         let bias: UnsafePointer<Int32> = try record.array(11, count: outChannels, "bias")

@@ -44,8 +44,10 @@ public enum Opcode: UInt32, Sendable {
 /// `CheckedSize` before it is compared with DATA, so no field value can make it overflow.
 struct OpRecord {
     let parser: ModelParser
-    /// The op's position in OPS, for messages.
+    /// The op's position in its list, for messages.
     let index: Int
+    /// How messages name the op: "op 3" (OPS) or "LOPS op 3" (the localiser's).
+    let label: String
     let opcode: Opcode
     /// File offset of field 0.
     let fieldsOffset: Int
@@ -60,7 +62,7 @@ struct OpRecord {
     func fieldOffset(_ n: Int) -> Int { fieldsOffset + 4 * n }
 
     func fail(_ kind: ModelError.Kind, field n: Int, _ detail: String) -> ModelError {
-        ModelError(kind, path: parser.path, offset: fieldOffset(n), "op \(index) (\(opcode.name)): \(detail)")
+        ModelError(kind, path: parser.path, offset: fieldOffset(n), "\(label) (\(opcode.name)): \(detail)")
     }
 
     func field(_ n: Int) throws(ModelError) -> Int {
@@ -124,6 +126,6 @@ struct OpRecord {
             throw fail(.badArray, field: n, "\(what) is larger than any file can hold")
         }
         return try parser.array(data: data, offset: try field(n), byteCount: byteCount, field: fieldOffset(n),
-                                what: "op \(index) (\(opcode.name)) \(what)")
+                                what: "\(label) (\(opcode.name)) \(what)")
     }
 }

@@ -9,12 +9,14 @@ enum ShapeInference {
     /// from overflow.
     public static let maximumMACsPerFrame = 1 << 48
 
+    /// `featureTensor` nil: no 1x1 output is required (the localiser's maps). Errors name ops as
+    /// "`label` N" at file offset `offset` (the localiser's: "LOPS op N" at LOPS).
     static func encoderShapes(
         tensors: [TensorInfo], ops: [EncoderOp], inputHeight: Int, inputWidth: Int,
-        featureTensor: Int, path: String
+        featureTensor: Int?, path: String, label: String = "op", network: String = "the encoder", offset: Int = 0
     ) throws(ModelError) -> [TensorShape] {
         func shapeError(_ detail: String) -> ModelError {
-            ModelError(.impossibleShape, path: path, offset: 0, detail)
+            ModelError(.impossibleShape, path: path, offset: offset, detail)
         }
         guard (1...Model.maximumInputSize).contains(inputHeight), (1...Model.maximumInputSize).contains(inputWidth) else {
             throw shapeError("input size \(inputHeight)x\(inputWidth), expected 1x1 to \(Model.maximumInputSize)x\(Model.maximumInputSize)")
@@ -25,7 +27,7 @@ enum ShapeInference {
         func outputSize(_ size: Int, kernel: Int, stride: Int, pad: Int, op index: Int, axis: String) throws(ModelError) -> Int {
             let span = size + 2 * pad - kernel
             guard span >= 0 else {
-                throw shapeError("op \(index): \(axis) \(size) with padding \(pad) is smaller than the kernel \(kernel)")
+                throw shapeError("\(label) \(index): \(axis) \(size) with padding \(pad) is smaller than the kernel \(kernel)")
             }
             return span / stride + 1
         }
@@ -39,17 +41,17 @@ enum ShapeInference {
             switch op {
             case .conv2d(let conv):
                 guard conv.inChannels == input.channels else {
-                    throw shapeError("op \(index) (conv2d_q8): weights expect \(conv.inChannels) input channels, tensor \(op.input) has \(input.channels)")
+                    throw shapeError("\(label) \(index) (conv2d_q8): weights expect \(conv.inChannels) input channels, tensor \(op.input) has \(input.channels)")
                 }
                 output = TensorShape(
                     height: try outputSize(input.height, kernel: conv.kernelHeight, stride: conv.strideHeight, pad: conv.padHeight, op: index, axis: "height"),
                     width: try outputSize(input.width, kernel: conv.kernelWidth, stride: conv.strideWidth, pad: conv.padWidth, op: index, axis: "width"),
                     channels: conv.outChannels)
                 guard outputChannels == conv.outChannels else {
-                    throw shapeError("op \(index) (conv2d_q8): weights give \(conv.outChannels) output channels, tensor \(op.output) has \(outputChannels)")
+                    throw shapeError("\(label) \(index) (conv2d_q8): weights give \(conv.outChannels) output channels, tensor \(op.output) has \(outputChannels)")
                 }
                 if let residual = conv.residual, shapes[residual]! != output {
-                    throw shapeError("op \(index) (conv2d_q8): residual tensor \(residual) is \(shapes[residual]!), the output is \(output)")
+                    throw shapeError("\(label) \(index) (conv2d_q8): residual tensor \(residual) is \(shapes[residual]!), the output is \(output)")
                 }
             case .maxPool2d(let pool):
                 output = TensorShape(
@@ -57,17 +59,17 @@ enum ShapeInference {
                     width: try outputSize(input.width, kernel: pool.kernelWidth, stride: pool.strideWidth, pad: pool.padWidth, op: index, axis: "width"),
                     channels: input.channels)
                 guard outputChannels == input.channels else {
-                    throw shapeError("op \(index) (maxpool2d_q8): output tensor \(op.output) has \(outputChannels) channels, the input \(input.channels)")
+                    throw shapeError("\(label) \(index) (maxpool2d_q8): output tensor \(op.output) has \(outputChannels) channels, the input \(input.channels)")
                 }
             case .globalAvgPool:
                 output = TensorShape(height: 1, width: 1, channels: input.channels)
                 guard outputChannels == input.channels else {
-                    throw shapeError("op \(index) (global_avgpool_q8): output tensor \(op.output) has \(outputChannels) channels, the input \(input.channels)")
+                    throw shapeError("\(label) \(index) (global_avgpool_q8): output tensor \(op.output) has \(outputChannels) channels, the input \(input.channels)")
                 }
             }
             guard let elements = CheckedSize.product(output.height, output.width, output.channels),
                   elements <= maximumTensorElements else {
-                throw shapeError("op \(index) (\(op.name)): output tensor \(op.output) is \(output), more than \(maximumTensorElements) values")
+                throw shapeError("\(label) \(index) (\(op.name)): output tensor \(op.output) is \(output), more than \(maximumTensorElements) values")
             }
             let tapsPerOutput: Int?
             switch op {
@@ -77,7 +79,7 @@ enum ShapeInference {
             }
             guard let taps = tapsPerOutput, let macs = CheckedSize.product(elements, taps),
                   let total = CheckedSize.sum(frameMACs, macs), total <= maximumMACsPerFrame else {
-                throw shapeError("op \(index) (\(op.name)): at \(inputHeight)x\(inputWidth) the encoder needs more than \(maximumMACsPerFrame) multiply-accumulates per frame")
+                throw shapeError("\(label) \(index) (\(op.name)): at \(inputHeight)x\(inputWidth) \(network) needs more than \(maximumMACsPerFrame) multiply-accumulates per frame")
             }
             frameMACs = total
             shapes[op.output] = output
@@ -86,9 +88,10 @@ enum ShapeInference {
         var result: [TensorShape] = []
         result.reserveCapacity(shapes.count)
         for (id, shape) in shapes.enumerated() {
-            guard let shape else { throw shapeError("tensor \(id) is never written by an op") }
+            guard let shape else { throw shapeError("\(network): tensor \(id) is never written by an op") }
             result.append(shape)
         }
+        guard let featureTensor else { return result }
         let feature = result[featureTensor]
         guard feature.height == 1, feature.width == 1 else {
             throw shapeError("feature tensor \(featureTensor) is \(feature), expected 1x1xC")

@@ -22,6 +22,13 @@ public struct PipelineConfiguration: Sendable {
     public var arenaLimitBytes: Int = PipelineLayout.defaultArenaLimit
     /// The encoder's kernel path: fast paths plan memory for their packed weights.
     public var kernelPath: KernelPath
+    /// Plan the model's hand localiser too (`--crop auto`): its tensors, packed weights and
+    /// preprocess tables. Ignored for a model without one.
+    public var localiser = false
+    /// Model frames between localiser runs (nil: the model's `LMET` interval).
+    public var localiserInterval: Int? = nil
+    /// How the crop follows the localiser's boxes.
+    public var tracker = CropTrackerSettings()
 
     public init(inputHeight: Int, inputWidth: Int, window: Int, beamWidth: Int, strategy: PlanningStrategy = .greedyBySize,
                 kernelPath: KernelPath = .best(on: .detect())) {
@@ -43,9 +50,12 @@ public struct PipelineConfiguration: Sendable {
 }
 
 /// Every buffer of the pipeline, from the frame's input tensor to the decoder's workspace,
-/// laid out by one memory plan. Steps, in the order they run:
-/// 0 preprocess (writes tensor 0); 1...n the encoder ops; n+1 store the feature in the ring;
-/// then one step per head op (the first also dequantises the ring); last, CTC decoding.
+/// laid out by one memory plan. Steps, in the order they run: with the hand localiser, first
+/// its preprocess (the whole frame to its tensor 0), its ops and the reading of its box; then
+/// the recogniser's preprocess (writes tensor 0); the encoder ops; store the feature in the
+/// ring; one step per head op (the first also dequantises the ring); last, CTC decoding.
+/// The localiser's tensors are dead before the recogniser's preprocess, so they share memory
+/// with the encoder's.
 public struct PipelineLayout {
     public let configuration: PipelineConfiguration
     public let shapes: [TensorShape]
@@ -69,6 +79,17 @@ public struct PipelineLayout {
     public let packedWeights: [Int?]
     /// A readable name per step, for `dactyl inspect`.
     public let stepNames: [String]
+    /// The hand localiser's plan (nil: not planned).
+    public let localiser: LocaliserBuffers?
+
+    /// The localiser's buffers: request indices as the encoder's.
+    public struct LocaliserBuffers {
+        public let shapes: [TensorShape]
+        public let tensorBuffers: [Int]
+        public let packedWeights: [Int?]
+        /// Resize tables from the whole frame to the localiser's input.
+        public let preprocessWorkspace: Int
+    }
 
     /// The arena is at most half the RAM of the smallest board Dactyl supports (a Raspberry Pi
     /// Zero 2 W has 512 MB): a plan above it fails at once with an error naming the limit,
@@ -122,7 +143,10 @@ public struct PipelineLayout {
         }
         let shapes = try model.encoderShapes(inputHeight: configuration.inputHeight, inputWidth: configuration.inputWidth)
         let ops = model.encoderOps
-        let storeStep = ops.count + 1
+        let localiser = configuration.localiser ? model.localiser : nil
+        // Localiser steps: preprocess, its ops, reading the box.
+        let first = localiser.map { $0.ops.count + 2 } ?? 0
+        let storeStep = first + ops.count + 1
         let firstHeadStep = storeStep + 1
         let decodeStep = firstHeadStep + model.headOps.count
         let window = configuration.window
@@ -142,37 +166,58 @@ public struct PipelineLayout {
             return requests.count - 1
         }
 
-        // Encoder tensors live from the step that writes them to the last step that reads them.
-        var lastRead = [Int](repeating: 0, count: shapes.count)
-        for (index, op) in ops.enumerated() {
-            lastRead[op.input] = max(lastRead[op.input], index + 1)
-            if case .conv2d(let conv) = op, let residual = conv.residual {
-                lastRead[residual] = max(lastRead[residual], index + 1)
+        /// An int8 graph's tensors, each live from the step that writes it to the last step that
+        /// reads it (`base`: the step of its preprocess; `kept` tensors are read at `keptUntil`).
+        func graphTensors(_ ops: [EncoderOp], _ shapes: [TensorShape], base: Int, kept: [Int], keptUntil: Int,
+                          prefix: String) -> [Int] {
+            var lastRead = [Int](repeating: base, count: shapes.count)
+            for (index, op) in ops.enumerated() {
+                lastRead[op.input] = max(lastRead[op.input], base + index + 1)
+                if case .conv2d(let conv) = op, let residual = conv.residual {
+                    lastRead[residual] = max(lastRead[residual], base + index + 1)
+                }
+            }
+            for id in kept { lastRead[id] = keptUntil }
+            var writtenAt = [Int](repeating: base, count: shapes.count)
+            for (index, op) in ops.enumerated() { writtenAt[op.output] = base + index + 1 }
+            return shapes.indices.map { id in
+                request("\(prefix)tensor \(id) \(shapes[id])", shapes[id].elementCount, writtenAt[id], max(lastRead[id], writtenAt[id]))
             }
         }
-        lastRead[model.featureTensor] = storeStep
-        var writtenAt = [Int](repeating: 0, count: shapes.count)
-        for (index, op) in ops.enumerated() { writtenAt[op.output] = index + 1 }
-        tensorBuffers = shapes.indices.map { id in
-            request("tensor \(id) \(shapes[id])", shapes[id].elementCount, writtenAt[id], max(lastRead[id], writtenAt[id]))
+        /// Packed weights are written once at start-up and read by every frame.
+        func packed(_ ops: [EncoderOp], _ shapes: [TensorShape], prefix: String) -> [Int?] {
+            ops.enumerated().map { index, op in
+                guard case .conv2d(let conv) = op else { return nil }
+                let input = shapes[op.input], output = shapes[op.output]
+                let window = Window2D(inputHeight: input.height, inputWidth: input.width, outputHeight: output.height,
+                                      outputWidth: output.width, kernelHeight: conv.kernelHeight, kernelWidth: conv.kernelWidth,
+                                      strideHeight: conv.strideHeight, strideWidth: conv.strideWidth,
+                                      padHeight: conv.padHeight, padWidth: conv.padWidth)
+                let bytes = FastConv2DQ8.packedBytes(window: window, inputChannels: conv.inChannels,
+                                                     outputChannels: conv.outChannels, path: configuration.kernelPath)
+                return bytes > 0 ? request("\(prefix)op \(index) weights packed for \(configuration.kernelPath.name)", bytes, 0, decodeStep) : nil
+            }
         }
+        if let localiser {
+            let readStep = localiser.ops.count + 1
+            self.localiser = LocaliserBuffers(
+                shapes: localiser.shapes,
+                tensorBuffers: graphTensors(localiser.ops, localiser.shapes, base: 0, kept: [localiser.heatTensor, localiser.boxTensor],
+                                            keptUntil: readStep, prefix: "localiser "),
+                packedWeights: packed(localiser.ops, localiser.shapes, prefix: "localiser "),
+                preprocessWorkspace: request(
+                    "localiser preprocess tables",
+                    FrameToInput.workspaceBytes(outputHeight: localiser.inputHeight, outputWidth: localiser.inputWidth), 0, decodeStep))
+        } else {
+            self.localiser = nil
+        }
+        tensorBuffers = graphTensors(ops, shapes, base: first, kept: [model.featureTensor], keptUntil: storeStep, prefix: "")
         // Filled once at start-up and read for every frame, so live throughout.
         preprocessWorkspace = request(
             "preprocess tables",
             FrameToInput.workspaceBytes(outputHeight: configuration.inputHeight, outputWidth: configuration.inputWidth),
             0, decodeStep)
-        // Packed weights are written once at start-up and read by every frame.
-        packedWeights = ops.enumerated().map { index, op in
-            guard case .conv2d(let conv) = op else { return nil }
-            let input = shapes[op.input], output = shapes[op.output]
-            let window = Window2D(inputHeight: input.height, inputWidth: input.width, outputHeight: output.height,
-                                  outputWidth: output.width, kernelHeight: conv.kernelHeight, kernelWidth: conv.kernelWidth,
-                                  strideHeight: conv.strideHeight, strideWidth: conv.strideWidth,
-                                  padHeight: conv.padHeight, padWidth: conv.padWidth)
-            let bytes = FastConv2DQ8.packedBytes(window: window, inputChannels: conv.inChannels,
-                                                 outputChannels: conv.outChannels, path: configuration.kernelPath)
-            return bytes > 0 ? request("op \(index) weights packed for \(configuration.kernelPath.name)", bytes, 0, decodeStep) : nil
-        }
+        packedWeights = packed(ops, shapes, prefix: "")
         featureRing = request("feature ring \(window)x\(model.featureSize)", CheckedSize.product(window, model.featureSize), 0, decodeStep)
         resamplingFeatures = request("frame-rate resampling: last and current feature", CheckedSize.product(2, model.featureSize),
                                      0, decodeStep)
@@ -207,7 +252,13 @@ public struct PipelineLayout {
         vocabulary = configuration.vocabularyBytes > 0
             ? request("lexicon trie and language model", configuration.vocabularyBytes, 0, decodeStep) : nil
 
-        var stepNames = ["preprocess"]
+        var stepNames: [String] = []
+        if let localiser {
+            stepNames.append("localiser preprocess")
+            for (index, op) in localiser.ops.enumerated() { stepNames.append("localiser op \(index) \(op.name)") }
+            stepNames.append("localiser box")
+        }
+        stepNames.append("preprocess")
         for (index, op) in ops.enumerated() { stepNames.append("encoder op \(index) \(op.name)") }
         stepNames.append("store feature")
         for (index, op) in model.headOps.enumerated() { stepNames.append("head op \(index) \(op.name)") }

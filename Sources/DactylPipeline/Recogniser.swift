@@ -41,6 +41,12 @@ public final class Recogniser {
     let currentFeature: UnsafeMutablePointer<Int8>
     /// Frames in the window so far.
     public private(set) var frames = 0
+    /// The hand localiser and crop tracker (`--crop auto`; nil unless the configuration planned it).
+    public private(set) var cropFollower: CropFollower? = nil
+    /// `add(clip:sourceRate:)` with a crop follower: each source frame where the crop changed, and the new crop.
+    public private(set) var cropChanges: [(frame: Int, crop: CropRect)] = []
+    /// Set to [] to have `add(clip:sourceRate:)` keep every localiser run's raw box (`decode --trace-boxes`).
+    public var boxLog: [(frame: Int, box: HandBox)]? = nil
 
     /// Plans and allocates the arena for `configuration`, with frames of `frameWidth` x
     /// `frameHeight` cropped to `crop`. `kernelPath` nil takes the configuration's (by default
@@ -85,6 +91,25 @@ public final class Recogniser {
         featureRing = arena.buffer(layout.featureRing, as: Int8.self)
         lastFeature = arena.buffer(layout.resamplingFeatures, as: Int8.self)
         currentFeature = lastFeature + model.featureSize
+        if let localiser = model.localiser, layout.localiser != nil {
+            let handLocaliser = try HandLocaliser(model: model, layout: layout, arena: arena, frameWidth: frameWidth,
+                                                  frameHeight: frameHeight, kernelPath: configuration.kernelPath, pool: pool)
+            let tracker = CropTracker(frameWidth: frameWidth, frameHeight: frameHeight,
+                                      aspect: Double(configuration.inputWidth) / Double(configuration.inputHeight),
+                                      framesPerSecond: model.frameRate.perSecond, initial: crop, settings: configuration.tracker)
+            cropFollower = CropFollower(localiser: handLocaliser, tracker: tracker,
+                                        interval: configuration.localiserInterval ?? localiser.interval)
+        }
+    }
+
+    /// `--crop auto`: runs the localiser when due (`CropFollower.step`) on a source frame that
+    /// fills `modelFrames` model frames and moves the crop if the tracker moved it; returns the
+    /// new crop, or nil if it stayed (or there is no follower).
+    public func followHand(_ frame: YUVFrame, modelFrames: Int) -> CropRect? {
+        guard let moved = cropFollower?.step(frame, modelFrames: modelFrames) else { return nil }
+        // The tracker keeps its crops inside the frame, so this cannot fail.
+        do { try setCrop(moved) } catch { return nil }
+        return moved
     }
 
     public var window: Int { layout.configuration.window }
@@ -94,7 +119,8 @@ public final class Recogniser {
     public var featureSize: Int { model.featureSize }
     public var classes: Int { model.numClasses }
 
-    /// Preprocesses and encodes one frame and appends its feature to the window.
+    /// Preprocesses and encodes one frame and appends its feature to the window (through the
+    /// current crop: the hand is followed by `add(clip:sourceRate:)` and the live box).
     public func add(frame: YUVFrame) throws(PipelineError) {
         guard frames < window else { throw .windowFull(frames: window) }
         preprocess(frame)
@@ -204,13 +230,15 @@ extension Recogniser {
     public convenience init(model: Model, clip: Y4MClip, crop: CropRect, method: CTCDecoder.Method,
                             sourceRate: FrameRate? = nil,
                             kernelPath: KernelPath? = nil, threads: Int? = nil, strategy: PlanningStrategy = .greedyBySize,
-                            vocabularyBytes: Int = 0) throws(PipelineError) {
+                            vocabularyBytes: Int = 0, followHand: Bool = false, localiserInterval: Int? = nil) throws(PipelineError) {
         var configuration = PipelineConfiguration.modelDefaults(model)
         configuration.window = sourceRate.map {
             FrameRateResampler.ticks(frames: clip.frameCount, sourceRate: $0, modelRate: model.frameRate)
         } ?? clip.frameCount
         configuration.vocabularyBytes = vocabularyBytes
         configuration.strategy = strategy
+        configuration.localiser = followHand
+        configuration.localiserInterval = localiserInterval
         if case .beam(let width) = method { configuration.beamWidth = width }
         try self.init(
             model: model, configuration: configuration, crop: crop, frameWidth: clip.width, frameHeight: clip.height,
@@ -238,6 +266,9 @@ extension Recogniser {
             let step = resampler.step(time: FrameRateResampler.sourceTime(frame: frame, rate: sourceRate))
             if step.ticks > 0 {
                 guard frames + step.ticks <= window else { throw .windowFull(frames: window) }
+                let runs = cropFollower?.runs ?? 0
+                if let crop = followHand(yuv, modelFrames: step.ticks) { cropChanges.append((frame, crop)) }
+                if boxLog != nil, let follower = cropFollower, follower.runs > runs, let box = follower.lastBox { boxLog?.append((frame, box)) }
                 preprocess(yuv)
                 encodeInput(step, firstSlot: frames)
                 for index in 0..<step.ticks {

@@ -45,6 +45,7 @@ enum BenchCommand {
         }
         configuration.window = window
         configuration.kernelPath = kernel.kernelPath
+        configuration.localiser = model.localiser != nil
 
         // A synthetic 4:4:4 frame of the input's size (the crop is the whole frame): smooth
         // gradients, so activations are neither all zero nor all saturated.
@@ -143,6 +144,7 @@ enum BenchCommand {
             headTimes.append(dactyl_monotonic_ns() &- start)
         }
 
+        let localiser = localiserCost(recogniser: recogniser, frame: frame, frames: frames)
         let peakPerThread = kernelPeakMACsPerSecond(kernel.kernelPath)
         let threads = kernel.kernelPath == .scalar ? 1 : kernel.threads
         let peak = peakPerThread * Double(threads)
@@ -164,6 +166,12 @@ enum BenchCommand {
                 + "\"peak_gmac_per_second\":\(fixed(Float(peak / 1e9), decimals: 3)),"
                 + "\"fraction_of_peak\":\(peak > 0 ? fixed(Float(gmacs * 1e9 / peak), decimals: 4) : "null"),"
                 + "\"preprocess_ms\":\(fixed(Float(preprocessMs), decimals: 4)),\"head_window\":\(window),\"head_and_decode_ms\":\(fixed(Float(headMs), decimals: 4))"
+            if let localiser {
+                text += ",\"localiser_ms\":\(fixed(Float(localiser.runMs), decimals: 4)),\"localiser_interval\":\(localiser.interval),"
+                    + "\"localiser_preprocess_ms\":\(fixed(Float(localiser.preprocessMs), decimals: 4)),"
+                    + "\"localiser_ms_per_frame\":\(fixed(Float(localiser.runMs / Double(localiser.interval)), decimals: 4)),"
+                    + "\"localiser_macs\":\(localiser.macs)"
+            }
             if layers {
                 text += ",\"layers\":["
                 for step in 0..<encoder.stepCount {
@@ -190,6 +198,13 @@ enum BenchCommand {
                     + "\(fixed(Float(peak / 1e9), decimals: 1)) GMAC/s" : " (no peak loop for the scalar path)"))
         out.line("preprocess alone: \(fixed(Float(preprocessMs), decimals: 3)) ms")
         out.line("temporal head + greedy decoding, window of \(window) frames: \(fixed(Float(headMs), decimals: 3)) ms")
+        if let localiser {
+            out.line("hand localiser (whole frame to \(localiser.input), preprocess + \(fixed(Float(Double(localiser.macs) / 1e6), decimals: 2)) MMAC): "
+                     + "\(fixed(Float(localiser.runMs), decimals: 3)) ms a run (preprocess \(fixed(Float(localiser.preprocessMs), decimals: 3)) ms), "
+                     + "every \(localiser.interval) frames: "
+                     + "\(fixed(Float(localiser.runMs / Double(localiser.interval)), decimals: 3)) ms a frame "
+                     + "(\(fixed(Float(100 * localiser.runMs / Double(localiser.interval) / (medianNs / 1e6)), decimals: 1)) % of the frame latency)")
+        }
         if layers {
             // The minimum too: on a shared machine it is what the op costs when it has the core.
             out.line("op  name          output            MMAC     ms  min ms  GMAC/s  % peak  path")
@@ -208,6 +223,30 @@ enum BenchCommand {
             }
         }
         return out
+    }
+
+    /// The hand localiser's median run (whole frame to its input, its ops, reading the box), if
+    /// the model has one.
+    static func localiserCost(recogniser: Recogniser, frame: YUVFrame, frames: Int)
+        -> (runMs: Double, preprocessMs: Double, interval: Int, macs: Int, input: String)? {
+        guard let follower = recogniser.cropFollower else { return nil }
+        let localiser = follower.localiser
+        for _ in 0..<max(3, frames / 5) { _ = localiser.locate(frame) }
+        var times: [UInt64] = [], preprocessTimes: [UInt64] = []
+        times.reserveCapacity(frames)
+        preprocessTimes.reserveCapacity(frames)
+        for _ in 0..<frames {
+            let start = dactyl_monotonic_ns()
+            localiser.preprocess(frame)
+            let preprocessed = dactyl_monotonic_ns()
+            localiser.run()
+            _ = localiser.readBox(frameWidth: frame.width, frameHeight: frame.height)
+            let end = dactyl_monotonic_ns()
+            times.append(end &- start)
+            preprocessTimes.append(preprocessed &- start)
+        }
+        return (median(times) / 1e6, median(preprocessTimes) / 1e6, follower.interval, localiser.localiser.multiplyAccumulates,
+                "\(localiser.localiser.inputHeight)x\(localiser.localiser.inputWidth)")
     }
 
     static func pad(_ text: String, _ width: Int, left: Bool = false) -> String {

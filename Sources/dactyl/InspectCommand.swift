@@ -30,6 +30,7 @@ enum InspectCommand {
         let model = try loadModel(arguments.positionals.first)
         var configuration = PipelineConfiguration.modelDefaults(model)
         configuration.kernelPath = kernel.kernelPath
+        configuration.localiser = model.localiser != nil
         do {
             if let size = try arguments.integers("--input", count: 2, separator: "x", range: 1...Model.maximumInputSize,
                                                  example: "HxW from 1x1 to \(Model.maximumInputSize)x\(Model.maximumInputSize) such as 112x112") {
@@ -50,6 +51,40 @@ enum InspectCommand {
             throw .failed(error.description)
         }
         return report(model: model, layout: layout)
+    }
+
+    /// The hand localiser: input, ops with shapes and MACs, interval and its cost beside the encoder's.
+    static func localiserReport(_ localiser: Localiser, model: Model, encoderMACs: Int, into out: inout OutputText) {
+        let seconds = Double(localiser.interval) / model.frameRate.perSecond
+        out.line("hand localiser, int8, every \(localiser.interval) frames (\(fixed(Float(seconds * 1000), decimals: 0)) ms at the model's rate); "
+                 + "input \(localiser.inputHeight)x\(localiser.inputWidth)x3 (the whole frame), presence logit \(fixed(localiser.presenceLogit, decimals: 3))")
+        out.line("  #   op                 input          output         kernel  stride  pad  relu  MACs")
+        for (index, op) in localiser.ops.enumerated() {
+            var kernel = "-", stride = "-", pad = "-", relu = "-"
+            switch op {
+            case .conv2d(let conv):
+                kernel = "\(conv.kernelHeight)x\(conv.kernelWidth)"
+                stride = "\(conv.strideHeight)"
+                pad = "\(conv.padHeight)"
+                relu = conv.relu ? "yes" : "no"
+            case .maxPool2d(let pool):
+                kernel = "\(pool.kernelHeight)x\(pool.kernelWidth)"
+                stride = "\(pool.strideHeight)"
+                pad = "\(pool.padHeight)"
+            case .globalAvgPool:
+                break
+            }
+            out.line("  " + padRight("\(index)", 4) + padRight(op.name, 19)
+                     + padRight("t\(op.input) \(localiser.shapes[op.input])", 15) + padRight("t\(op.output) \(localiser.shapes[op.output])", 15)
+                     + padRight(kernel, 8) + padRight(stride, 8) + padRight(pad, 5) + padRight(relu, 6)
+                     + grouped(localiser.multiplyAccumulates(op: index)))
+        }
+        let macs = localiser.multiplyAccumulates
+        let share = encoderMACs > 0 ? Float(macs) / Float(localiser.interval) / Float(encoderMACs) * 100 : 0
+        out.line("  total \(grouped(macs)) MACs per run, \(grouped(macs / localiser.interval)) per frame amortised "
+                 + "(\(fixed(share, decimals: 1)) % of the encoder's); heat t\(localiser.heatTensor) \(localiser.heatShape), "
+                 + "box t\(localiser.boxTensor); weights \(grouped(localiser.weightBytes)) bytes")
+        out.line()
     }
 
     static func report(model: Model, layout: PipelineLayout) -> OutputText {
@@ -96,6 +131,7 @@ enum InspectCommand {
         }
         out.line("  total \(grouped(encoderMACs)) MACs per frame; feature t\(model.featureTensor), \(model.featureSize) values")
         out.line()
+        if let localiser = model.localiser { localiserReport(localiser, model: model, encoderMACs: encoderMACs, into: &out) }
 
         let window = configuration.window
         out.line("temporal head, fp32, per window of \(window) frames")

@@ -40,7 +40,9 @@ enum RunCommand {
 
         Every board profile key can be given as an option, overriding the profile (board/README.md):
           --camera-device DEV  --camera-size WxH  --camera-fps N  --camera-format auto|yuyv|nv12|yu12|mjpeg
-          --crop X,Y,W,H|model  --sinks LIST (--sink)  --threads N
+          --crop X,Y,W,H|auto|model  --sinks LIST (--sink)  --threads N
+          (crop auto: follow the hand with the model's localiser, the default for a model that has one
+          and no crop set; --localiser-interval N runs it every N model frames; docs/localiser.md)
           --serial-device DEV (--serial)  --serial-baud N  --serial-mode tagged|text
           --gpio-chip CHIP  --gpio-status-led LINE  --gpio-word-led LINE  --gpio-button LINE  --gpio-active-low yes|no
           --keyboard-device DEV (--keyboard)  --keyboard-separator space|enter
@@ -52,15 +54,18 @@ enum RunCommand {
                                                ("--keyboard", "--keyboard-device"), ("--baud", "--serial-baud")]
 
     static func run(_ words: ArraySlice<String>) throws(CommandError) -> OutputText {
-        var valueOptions = ["--board", "--model", "--beam", "--window", "--max-frames", "--format", "--preview"] + BoardProfile.options
+        var valueOptions = ["--board", "--model", "--beam", "--window", "--max-frames", "--format", "--preview", "--localiser-interval"]
+            + BoardProfile.options
             + VocabularyOptions.names + ["--kernel"]
         for (alias, _) in aliases { valueOptions.append(alias) }
         let arguments = try CommandError.parsing(words, valueOptions: valueOptions, flagOptions: ["--fast", "--loop", "--stats", "--trace"])
         guard arguments.positionals.count <= 1 else {
             throw .usage("run takes one source (a camera device or a .y4m clip), got \(arguments.positionals.count)")
         }
-        let beamWidth: Int, maxFrames: Int, format: String, windowOption: Int?
+        let beamWidth: Int, maxFrames: Int, format: String, windowOption: Int?, localiserInterval: Int?
         do {
+            localiserInterval = arguments.value("--localiser-interval") == nil ? nil
+                : try arguments.integer("--localiser-interval", default: 1, range: 1...Localiser.maximumInterval)
             beamWidth = try arguments.integer("--beam", default: 0, range: 1...maximumBeamWidth)
             maxFrames = try arguments.integer("--max-frames", default: Int.max, range: 1...Int.max)
             format = try arguments.choice("--format", from: ["text", "jsonl"], default: "text")
@@ -108,6 +113,8 @@ enum RunCommand {
             x: model.defaultCrop.x, y: model.defaultCrop.y, width: model.defaultCrop.width, height: model.defaultCrop.height,
             frameWidth: frameWidth, frameHeight: frameHeight)
         let crop = profile.crop ?? defaultCrop
+        let followHand = try DecodeCommand.autoCrop(profile.cropAuto == true ? "auto" : profile.cropAuto == false ? "model" : nil,
+                                                    given: profile.crop != nil, model: model)
         let window = windowOption ?? model.defaultWindow
         let recogniser: ContinuousRecogniser
         do {
@@ -115,7 +122,8 @@ enum RunCommand {
                                                   frameWidth: frameWidth, frameHeight: frameHeight,
                                                   settings: profile.segmenter,
                                                   vocabulary: vocabulary, kernelPath: kernelPath,
-                                                  threads: profile.threads > 0 ? profile.threads : nil)
+                                                  threads: profile.threads > 0 ? profile.threads : nil,
+                                                  followHand: followHand, localiserInterval: localiserInterval)
         } catch {
             throw .failed("\(sourcePath): \(error.description)")
         }
@@ -164,6 +172,11 @@ enum RunCommand {
             var report = OutputText()
             report.line("dactyl: " + statistics.summary(frames: recogniser.framesEncoded, modelFrames: recogniser.encoded,
                                                               modelRate: recogniser.recogniser.model.frameRate, words: recogniser.wordsCommitted))
+            if let follower = recogniser.recogniser.cropFollower {
+                let share = follower.frames > 0 ? Float(100 * follower.framesWithHand) / Float(follower.frames) : 0
+                report.line("dactyl: hand localiser: \(follower.runs) runs (every \(follower.interval) model frames), "
+                            + "hand tracked in \(fixed(share, decimals: 1)) % of model frames, crop moved \(follower.moves) times")
+            }
             report.write(to: 2)
             if format == "jsonl" {
                 box.sinks.sinks.stdout?.stats(counters, wordLatency: LatencySummary(statistics.wordLatencies),
@@ -217,7 +230,13 @@ enum RunCommand {
             printError(message(error) + " (SIGHUP: keeping the profile loaded before)")
             return
         }
-        if reloaded.crop != profile.crop {
+        if box.recogniser.recogniser.cropFollower != nil {
+            if reloaded.crop != nil || reloaded.cropAuto == false {
+                printError("SIGHUP: the crop follows the hand (crop = auto); a fixed crop takes effect when dactyl restarts")
+            }
+        } else if reloaded.crop == nil && reloaded.cropAuto == true {
+            printError("SIGHUP: crop = auto takes effect when dactyl restarts (keeping the crop \(profile.crop ?? defaultCrop))")
+        } else if reloaded.crop != profile.crop {
             do {
                 try box.recogniser.setCrop(reloaded.crop ?? defaultCrop)
             } catch {
@@ -235,7 +254,8 @@ enum RunCommand {
     static func traceFrame(_ recogniser: ContinuousRecogniser, frame: Int) {
         var line = OutputText()
         line.line("trace frame \(frame) motion \(fixed(recogniser.lastMotion, decimals: 2)) floor \(fixed(recogniser.motionFloor.floor, decimals: 2)) "
-                  + "\(recogniser.segmentOpen ? "segment" : "idle") \(recogniser.status.name)")
+                  + "\(recogniser.segmentOpen ? "segment" : "idle") \(recogniser.status.name)"
+                  + (recogniser.recogniser.cropFollower.map { " hand \($0.handPresent ? "yes" : "no") crop \($0.crop.x),\($0.crop.y),\($0.crop.width),\($0.crop.height)" } ?? ""))
         line.write(to: 2)
     }
 

@@ -142,6 +142,29 @@ enum SelfTestCommand {
             }
         }
 
+        // The hand localiser's golden vectors: its heat and box maps bit-exact on every path.
+        let localiserFiles: (model: Bytes, clip: Bytes, heat: [Bytes], box: [Bytes])
+        if let folder = arguments.value("--golden") {
+            let base = folder + "/localiser/"
+            localiserFiles = (try .file(base + "tiny-localiser.dmdl"), try .file(base + "frames.y4m"),
+                              [try .file(base + "frame0.heat.bin"), try .file(base + "frame1.heat.bin"), try .file(base + "frame2.heat.bin")],
+                              [try .file(base + "frame0.box.bin"), try .file(base + "frame1.box.bin"), try .file(base + "frame2.box.bin")])
+        } else {
+            localiserFiles = (.builtIn(dactyl_builtin_golden_localiser_model(), "localiser/tiny-localiser.dmdl"),
+                              .builtIn(dactyl_builtin_golden_localiser_clip(), "localiser/frames.y4m"),
+                              [.builtIn(dactyl_builtin_golden_localiser_heat0(), "heat0"), .builtIn(dactyl_builtin_golden_localiser_heat1(), "heat1"),
+                               .builtIn(dactyl_builtin_golden_localiser_heat2(), "heat2")],
+                              [.builtIn(dactyl_builtin_golden_localiser_box0(), "box0"), .builtIn(dactyl_builtin_golden_localiser_box1(), "box1"),
+                               .builtIn(dactyl_builtin_golden_localiser_box2(), "box2")])
+        }
+        for path in KernelPath.available(on: cpu) {
+            switch runLocaliserGolden(localiserFiles, kernelPath: path) {
+            case .failure(let message): check(false, "kernel path \(path.name): hand localiser: \(message)")
+            case .success(let (equal, total, frames)):
+                check(equal == total, "kernel path \(path.name): hand localiser's heat and box maps bit-exact, \(equal) of \(total) int8 values over \(frames) frames")
+            }
+        }
+
         // The fast paths on random conv2d shapes the golden model lacks (odd channel counts, 5x5, 7x7).
         let randomCases = 40
         for path in KernelPath.available(on: cpu) where path != .scalar {
@@ -220,6 +243,41 @@ enum SelfTestCommand {
         result.greedy = DecodeCommand.letters(model, recogniser.makeDecoder(.greedy).decode(logProbs: logProbs, frames: frames).labels)
         result.beam = DecodeCommand.letters(model, recogniser.makeDecoder(method).decode(logProbs: logProbs, frames: frames).labels)
         return .success(result)
+    }
+
+    /// The localiser golden model on `clip`'s frames: (equal values, values, frames) of its heat and box maps.
+    static func runLocaliserGolden(_ files: (model: Bytes, clip: Bytes, heat: [Bytes], box: [Bytes]),
+                                   kernelPath: KernelPath) -> Outcome<(Int, Int, Int)> {
+        let model: Model, clip: Y4MClip, recogniser: Recogniser
+        do { model = try Model.borrowing(bytes: files.model.buffer, path: files.model.name) } catch { return .failure(error.description) }
+        do { clip = try Y4MClip(borrowing: files.clip.buffer, name: files.clip.name) } catch { return .failure(error.description) }
+        guard let localiser = model.localiser else { return .failure("\(files.model.name) has no localiser") }
+        var configuration = PipelineConfiguration.modelDefaults(model)
+        configuration.localiser = true
+        do {
+            recogniser = try Recogniser(model: model, configuration: configuration,
+                                        crop: CropRect(x: 0, y: 0, width: clip.width, height: clip.height),
+                                        frameWidth: clip.width, frameHeight: clip.height, kernelPath: kernelPath)
+        } catch {
+            return .failure(error.description)
+        }
+        guard let runner = recogniser.cropFollower?.localiser else { return .failure("the localiser was not planned") }
+        let cells = localiser.heatShape.elementCount
+        var equal = 0, total = 0, frames = 0
+        var cursor = clip.makeFrameCursor()
+        while frames < files.heat.count, let frame = cursor.next() {
+            let heat = files.heat[frames].buffer, box = files.box[frames].buffer
+            guard heat.count == cells, box.count == 4 * cells else {
+                return .failure("golden maps of frame \(frames) hold \(heat.count) and \(box.count) values, expected \(cells) and \(4 * cells)")
+            }
+            _ = runner.locate(frame)
+            for index in 0..<cells where runner.heatMap[index] == Int8(bitPattern: heat[index]) { equal += 1 }
+            for index in 0..<4 * cells where runner.boxMap[index] == Int8(bitPattern: box[index]) { equal += 1 }
+            total += 5 * cells
+            frames += 1
+        }
+        guard frames == files.heat.count else { return .failure("the clip has \(frames) frames, expected \(files.heat.count)") }
+        return .success((equal, total, frames))
     }
 
     static func decode(model: Model, clip: Y4MClip, crop: CropRect, method: CTCDecoder.Method,

@@ -38,7 +38,16 @@ final class BoardProfileTests: XCTestCase {
         XCTAssertEqual(profile.serialBaud, 57600, "a later line wins")
         XCTAssertTrue(profile.sinks.serial && profile.sinks.keyboard && !profile.sinks.stdout)
         XCTAssertEqual(profile.crop, CropRect(x: 10, y: 20, width: 200, height: 180))
+        XCTAssertEqual(profile.cropAuto, false)
         XCTAssertTrue(profile.gpioActiveLow)
+        // crop = auto follows the hand; model is the model's crop; not set, the model decides.
+        XCTAssertNil(try BoardProfile.parse("sinks = stdout", source: "t.conf").cropAuto)
+        let auto = try BoardProfile.parse(text + "\ncrop = auto\n", source: "t.conf")
+        XCTAssertNil(auto.crop)
+        XCTAssertEqual(auto.cropAuto, true)
+        let model = try BoardProfile.parse(text + "\ncrop = model\n", source: "t.conf")
+        XCTAssertNil(model.crop)
+        XCTAssertEqual(model.cropAuto, false)
         XCTAssertEqual(profile.cameraDevice, "/dev/video0", "keys not given keep their defaults")
     }
 

@@ -117,6 +117,52 @@ final class FrameLoopAllocationTests: XCTestCase {
         XCTAssertEqual(real.box.sinks.serial?.wordsDelivered, counted.box.sinks.commits, "every piece of both words reached the port")
     }
 
+    /// Issue 14: the live loop with `--crop auto` (the localiser on every kernel path, one
+    /// thread and three, run every frame and every third; the tracker moving the crop) allocates nothing.
+    func testLiveBoxLoopWithTheLocaliserAllocatesNothing() throws {
+        #if DEBUG
+        try XCTSkipUnless(false, "runs on the release build: scripts/test.sh runs it with swift test -c release")
+        #endif
+        let original = try Data(contentsOf: URL(fileURLWithPath: SessionClip.modelPath))
+        let (path, _) = try SessionClip().write([.holdFirst(20), .word, .holdLast(30), .empty(10), .word, .holdLast(30)])
+        let clip = try Y4MClip(path: path)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dactyl-alloc-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var models: [(String, Model)] = []
+        for (name, data) in [("bright", LocaliserBuilder().adding(to: original)),
+                             ("random", LocaliserBuilder.randomGraph(adding: original, seed: 5))] {
+            let url = folder.appendingPathComponent("\(name).dmdl")
+            try data.write(to: url)
+            models.append((name, try Model.load(path: url.path)))
+        }
+        var cropMoves = 0
+        for (name, model) in models {
+            for path in KernelPath.available(on: .detect()) {
+                for (threads, interval) in [(1, 1), (3, 3)] {
+                    let recogniser = try ContinuousRecogniser(
+                        model: model, window: 48, method: .beam(width: 4), crop: CropRect(x: 0, y: 0, width: clip.width, height: clip.height),
+                        frameWidth: clip.width, frameHeight: clip.height, kernelPath: path, threads: threads,
+                        followHand: true, localiserInterval: interval)
+                    let box = LiveBox(recogniser: recogniser, source: .clip(ClipPlayer(clip: clip, realtime: false, loop: false)),
+                                      sinks: CountingSink())
+                    let initial = recogniser.recogniser.preprocessor.crop
+                    allocation_counter_start_all_threads()
+                    box.start()
+                    while box.step() != .ended {}
+                    box.finish(flushSeconds: 0.5)
+                    let allocations = allocation_counter_stop_all_threads()
+                    let label = "\(name) localiser, \(path.name), \(threads) threads, interval \(interval)"
+                    XCTAssertEqual(allocations, 0, "\(label): \(allocations) heap allocations in the live loop")
+                    let follower = try XCTUnwrap(recogniser.recogniser.cropFollower)
+                    XCTAssertEqual(follower.runs, (clip.frameCount + interval - 1) / interval, label)
+                    if recogniser.recogniser.preprocessor.crop != initial { cropMoves += 1 }
+                }
+            }
+        }
+        XCTAssertGreaterThan(cropMoves, 0, "the tracker moved the crop in some runs")
+    }
+
     /// Issue 10, frame rate: the live loop over sources at other rates than the model's, resampled
     /// to it (15 frames/s: each frame fills two model frames, the first interpolated, a segment
     /// filling the window mid-frame; 60: every other frame skipped), allocates nothing either.

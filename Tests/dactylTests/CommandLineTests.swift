@@ -186,12 +186,14 @@ final class CommandLineTests: XCTestCase {
         for text in ["conv2d_q8", "maxpool2d_q8", "global_avgpool_q8", "bigru_f32", "MACs per frame", "feature ring", "arena "] {
             XCTAssertTrue(greedy.stdout.contains(text), "inspect output lacks \(text)")
         }
-        // The model's frame rate: tiny.dmdl records 30 (RATE); the shipped model, a 1.0 file, has it assumed.
+        // The model's frame rate: tiny.dmdl records 30 (RATE); the shipped model has no RATE (a 1.0 file
+        // to which issue 14 added the localiser, format 1.2): it is assumed.
         XCTAssertTrue(greedy.stdout.contains("(format 1.1, "), greedy.stdout)
         XCTAssertTrue(greedy.stdout.contains("frame rate 30 frames/s; sources at other rates are resampled to it"), greedy.stdout)
         let shipped = try dactyl(["inspect"])
-        XCTAssertTrue(shipped.stdout.contains("(format 1.0, ") && shipped.stdout.contains("frame rate 30 frames/s (no RATE section: assumed)"),
+        XCTAssertTrue(shipped.stdout.contains("(format 1.2, ") && shipped.stdout.contains("frame rate 30 frames/s (no RATE section: assumed)"),
                       shipped.stdout)
+        XCTAssertTrue(shipped.stdout.contains("hand localiser, int8, every 3 frames"), shipped.stdout)
         func arenaBytes(_ output: String) -> Int {
             let line = output.split(separator: "\n").first { $0.contains("  arena ") }!
             return Int(line.split(separator: " ")[1].replacingOccurrences(of: ",", with: ""))!
@@ -322,10 +324,11 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(wrong.stdout.contains("FAIL  kernel path scalar: encoder outputs bit-exact, 255 of 256"), wrong.stdout)
         XCTAssertTrue(wrong.stdout.contains("PASS  kernel path scalar: greedy letters"), "letters do not depend on the expected file")
         // Every path this CPU runs fails the bit-exact check (and nothing else): model load, then
-        // three checks per path, one random-shape check per fast path, then the short decode.
+        // three checks per path and the localiser's per path, one random-shape check per fast path,
+        // then the short decode.
         let paths = wrong.stdout.split(separator: "\n").filter { $0.contains("PASS  kernel path") && $0.contains("greedy letters") }.count
         XCTAssertGreaterThanOrEqual(paths, 1)
-        XCTAssertEqual(wrong.lastLine, "selftest: FAIL (\(paths) of \(2 + 3 * paths + (paths - 1)) checks failed)")
+        XCTAssertEqual(wrong.lastLine, "selftest: FAIL (\(paths) of \(2 + 4 * paths + (paths - 1)) checks failed)")
         XCTAssertTrue(builtIn.stdout.contains("SKIP  kernel path"), "the paths this binary or CPU cannot run are named")
 
         try assertFails(["selftest", "--golden", scratch.appendingPathComponent("nowhere").path], status: 1, mentioning: ["nowhere", "No such file"])

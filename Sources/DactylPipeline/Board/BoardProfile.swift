@@ -44,8 +44,12 @@ public struct BoardProfile: Equatable, Sendable {
     public var cameraFramesPerSecond = 30
     /// auto, yuyv, nv12, yu12 or mjpeg.
     public var cameraFormat = "auto"
-    /// The signing zone in pixels of the camera frame; nil: the model's default crop.
+    /// The signing zone in pixels of the camera frame; nil: `cropMode` says.
     public var crop: CropRect?
+    /// Without a fixed `crop`: `crop = auto` (true: follow the hand with the model's localiser),
+    /// `crop = model` (false: the model's default crop), or not set (nil: auto where the model has
+    /// a localiser, else the model's crop).
+    public var cropAuto: Bool? = nil
     public var gpioChip = "gpiochip0"
     /// Line names (e.g. GPIO17) or offsets; empty: not connected.
     public var gpioStatusLED = ""
@@ -129,7 +133,7 @@ public struct BoardProfile: Equatable, Sendable {
         case "camera.fps": cameraFramesPerSecond = try integer(1...240, "frames per second")
         case "camera.format": cameraFormat = try choice(["auto", "yuyv", "nv12", "yu12", "mjpeg"])
         case "crop":
-            if value == "model" { crop = nil; return }
+            if value == "model" || value == "auto" { crop = nil; cropAuto = value == "auto"; return }
             let parts = value.split(separator: ",", omittingEmptySubsequences: false)
             var numbers: [Int] = []
             for part in parts {
@@ -137,9 +141,10 @@ public struct BoardProfile: Equatable, Sendable {
                 numbers.append(number)
             }
             guard numbers.count == 4, parts.count == 4, numbers[2] > 0, numbers[3] > 0 else {
-                throw fail("expected X,Y,W,H in pixels of the camera frame (W and H at least 1), or 'model', got '\(value)'")
+                throw fail("expected X,Y,W,H in pixels of the camera frame (W and H at least 1), 'auto' or 'model', got '\(value)'")
             }
             crop = CropRect(x: numbers[0], y: numbers[1], width: numbers[2], height: numbers[3])
+            cropAuto = false
         case "gpio.chip": gpioChip = try path()
         case "gpio.status-led": gpioStatusLED = value.isEmpty ? "" : try lineName()
         case "gpio.word-led": gpioWordLED = value.isEmpty ? "" : try lineName()

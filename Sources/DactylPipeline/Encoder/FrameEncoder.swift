@@ -1,8 +1,10 @@
 import DactylKernels
 import DactylModel
 
-/// Runs the int8 encoder on one frame's input tensor, every op on arena memory resolved once
-/// at start-up; `encode()` does no allocation and no lookups.
+/// Runs an int8 graph (encoder ops: conv2d, maxpool, global average pool) on one frame's input
+/// tensor, every op on arena memory resolved once at start-up; `encode()` does no allocation and
+/// no lookups. The one runner of both int8 networks: the recogniser's encoder and the hand
+/// localiser (same kernels, the same packed-weight fast paths, the same thread pool).
 public struct FrameEncoder {
     /// An encoder op with its tensors and geometry resolved.
     enum Step {
@@ -22,13 +24,24 @@ public struct FrameEncoder {
     let pool: EncoderThreadPool?
     /// Where preprocessing writes the quantised frame (tensor 0).
     public let input: UnsafeMutablePointer<Int8>
-    /// The per-frame feature (the feature tensor), valid after `encode()`.
+    /// The per-frame feature (the feature tensor), valid after `encode()`; for another graph, its
+    /// `output` tensor.
     public let feature: UnsafePointer<Int8>
 
-    /// `tensorMemory(id)` gives each tensor's buffer, sized for `shapes[id]`; `packedMemory(op)`
-    /// the memory for encoder op `op`'s packed weights (`PipelineLayout.packedWeightBytes`), nil
-    /// where the op keeps the reference kernel.
+    /// The recogniser's encoder. `tensorMemory(id)` gives each tensor's buffer, sized for
+    /// `shapes[id]`; `packedMemory(op)` the memory for encoder op `op`'s packed weights
+    /// (`PipelineLayout.packedWeights`), nil where the op keeps the reference kernel.
     public init(model: Model, shapes: [TensorShape], kernelPath: KernelPath, pool: EncoderThreadPool? = nil,
+                packedMemory: (Int) -> UnsafeMutableRawPointer? = { _ in nil },
+                tensorMemory: (Int) -> UnsafeMutablePointer<Int8>) {
+        self.init(ops: model.encoderOps, tensors: model.tensors, shapes: shapes, output: model.featureTensor,
+                  kernelPath: kernelPath, pool: pool, packedMemory: packedMemory, tensorMemory: tensorMemory)
+    }
+
+    /// Any int8 graph of encoder ops over `tensors` (the localiser's `LOPS` over `LTEN`);
+    /// `output` is the tensor `feature` points to.
+    public init(ops: [EncoderOp], tensors: [TensorInfo], shapes: [TensorShape], output outputTensor: Int,
+                kernelPath: KernelPath, pool: EncoderThreadPool? = nil,
                 packedMemory: (Int) -> UnsafeMutableRawPointer? = { _ in nil },
                 tensorMemory: (Int) -> UnsafeMutablePointer<Int8>) {
         func window(_ input: TensorShape, _ output: TensorShape, kernel: (Int, Int), stride: (Int, Int), pad: (Int, Int)) -> Window2D {
@@ -37,17 +50,17 @@ public struct FrameEncoder {
                      strideHeight: stride.0, strideWidth: stride.1, padHeight: pad.0, padWidth: pad.1)
         }
         var steps: [Step] = []
-        for (index, op) in model.encoderOps.enumerated() {
+        for (index, op) in ops.enumerated() {
             let input = UnsafePointer(tensorMemory(op.input))
             let output = tensorMemory(op.output)
             let inputShape = shapes[op.input], outputShape = shapes[op.output]
-            let inputInfo = model.tensors[op.input], outputInfo = model.tensors[op.output]
+            let inputInfo = tensors[op.input], outputInfo = tensors[op.output]
             switch op {
             case .conv2d(let conv):
                 let stage = Conv2DQ8OutputStage(
                     multipliers: conv.multipliers, shifts: conv.shifts, outputZeroPoint: outputInfo.zeroPoint,
                     relu: conv.relu, residual: conv.residual.map { UnsafePointer(tensorMemory($0)) },
-                    residualZeroPoint: conv.residual.map { model.tensors[$0].zeroPoint } ?? 0,
+                    residualZeroPoint: conv.residual.map { tensors[$0].zeroPoint } ?? 0,
                     residualMultiplier: conv.residualMultiplier, residualShift: conv.residualShift)
                 let geometry = window(inputShape, outputShape, kernel: (conv.kernelHeight, conv.kernelWidth),
                                       stride: (conv.strideHeight, conv.strideWidth), pad: (conv.padHeight, conv.padWidth))
@@ -85,7 +98,7 @@ public struct FrameEncoder {
         self.kernelPath = kernelPath
         self.pool = pool
         self.input = tensorMemory(0)
-        self.feature = UnsafePointer(tensorMemory(model.featureTensor))
+        self.feature = UnsafePointer(tensorMemory(outputTensor))
     }
 
     /// Runs every op on the frame in `input`; the result is in `feature`.

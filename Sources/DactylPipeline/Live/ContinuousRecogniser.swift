@@ -72,8 +72,11 @@ public final class ContinuousRecogniser {
     }
 
     /// The configuration `Recogniser` needs for live recognition with `window` frames.
-    public static func configuration(model: Model, window: Int, method: CTCDecoder.Method, vocabularyBytes: Int = 0) -> PipelineConfiguration {
+    public static func configuration(model: Model, window: Int, method: CTCDecoder.Method, vocabularyBytes: Int = 0,
+                                     followHand: Bool = false, localiserInterval: Int? = nil) -> PipelineConfiguration {
         var configuration = PipelineConfiguration.modelDefaults(model)
+        configuration.localiser = followHand
+        configuration.localiserInterval = localiserInterval
         configuration.window = window
         configuration.vocabularyBytes = vocabularyBytes
         if case .beam(let width) = method { configuration.beamWidth = width }
@@ -88,9 +91,11 @@ public final class ContinuousRecogniser {
     public init(model: Model, window: Int, method: CTCDecoder.Method, crop: CropRect, frameWidth: Int, frameHeight: Int,
                 settings: SegmenterSettings = SegmenterSettings(),
                 vocabulary: (files: VocabularyFiles, lmWeight: Float, insertionBonus: Float)? = nil,
-                kernelPath: KernelPath? = nil, threads: Int? = nil) throws(PipelineError) {
+                kernelPath: KernelPath? = nil, threads: Int? = nil,
+                followHand: Bool = false, localiserInterval: Int? = nil) throws(PipelineError) {
         let configuration = ContinuousRecogniser.configuration(model: model, window: window, method: method,
-                                                               vocabularyBytes: vocabulary?.files.arenaBytes ?? 0)
+                                                               vocabularyBytes: vocabulary?.files.arenaBytes ?? 0,
+                                                               followHand: followHand, localiserInterval: localiserInterval)
         let recogniser = try Recogniser(model: model, configuration: configuration, crop: crop, frameWidth: frameWidth,
                                         frameHeight: frameHeight, kernelPath: kernelPath, threads: threads)
         self.recogniser = recogniser
@@ -121,6 +126,10 @@ public final class ContinuousRecogniser {
         framingChanged = true
     }
 
+    /// Whether the hand localiser sees a hand (`--crop auto`; always true without one): no hand,
+    /// no signing, so the segmenter stays idle and an open word ends.
+    public var handPresent: Bool { recogniser.cropFollower?.handPresent ?? true }
+
     /// Where a segment starts: `frames` ring slots from slot `start`.
     var segmentLength: Int { encoded - segmentStart }
 
@@ -139,6 +148,10 @@ public final class ContinuousRecogniser {
             if segmentOpen && stillTime(until: arrival) >= settings.quietNanoseconds { endSegment(now: now, sink: &sink) }
             return
         }
+        // `--crop auto`: the localiser when due, before the recogniser's preprocess (the plan's
+        // order: its tensors share memory with the encoder's, the input tensor included). A crop
+        // the tracker moved is a change of framing, not motion (as a SIGHUP crop).
+        if recogniser.cropFollower != nil, recogniser.followHand(frame, modelFrames: step.ticks) != nil { framingChanged = true }
         recogniser.preprocess(frame)
         let count = recogniser.inputCount
         let measured = framesEncoded > 0 && !step.restarted && !framingChanged
@@ -184,7 +197,8 @@ public final class ContinuousRecogniser {
         encoded += 1
         if !segmentOpen && encoded - historyStart > window { historyStart = encoded - window }
 
-        let aboveFloor = lastMotion - motionFloor.floor
+        // Without a hand in view nothing is signed, whatever moves.
+        let aboveFloor = handPresent ? lastMotion - motionFloor.floor : -Float.infinity
         let moving = aboveFloor >= settings.startMotion
         if !segmentOpen {
             movingRun = moving ? movingRun + 1 : 0

@@ -68,6 +68,10 @@ func fixChecksums(_ bytes: UnsafeMutableRawBufferPointer) {
 func exercise(_ model: Model, _ data: UnsafeRawBufferPointer) {
     var configuration = PipelineConfiguration.modelDefaults(model)
     configuration.beamWidth = 8
+    configuration.localiser = model.localiser != nil
+    if let localiser = model.localiser {
+        sink &+= localiser.multiplyAccumulates &+ localiser.weightBytes &+ localiser.heatShape.elementCount
+    }
     if let layout = try? PipelineLayout(model: model, configuration: configuration) {
         for index in model.encoderOps.indices { sink &+= model.multiplyAccumulates(encoderOp: index, shapes: layout.shapes) }
         for index in model.headOps.indices { sink &+= model.multiplyAccumulates(headOp: index, frames: configuration.window) }
@@ -112,13 +116,19 @@ func run(_ model: Model) {
         macs = CheckedSize.saturatingSum(macs, model.multiplyAccumulates(encoderOp: index, shapes: shapes))
     }
     for index in model.headOps.indices { macs = CheckedSize.saturatingSum(macs, model.multiplyAccumulates(headOp: index, frames: 2)) }
+    macs = CheckedSize.saturatingSum(macs, model.localiser?.multiplyAccumulates ?? 0)
     guard macs <= 4_000_000 else { return }
     let crop = CropRect(x: 0, y: 0, width: 48, height: 48)
     // The reference kernels with the greedy decoder, this CPU's fastest (packed weights) with the beam.
     for (method, kernelPath) in [(CTCDecoder.Method.greedy, KernelPath.scalar), (.beam(width: 4), nil)] {
         guard let recogniser = try? Recogniser(model: model, clip: runClip, crop: crop, method: method, kernelPath: kernelPath,
-                                               threads: 1) else { return }
+                                               threads: 1, followHand: model.localiser != nil) else { return }
         guard recogniser.layout.plan.arenaBytes <= 64 << 20 else { return }
+        // --crop auto: the localiser on every frame, its box read and tracked (the crop may move).
+        var cursor = runClip.makeFrameCursor()
+        while let frame = cursor.next() {
+            if let moved = recogniser.followHand(frame, modelFrames: 3) { sink &+= moved.width }
+        }
         do { try recogniser.add(clip: runClip) } catch { return }
         let result = recogniser.makeDecoder(method).decode(logProbs: recogniser.runHead(), frames: recogniser.frames)
         sink &+= result.labels.count
@@ -254,11 +264,11 @@ func fuzzArguments(_ data: UnsafeRawBufferPointer) {
                    "--baud": "--serial-baud"]
     let valueOptions = ["--board", "--model", "--beam", "--window", "--max-frames", "--format", "--crop", "--input",
                         "--planner", "--kernel", "--threads", "--frames", "--out", "--size", "--fps", "--pixel-format",
-                        "--stall-ms", "--golden", "--lexicon", "--lm", "--lm-weight", "--insertion-bonus"]
+                        "--stall-ms", "--golden", "--lexicon", "--lm", "--lm-weight", "--insertion-bonus", "--localiser-interval"]
         + BoardProfile.options + aliases.keys.sorted()
     let arguments: Arguments
     do {
-        arguments = try Arguments(words[...], valueOptions: valueOptions, flagOptions: ["--fast", "--loop", "--timing", "--json"])
+        arguments = try Arguments(words[...], valueOptions: valueOptions, flagOptions: ["--fast", "--loop", "--timing", "--json", "--trace-boxes"])
     } catch {
         report(error.message)
         return
@@ -269,6 +279,7 @@ func fuzzArguments(_ data: UnsafeRawBufferPointer) {
     check { () throws(Arguments.UsageError) in try arguments.integer("--beam", default: 0, range: 1...256) }
     check { () throws(Arguments.UsageError) in try arguments.integer("--max-frames", default: Int.max, range: 1...Int.max) }
     check { () throws(Arguments.UsageError) in try arguments.integer("--window", default: 0, range: 32...4096) }
+    check { () throws(Arguments.UsageError) in try arguments.integer("--localiser-interval", default: 1, range: 1...Localiser.maximumInterval) }
     check { () throws(Arguments.UsageError) in try arguments.choice("--format", from: ["text", "jsonl"], default: "text") }
     check { () throws(Arguments.UsageError) in
         try arguments.integers("--crop", count: 4, separator: ",", range: 0...Y4MClip.maximumDimension, example: "X,Y,W,H")
