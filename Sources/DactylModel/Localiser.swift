@@ -28,20 +28,8 @@ public struct Localiser {
 
     public var heatShape: TensorShape { shapes[heatTensor] }
 
-    /// Multiply-accumulates of op `index` for one run (pooling counts one per input tap, as for the encoder).
-    public func multiplyAccumulates(op index: Int) -> Int {
-        let op = ops[index]
-        let output = shapes[op.output]
-        switch op {
-        case .conv2d(let conv):
-            return CheckedSize.saturatingProduct(
-                output.elementCount, conv.kernelHeight, CheckedSize.saturatingProduct(conv.kernelWidth, conv.inChannels))
-        case .maxPool2d(let pool):
-            return CheckedSize.saturatingProduct(output.elementCount, pool.kernelHeight, pool.kernelWidth)
-        case .globalAvgPool:
-            return shapes[op.input].elementCount
-        }
-    }
+    /// Multiply-accumulates of op `index` for one run.
+    public func multiplyAccumulates(op index: Int) -> Int { ops[index].multiplyAccumulates(shapes: shapes) }
 
     /// Multiply-accumulates of one run (bounded by the loader: at most 2^48).
     public var multiplyAccumulates: Int {

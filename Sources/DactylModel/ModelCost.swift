@@ -2,20 +2,9 @@
 /// `CheckedSize`: shapes from `encoderShapes` are bounded so the encoder figures are exact; a
 /// figure that would overflow (a huge window) reads `Int.max` instead of trapping.
 extension Model {
-    /// MACs of encoder op `index` for one frame with tensor `shapes`. Pooling counts one
-    /// accumulate (average) or comparison (max) per input tap.
+    /// MACs of encoder op `index` for one frame with tensor `shapes`.
     public func multiplyAccumulates(encoderOp index: Int, shapes: [TensorShape]) -> Int {
-        let op = encoderOps[index]
-        let output = shapes[op.output]
-        switch op {
-        case .conv2d(let conv):
-            return CheckedSize.saturatingProduct(
-                output.elementCount, conv.kernelHeight, CheckedSize.saturatingProduct(conv.kernelWidth, conv.inChannels))
-        case .maxPool2d(let pool):
-            return CheckedSize.saturatingProduct(output.elementCount, pool.kernelHeight, pool.kernelWidth)
-        case .globalAvgPool:
-            return shapes[op.input].elementCount
-        }
+        encoderOps[index].multiplyAccumulates(shapes: shapes)
     }
 
     /// MACs of head op `index` over a window of `frames`.
@@ -53,5 +42,22 @@ extension Model {
             }
         }
         return total
+    }
+}
+
+extension EncoderOp {
+    /// MACs of this op for one run with tensor `shapes` (the recogniser's encoder or the hand
+    /// localiser). Pooling counts one accumulate (average) or comparison (max) per input tap.
+    public func multiplyAccumulates(shapes: [TensorShape]) -> Int {
+        let output = shapes[self.output]
+        switch self {
+        case .conv2d(let conv):
+            return CheckedSize.saturatingProduct(
+                output.elementCount, conv.kernelHeight, CheckedSize.saturatingProduct(conv.kernelWidth, conv.inChannels))
+        case .maxPool2d(let pool):
+            return CheckedSize.saturatingProduct(output.elementCount, pool.kernelHeight, pool.kernelWidth)
+        case .globalAvgPool:
+            return shapes[input].elementCount
+        }
     }
 }

@@ -53,20 +53,22 @@ enum InspectCommand {
         return report(model: model, layout: layout)
     }
 
-    /// The hand localiser: input, ops with shapes and MACs, interval and its cost beside the encoder's.
-    static func localiserReport(_ localiser: Localiser, model: Model, encoderMACs: Int, into out: inout OutputText) {
-        let seconds = Double(localiser.interval) / model.frameRate.perSecond
-        out.line("hand localiser, int8, every \(localiser.interval) frames (\(fixed(Float(seconds * 1000), decimals: 0)) ms at the model's rate); "
-                 + "input \(localiser.inputHeight)x\(localiser.inputWidth)x3 (the whole frame), presence logit \(fixed(localiser.presenceLogit, decimals: 3))")
-        out.line("  #   op                 input          output         kernel  stride  pad  relu  MACs")
-        for (index, op) in localiser.ops.enumerated() {
-            var kernel = "-", stride = "-", pad = "-", relu = "-"
+    /// One row per int8 op (the encoder's or the localiser's): tensors with shapes, geometry, MACs;
+    /// returns the total MACs.
+    static func int8OpTable(_ ops: [EncoderOp], shapes: [TensorShape], into out: inout OutputText) -> Int {
+        out.line("  #   op                 input          output         kernel  stride  pad  relu  residual  MACs")
+        var total = 0
+        for (index, op) in ops.enumerated() {
+            let macs = op.multiplyAccumulates(shapes: shapes)
+            total += macs
+            var kernel = "-", stride = "-", pad = "-", relu = "-", residual = "-"
             switch op {
             case .conv2d(let conv):
                 kernel = "\(conv.kernelHeight)x\(conv.kernelWidth)"
                 stride = "\(conv.strideHeight)"
                 pad = "\(conv.padHeight)"
                 relu = conv.relu ? "yes" : "no"
+                residual = conv.residual.map { "t\($0)" } ?? "-"
             case .maxPool2d(let pool):
                 kernel = "\(pool.kernelHeight)x\(pool.kernelWidth)"
                 stride = "\(pool.strideHeight)"
@@ -75,10 +77,19 @@ enum InspectCommand {
                 break
             }
             out.line("  " + padRight("\(index)", 4) + padRight(op.name, 19)
-                     + padRight("t\(op.input) \(localiser.shapes[op.input])", 15) + padRight("t\(op.output) \(localiser.shapes[op.output])", 15)
-                     + padRight(kernel, 8) + padRight(stride, 8) + padRight(pad, 5) + padRight(relu, 6)
-                     + grouped(localiser.multiplyAccumulates(op: index)))
+                     + padRight("t\(op.input) \(shapes[op.input])", 15) + padRight("t\(op.output) \(shapes[op.output])", 15)
+                     + padRight(kernel, 8) + padRight(stride, 8) + padRight(pad, 5) + padRight(relu, 6) + padRight(residual, 10)
+                     + grouped(macs))
         }
+        return total
+    }
+
+    /// The hand localiser: input, ops with shapes and MACs, interval and its cost beside the encoder's.
+    static func localiserReport(_ localiser: Localiser, model: Model, encoderMACs: Int, into out: inout OutputText) {
+        let seconds = Double(localiser.interval) / model.frameRate.perSecond
+        out.line("hand localiser, int8, every \(localiser.interval) frames (\(fixed(Float(seconds * 1000), decimals: 0)) ms at the model's rate); "
+                 + "input \(localiser.inputHeight)x\(localiser.inputWidth)x3 (the whole frame), presence logit \(fixed(localiser.presenceLogit, decimals: 3))")
+        _ = int8OpTable(localiser.ops, shapes: localiser.shapes, into: &out)
         let macs = localiser.multiplyAccumulates
         let share = encoderMACs > 0 ? Float(macs) / Float(localiser.interval) / Float(encoderMACs) * 100 : 0
         out.line("  total \(grouped(macs)) MACs per run, \(grouped(macs / localiser.interval)) per frame amortised "
@@ -104,31 +115,7 @@ enum InspectCommand {
         out.line()
 
         out.line("encoder, int8, per frame")
-        out.line("  #   op                 input          output         kernel  stride  pad  relu  residual  MACs")
-        var encoderMACs = 0
-        for (index, op) in model.encoderOps.enumerated() {
-            let macs = model.multiplyAccumulates(encoderOp: index, shapes: layout.shapes)
-            encoderMACs += macs
-            var kernel = "-", stride = "-", pad = "-", relu = "-", residual = "-"
-            switch op {
-            case .conv2d(let conv):
-                kernel = "\(conv.kernelHeight)x\(conv.kernelWidth)"
-                stride = "\(conv.strideHeight)"
-                pad = "\(conv.padHeight)"
-                relu = conv.relu ? "yes" : "no"
-                residual = conv.residual.map { "t\($0)" } ?? "-"
-            case .maxPool2d(let pool):
-                kernel = "\(pool.kernelHeight)x\(pool.kernelWidth)"
-                stride = "\(pool.strideHeight)"
-                pad = "\(pool.padHeight)"
-            case .globalAvgPool:
-                break
-            }
-            out.line("  " + padRight("\(index)", 4) + padRight(op.name, 19)
-                     + padRight("t\(op.input) \(layout.shapes[op.input])", 15) + padRight("t\(op.output) \(layout.shapes[op.output])", 15)
-                     + padRight(kernel, 8) + padRight(stride, 8) + padRight(pad, 5) + padRight(relu, 6) + padRight(residual, 10)
-                     + grouped(macs))
-        }
+        let encoderMACs = int8OpTable(model.encoderOps, shapes: layout.shapes, into: &out)
         out.line("  total \(grouped(encoderMACs)) MACs per frame; feature t\(model.featureTensor), \(model.featureSize) values")
         out.line()
         if let localiser = model.localiser { localiserReport(localiser, model: model, encoderMACs: encoderMACs, into: &out) }
