@@ -22,12 +22,12 @@ from ..synth.clip import FrameRenderer, SynthSettings
 from ..synth.imaging import develop, gaussian_blur, vignetting
 from ..synth.photos import pool_photos
 from ..synth.background import room
-from ..synth.render import Camera, linear_to_srgb, rasterise, shade
+from ..synth.render import Camera
 from ..synth.scene import PHOTO_SHARE, SKIN_TONES, SPLIT_RANGES, Signer, random_signer, sample_camera, sample_look
 from ..synth.scene import sample_viewpoint
 from ..synth.sequence import word_sequence
 from ..y4m import Y4MFormat, write_rgb
-from .compose import CANVAS_MARGIN, LEFT_HANDED, _paste, _paste_other_hand, _resize, draw_person
+from .compose import CANVAS_MARGIN, LEFT_HANDED, _paste, _paste_other_hand, _resize, draw_person, render_layer
 from .data import frame_rng, split_words
 
 SIDECAR = "clips.json"
@@ -82,15 +82,9 @@ def compose_clip(rng: np.random.Generator, word: str, width: int, height: int, s
     for f in range(sequence.num_frames):
         prims = renderer.primitives(sequence.angles[f], sequence.orientation(f), sequence.positions[f],
                                     sequence.forearm_follow[f])
-        fragments = rasterise(prims, camera)
-        layer = np.zeros((full * full, 3))
-        alpha = np.zeros(full * full)
-        if len(fragments.pixel):
-            layer[fragments.pixel] = linear_to_srgb(shade(fragments, prims, camera, look.material, look.lighting,
-                                                          look.albedo_variation))
-            alpha[fragments.pixel] = 1.0
-        layer = _resize(layer.reshape(full, full, 3), scale_side)
-        alpha = _resize(alpha.reshape(full, full, 1), scale_side)[..., 0]
+        layer, alpha = render_layer(prims, camera, look, look.albedo_variation)
+        layer = _resize(layer, scale_side)
+        alpha = _resize(alpha[..., None], scale_side)[..., 0]
         image = scene.copy()
         _paste(image, layer, alpha, x0 - margin, y0 - margin)
         frames[f] = develop(rng, image.astype(np.float32), device, vignette)

@@ -161,6 +161,19 @@ def draw_person(rng: np.random.Generator, image: np.ndarray, head: tuple[float, 
         image[cap] = (hair_colour * (hair_shade * strands)[..., None])[cap]
 
 
+def render_layer(prims, camera: Camera, look, albedo_variation) -> tuple[np.ndarray, np.ndarray]:
+    """Rasterise and shade `prims` alone on a transparent canvas: (premultiplied sRGB layer [H, W, 3], alpha [H, W])."""
+    height, width = camera.height, camera.width
+    fragments = rasterise(prims, camera)
+    layer = np.zeros((height * width, 3))
+    alpha = np.zeros(height * width)
+    if len(fragments.pixel):
+        layer[fragments.pixel] = linear_to_srgb(shade(fragments, prims, camera, look.material, look.lighting,
+                                                      albedo_variation))
+        alpha[fragments.pixel] = 1.0
+    return layer.reshape(height, width, 3), alpha.reshape(height, width)
+
+
 # The other hand hangs relaxed: a loosely curled hand (scene.py's relaxed angles).
 _RELAXED = np.radians([-10, 20, 20, 20, 15] + [35, 0, 40, 20] * 4)
 
@@ -183,14 +196,7 @@ def render_relaxed_hand(rng: np.random.Generator, signer: Signer, look, size: in
         rotation, np.array([0.0, 0.0, distance]) - rotation @ (0.55 * proportions.mcp_positions()[1]))
     if left:
         prims = prims.mirrored()
-    fragments = rasterise(prims, camera)
-    layer = np.zeros((size * size, 3))
-    alpha = np.zeros(size * size)
-    if len(fragments.pixel):
-        layer[fragments.pixel] = linear_to_srgb(shade(fragments, prims, camera, look.material, look.lighting,
-                                                      np.ones(size * size)))
-        alpha[fragments.pixel] = 1.0
-    return layer.reshape(size, size, 3), alpha.reshape(size, size)
+    return render_layer(prims, camera, look, np.ones(size * size))
 
 
 @dataclass(frozen=True)
@@ -215,20 +221,14 @@ def render_signing_hand(rng: np.random.Generator, split: str, signer: Signer, lo
     # The clip's camera with a wider sensor: the clip square is the canvas's centre.
     full = CANVAS_MARGIN * size
     camera = Camera(full, full, renderer.camera.focal)
-    fragments = rasterise(prims, camera)
-    layer = np.zeros((full * full, 3))
-    alpha = np.zeros(full * full)
-    if len(fragments.pixel):
-        layer[fragments.pixel] = linear_to_srgb(shade(fragments, prims, camera, look.material, look.lighting,
-                                                      look.albedo_variation))
-        alpha[fragments.pixel] = 1.0
+    layer, alpha = render_layer(prims, camera, look, look.albedo_variation)
     palm_camera = renderer.view @ sequence.positions[frame] + renderer.camera_offset
     if signer.left_handed:
         palm_camera = palm_camera * np.array([-1.0, 1.0, 1.0])
     palm = camera.project(palm_camera)
     hand_length_mm = forward_kinematics(np.zeros(NUM_ANGLES), signer.proportions).points[FINGER_JOINTS["middle"][3], 1]
     hand_length = camera.focal * hand_length_mm / palm_camera[2]
-    return SigningHand(layer.reshape(full, full, 3), alpha.reshape(full, full), (float(palm[0]), float(palm[1])),
+    return SigningHand(layer, alpha, (float(palm[0]), float(palm[1])),
                        float(hand_length))
 
 
