@@ -51,10 +51,14 @@ static void choose_blocking(int path, const dactyl_conv2d_q8 *conv, int32_t *blo
         if (output_channels <= 8) { *block_channels = 8; *tile_pixels = 8; }
         else { *block_channels = 16; *tile_pixels = 4; }
         break;
-    case DACTYL_PATH_NEON_DOT:
+    case DACTYL_PATH_NEON_DOT: {
+        // 4 or 5 pixels x 16 channels (conv2d_q8_neon_dot.c): 5 on 7x7 maps (10 tiles for 49
+        // pixels, not 13 for 52).
+        static const int32_t wide[] = {4, 5};
         if (output_channels <= 8) { *block_channels = 8; *tile_pixels = 8; }
-        else { *block_channels = 16; *tile_pixels = 4; }
+        else { *block_channels = 16; *tile_pixels = fitted_tile(pixels, wide, 2); }
         break;
+    }
     default:  // DACTYL_PATH_NEON
         if (output_channels <= 4) { *block_channels = 4; *tile_pixels = 8; }
         else { *block_channels = 8; *tile_pixels = 4; }
