@@ -71,11 +71,13 @@ static inline __attribute__((always_inline)) void dactyl_neon_store_vectors(
     const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile, const int32_t *multipliers, const int32_t *shifts,
     int32x4_t acc[][4], const int PIXELS, const int VECTORS, const int WHOLE, const int RESIDUAL) {
     const dactyl_neon_output stage = dactyl_neon_output_make(conv);
-    for (int v = 0; v < VECTORS; v++) {
+    // Fully unrolled, so that acc[][] stays in registers: when clang left the 5 x 4 tile's
+    // loops rolled, it kept the accumulators in memory through the whole kernel.
+    _Pragma("clang loop unroll(full)") for (int v = 0; v < VECTORS; v++) {
         size_t first = 4 * (size_t)v;
         if (!WHOLE && first >= tile->channels) break;
         const dactyl_neon_channels4 channels = dactyl_neon_channels4_load(multipliers + first, shifts + first);
-        for (int m = 0; m < PIXELS; m++) {
+        _Pragma("clang loop unroll(full)") for (int m = 0; m < PIXELS; m++) {
             if (!WHOLE && (size_t)m >= tile->valid) break;
             const int8_t *residual = WHOLE ? (RESIDUAL ? tile->residual[m] + first : NULL)
                                            : (tile->residual ? tile->residual[m] + first : NULL);

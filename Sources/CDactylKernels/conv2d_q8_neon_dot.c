@@ -2,14 +2,15 @@
 // product of 4 int8 pairs to each int32 lane. Only these functions are compiled for dotprod;
 // the binary stays ARMv8.0 and calls them when getauxval reports HWCAP_ASIMDDP.
 //
-// Register tile: PIXELS x VECTORS accumulators (4 x 4 for blocks of 16 channels, 8 x 2 for
-// blocks of 8), 24-26 of the 32 q registers with the operands. A kernel row goes by quads of 4
-// groups (16 input bytes): each pixel's quad is one 16-byte load, each group's weights for the
-// block one multi-register load (ld1 of 64 or 32 bytes), and the indexed sdot picks the group's
-// 4 input bytes from the pixel's quad. 4 x 4: 8 loads per 64 sdot (the broadcast form this
-// replaces did 8 per 16); 8 x 2: 12 per 64. Groups past the last whole quad (a row of
-// 4k + 1..3 groups: the 7x7 stem, odd channel counts) take one broadcast 4-byte load each:
-// reading 16 bytes there could run past the row's readable end.
+// Register tile: PIXELS x VECTORS accumulators (4 x 4 for blocks of 16 channels, or 5 x 4 on
+// maps where 5-pixel tiles waste fewer pixels, as 7x7; 8 x 2 for blocks of 8), 24-29 of the 32
+// q registers with the operands. A kernel row goes by quads of 4 groups (16 input bytes):
+// each pixel's quad is one 16-byte load, each group's weights for the block one multi-register
+// load (ld1 of 64 or 32 bytes; 5 x 4: one vector at a time), and the indexed sdot picks the
+// group's 4 input bytes from the pixel's quad. 4 x 4: 8 loads per 64 sdot (the broadcast form
+// this replaces did 8 per 16); 5 x 4: 13 per 80; 8 x 2: 12 per 64. Groups past the last whole
+// quad (a row of 4k + 1..3 groups: the 7x7 stem, odd channel counts) take one broadcast 4-byte
+// load each: reading 16 bytes there could run past the row's readable end.
 #if defined(__aarch64__)
 #include "conv2d_q8_neon_common.h"
 
@@ -53,9 +54,20 @@ INLINE TARGET void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_t
         for (size_t q = 0; q < quads; q++) {
             int8x16_t xq[DACTYL_MAX_TILE_PIXELS];
             for (int m = 0; m < PIXELS; m++) xq[m] = vld1q_s8(x[m] + 16 * q);
-            // The lane argument must be a literal: one step per group of the quad.
+            // The lane argument must be a literal: one step per group of the quad. 5 x 4 loads
+            // the group's weights one vector at a time (the empty asm keeps clang from hoisting
+            // the loads together): with all 4 (and the next group's) live, it spilled every
+            // iteration.
 #define DACTYL_SDOT_STEP(lane)                                                                   \
-            {                                                                                    \
+            if (PIXELS == 5) {                                                                   \
+                for (int v = 0; v < VECTORS; v++) {                                              \
+                    int8x16_t wv = vld1q_s8(w + 16 * v);                                         \
+                    __asm__("" : "+w"(wv));                                                      \
+                    for (int m = 0; m < PIXELS; m++)                                             \
+                        acc[m][v] = vdotq_laneq_s32(acc[m][v], wv, xq[m], lane);                 \
+                }                                                                                \
+                w += group_bytes;                                                                \
+            } else {                                                                             \
                 weight_vectors wv = load_group_weights(w, VECTORS);                              \
                 w += group_bytes;                                                                \
                 for (int m = 0; m < PIXELS; m++)                                                 \
@@ -82,6 +94,7 @@ INLINE TARGET void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_t
 
 TARGET void dactyl_conv_tile_neon_dot(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile) {
     if (conv->block_channels == 8) tile_kernel(conv, tile, 8, 2);
+    else if (conv->tile_pixels == 5) tile_kernel(conv, tile, 5, 4);
     else tile_kernel(conv, tile, 4, 4);
 }
 

@@ -40,7 +40,7 @@ typedef struct dactyl_conv2d_q8 {
     size_t block_bytes;      // bytes of one packed block (constants + weights)
     int32_t weights_above_min; // no weight is -128: two int8 products sum within int16 (the NEON smlal pairing)
     const void *packed;
-    // x86 paths: the input copied (by dactyl_conv2d_q8_prepare) into a buffer with its padding
+    // Fast paths: the input copied (by dactyl_conv2d_q8_prepare) into a buffer with its padding
     // around it, filled with the zero point once at pack time, so kernel rows never cross a
     // border; on VNNI as x + 128 (the u8 operand of vpdpbusd). NULL: rows read the input.
     int8_t *padded;
