@@ -66,10 +66,10 @@ static void choose_blocking(int path, const dactyl_conv2d_q8 *conv, int32_t *blo
     }
 }
 
-// Every fast path reads kernel rows from a padded copy of the input (see dactyl_kernels.h): on
-// the NEON paths it halved the driver's cost (no per-row bounds or border copies): 12.3 -> 6.5 M
-// instructions a ResNet34 @112 frame on the A76, 23.8 -> 12.0 M on the A72 (qemu counts).
-static int uses_padded_input(int path) { return dactyl_kernel_path_compiled(path); }
+// Every fast path reads kernel rows from a padded copy of the input (see dactyl_kernels.h), so
+// no kernel row crosses a border: on the NEON paths it halved the driver's cost (12.3 -> 6.5 M
+// instructions a ResNet34 @112 frame on the A76, 23.8 -> 12.0 M on the A72, qemu counts); on
+// VNNI it also takes the xor out of the inner loop.
 
 // Rows and columns of the padded copy: as far as the last output pixel's window reaches.
 static void padded_extent(const dactyl_conv2d_q8 *conv, int32_t *height, int32_t *width) {
@@ -100,13 +100,9 @@ size_t dactyl_conv2d_q8_packed_bytes(const dactyl_conv2d_q8 *conv, int path) {
     choose_blocking(path, conv, &block_channels, &tile_pixels);
     int32_t row_groups = (conv->kernel_width * conv->input_channels + 3) / 4;
     if (conv->kernel_height > 16) return 0;
-    // Without a padded copy, the driver's border buffer holds every kernel row of one tile.
-    if (!uses_padded_input(path)
-        && (size_t)tile_pixels * (size_t)conv->kernel_height * (size_t)row_groups * 4 + (size_t)row_groups * 4 > DACTYL_BORDER_BYTES)
-        return 0;
     size_t blocks = (size_t)(conv->output_channels + block_channels - 1) / (size_t)block_channels;
     return blocks * block_bytes_for(path, block_channels, conv->kernel_height, row_groups)
-           + (uses_padded_input(path) ? padded_bytes_for(conv) : 0);
+           + padded_bytes_for(conv);
 }
 
 void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weights, const int32_t *bias,
@@ -175,14 +171,11 @@ void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weigh
     conv->row_groups = row_groups;
     conv->block_bytes = block_bytes;
     conv->packed = memory;
-    conv->padded = NULL;
-    if (uses_padded_input(path)) {
-        // The margins hold the zero point (as VNNI sees it) for good; prepare fills the inside.
-        conv->padded = (int8_t *)memory + blocks * block_bytes;
-        padded_extent(conv, &conv->padded_height, &conv->padded_width);
-        int8_t margin = (int8_t)(conv->input_zero_point ^ (path == DACTYL_PATH_AVX512_VNNI ? 0x80 : 0));
-        memset(conv->padded, margin, padded_bytes_for(conv));
-    }
+    // The margins hold the zero point (as VNNI sees it) for good; prepare fills the inside.
+    conv->padded = (int8_t *)memory + blocks * block_bytes;
+    padded_extent(conv, &conv->padded_height, &conv->padded_width);
+    int8_t margin = (int8_t)(conv->input_zero_point ^ (path == DACTYL_PATH_AVX512_VNNI ? 0x80 : 0));
+    memset(conv->padded, margin, padded_bytes_for(conv));
 }
 
 void dactyl_conv2d_q8_prepare(const dactyl_conv2d_q8 *conv) {
@@ -354,86 +347,7 @@ void dactyl_conv2d_q8_run(const dactyl_conv2d_q8 *conv, size_t first, size_t end
 }
 
 void dactyl_conv2d_q8_run_then(const dactyl_conv2d_q8 *conv, size_t first, size_t end, size_t then) {
-    if (conv->padded) {
-        run_padded(conv, first, end, then);
-        return;
-    }
-    const size_t kernel_height = (size_t)conv->kernel_height;
-    const size_t row_bytes = (size_t)conv->row_groups * 4;
-    const size_t tiles = pixel_tiles(conv);
-    const size_t pixels = (size_t)conv->output_height * (size_t)conv->output_width;
-    const size_t tile_pixels = (size_t)conv->tile_pixels;
-    const size_t input_row = (size_t)conv->input_width * (size_t)conv->input_channels;
-    const int8_t *input_end = conv->input + (size_t)conv->input_height * input_row;
-    const int8_t zero_point = (int8_t)conv->input_zero_point;
-
-    // Kernel rows outside the input read `padding`; rows that cross the left or right border
-    // (or would read past the tensor's end) are copied into `border` with the zero point around.
-    _Alignas(64) int8_t scratch[DACTYL_BORDER_BYTES];
-    int8_t *padding = scratch;
-    int8_t *border = scratch + row_bytes;
-    memset(padding, zero_point, row_bytes);
-    const int8_t *rows[DACTYL_MAX_TILE_PIXELS * 8];
-    const int8_t **row_table = kernel_height <= 8 ? rows : NULL;
-    const int8_t *big_rows[DACTYL_MAX_TILE_PIXELS * 16];
-    if (!row_table) row_table = big_rows;  // kernels up to 16 rows tall (packed_bytes allows no more rows than fit)
-    int8_t *outputs[DACTYL_MAX_TILE_PIXELS];
-    const int8_t *residuals[DACTYL_MAX_TILE_PIXELS];
-
-    for (size_t task = first; task < end; task++) {
-        size_t block = task / tiles, tile_index = task % tiles;
-        size_t channel = block * (size_t)conv->block_channels;
-        size_t first_pixel = tile_index * tile_pixels;
-        size_t valid = pixels - first_pixel < tile_pixels ? pixels - first_pixel : tile_pixels;
-        for (size_t m = 0; m < tile_pixels; m++) {
-            size_t pixel = first_pixel + (m < valid ? m : valid - 1);
-            long oy = (long)(pixel / (size_t)conv->output_width), ox = (long)(pixel % (size_t)conv->output_width);
-            long top = oy * conv->stride_height - conv->pad_height;
-            long left = ox * conv->stride_width - conv->pad_width;
-            for (size_t r = 0; r < kernel_height; r++) {
-                long iy = top + (long)r;
-                const int8_t **slot = &row_table[m * kernel_height + r];
-                if (iy < 0 || iy >= conv->input_height) { *slot = padding; continue; }
-                const int8_t *row = conv->input + (size_t)iy * input_row;
-                if (left >= 0 && left + conv->kernel_width <= conv->input_width) {
-                    const int8_t *start = row + (size_t)left * (size_t)conv->input_channels;
-                    if (start + row_bytes <= input_end) {
-                        *slot = start;
-                        continue;
-                    }
-                }
-                // The taps inside the input are contiguous: one copy between zero-point margins.
-                int8_t *copy = border + (m * kernel_height + r) * row_bytes;
-                long first_column = left < 0 ? -left : 0;
-                long end_column = conv->input_width - left < conv->kernel_width ? conv->input_width - left : conv->kernel_width;
-                size_t channels = (size_t)conv->input_channels;
-                size_t head = (size_t)first_column * channels, body = (size_t)(end_column - first_column) * channels;
-                memset(copy, zero_point, head);
-                memcpy(copy + head, row + (size_t)(left + first_column) * channels, body);
-                memset(copy + head + body, zero_point, row_bytes - head - body);
-                *slot = copy;
-            }
-            size_t offset = pixel * (size_t)conv->output_channels + channel;
-            outputs[m] = conv->output + offset;
-            residuals[m] = conv->residual ? conv->residual + offset : NULL;
-        }
-        size_t remaining = (size_t)conv->output_channels - channel;
-        const void *packed_block = (const uint8_t *)conv->packed + block * conv->block_bytes;
-        uint32_t skip_rows = 0;
-        for (size_t r = 0; r < kernel_height; r++) {
-            size_t m = 0;
-            while (m < tile_pixels && row_table[m * kernel_height + r] == padding) m++;
-            if (m == tile_pixels) skip_rows |= 1u << r;
-        }
-        _Alignas(64) int32_t adjusted_bias[64];
-        dactyl_conv_tile tile = {
-            .rows = row_table, .output = outputs, .residual = conv->residual ? residuals : NULL, .valid = valid,
-            .channels = remaining < (size_t)conv->block_channels ? remaining : (size_t)conv->block_channels,
-            .block = packed_block, .bias = bias_without_rows(conv, packed_block, skip_rows, adjusted_bias),
-            .skip_rows = skip_rows,
-        };
-        run_tile(conv, &tile);
-    }
+    run_padded(conv, first, end, then);
 }
 
 uint64_t dactyl_peak_loop(int path, uint64_t iterations) {

@@ -7,8 +7,6 @@
 
 // Most output pixels any micro-kernel computes per call.
 #define DACTYL_MAX_TILE_PIXELS 12
-// Bytes of stack the driver may use for kernel rows that cross the input's border.
-#define DACTYL_BORDER_BYTES (64 * 1024)
 
 // One micro-kernel call: `tile_pixels` output pixels (the last `valid` of which are real; the
 // others repeat the last real one and are not stored) x one block of output channels.

@@ -42,7 +42,7 @@ typedef struct dactyl_conv2d_q8 {
     const void *packed;
     // Fast paths: the input copied (by dactyl_conv2d_q8_prepare) into a buffer with its padding
     // around it, filled with the zero point once at pack time, so kernel rows never cross a
-    // border; on VNNI as x + 128 (the u8 operand of vpdpbusd). NULL: rows read the input.
+    // border; on VNNI as x + 128 (the u8 operand of vpdpbusd).
     int8_t *padded;
     int32_t padded_height, padded_width;
     // The conv that runs next (packed for the same path), or NULL: a thread's last block
@@ -50,8 +50,9 @@ typedef struct dactyl_conv2d_q8 {
     const struct dactyl_conv2d_q8 *next;
 } dactyl_conv2d_q8;
 
-// Bytes the packed weights of `conv` (geometry set) need on `path`; 0 if the path cannot run it
-// (a kernel row too long for the border buffer), so the caller keeps the reference for it.
+// Bytes the packed weights and padded input copy of `conv` (geometry set) need on `path`; 0 if the
+// path cannot run it (not compiled in, or a kernel taller than 16 rows), so the caller keeps the
+// reference for it.
 size_t dactyl_conv2d_q8_packed_bytes(const dactyl_conv2d_q8 *conv, int path);
 // Packs OHWI weights, bias and the per-channel multipliers and shifts into `memory`
 // (dactyl_conv2d_q8_packed_bytes bytes, 64-byte aligned) and records the layout in `conv`.
