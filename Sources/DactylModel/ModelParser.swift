@@ -298,33 +298,13 @@ struct ModelParser {
     }
 
     private func parseOps(_ section: Section, data: Section, into parsed: inout Parsed) throws(ModelError) {
-        let count = Int(try u32(section.offset))
-        let end = section.offset + section.size
-        var cursor = section.offset + 4
-        var written = [Bool](repeating: false, count: parsed.tensors.count)
-        written[0] = true
         var previousHeadChannels: Int? = nil
-
-        for index in 0..<count {
-            guard cursor + 8 <= end else {
-                throw fail(.sectionTooShort, cursor, "OPS ends before op \(index) of \(count)")
-            }
-            let code = try u32(cursor)
-            guard let opcode = Opcode(rawValue: code) else {
-                throw fail(.unknownOpcode, cursor, "op \(index) has unknown opcode \(code)")
-            }
-            let recordSize = Int(try u32(cursor + 4))
-            guard recordSize == 8 + 4 * opcode.fieldCount else {
-                throw fail(.badRecord, cursor + 4, "op \(index) (opcode \(code)) record is \(recordSize) bytes, expected \(8 + 4 * opcode.fieldCount)")
-            }
-            guard cursor + recordSize <= end else {
-                throw fail(.sectionTooShort, cursor, "op \(index) runs past the end of OPS")
-            }
+        try forEachOpRecord(section, name: "OPS", labelPrefix: "op", data: data, tensors: parsed.tensors, encoderOnly: false) {
+            (opcode: Opcode, cursor: Int, record: inout OpRecord) throws(ModelError) in
+            let index = record.index
             if opcode.isEncoderOp, !parsed.headOps.isEmpty {
                 throw fail(.badRecord, cursor, "op \(index) is an encoder op after the temporal head began")
             }
-            var record = OpRecord(parser: self, index: index, label: "op \(index)", opcode: opcode, fieldsOffset: cursor + 8, data: data,
-                                  tensors: parsed.tensors, written: written)
             switch opcode {
             case .conv2dQ8: parsed.encoderOps.append(.conv2d(try Conv2DOp.parse(&record)))
             case .maxPool2dQ8: parsed.encoderOps.append(.maxPool2d(try MaxPool2DOp.parse(&record)))
@@ -334,18 +314,14 @@ struct ModelParser {
             case .linearF32: parsed.headOps.append(.linear(try LinearOp.parse(&record)))
             case .logSoftmaxF32: parsed.headOps.append(.logSoftmax(channels: try record.dimension(0, "channels")))
             }
-            written = record.written
-            let fields = cursor + 8
-
             if !opcode.isEncoderOp {
                 let op = parsed.headOps[parsed.headOps.count - 1]
                 let expected = previousHeadChannels ?? parsed.tensors[parsed.featureTensor].channels
                 guard op.inChannels == expected else {
-                    throw fail(.impossibleShape, fields, "op \(index) (\(op.name)) takes \(op.inChannels) channels, its input has \(expected)")
+                    throw fail(.impossibleShape, record.fieldsOffset, "op \(index) (\(op.name)) takes \(op.inChannels) channels, its input has \(expected)")
                 }
                 previousHeadChannels = op.outChannels
             }
-            cursor += recordSize
         }
 
         guard let lastEncoderOp = parsed.encoderOps.last else {
@@ -364,6 +340,44 @@ struct ModelParser {
         _ = try ShapeInference.encoderShapes(
             tensors: parsed.tensors, ops: parsed.encoderOps, inputHeight: parsed.inputHeight,
             inputWidth: parsed.inputWidth, featureTensor: parsed.featureTensor, path: path)
+    }
+
+    /// Walks an op list (`OPS ` or `LOPS`: u32 count, then records): checks each record's opcode,
+    /// size and bounds, then hands it to `parse` (with the record's file offset), tracking which
+    /// tensors earlier ops wrote. `encoderOnly` refuses the temporal head's opcodes.
+    private func forEachOpRecord(_ section: Section, name: String, labelPrefix: String, data: Section, tensors: [TensorInfo],
+                                 encoderOnly: Bool,
+                                 _ parse: (Opcode, Int, inout OpRecord) throws(ModelError) -> Void) throws(ModelError) {
+        let count = Int(try u32(section.offset))
+        let end = section.offset + section.size
+        var cursor = section.offset + 4
+        var written = [Bool](repeating: false, count: tensors.count)
+        written[0] = true
+        for index in 0..<count {
+            let label = "\(labelPrefix) \(index)"
+            guard cursor + 8 <= end else {
+                throw fail(.sectionTooShort, cursor, "\(name) ends before op \(index) of \(count)")
+            }
+            let code = try u32(cursor)
+            guard let opcode = Opcode(rawValue: code) else {
+                throw fail(.unknownOpcode, cursor, "\(label) has unknown opcode \(code)")
+            }
+            guard !encoderOnly || opcode.isEncoderOp else {
+                throw fail(.badRecord, cursor, "\(label) is \(opcode.name), expected an int8 encoder op (opcodes 1-3)")
+            }
+            let recordSize = Int(try u32(cursor + 4))
+            guard recordSize == 8 + 4 * opcode.fieldCount else {
+                throw fail(.badRecord, cursor + 4, "\(label) (opcode \(code)) record is \(recordSize) bytes, expected \(8 + 4 * opcode.fieldCount)")
+            }
+            guard cursor + recordSize <= end else {
+                throw fail(.sectionTooShort, cursor, "\(label) runs past the end of \(name)")
+            }
+            var record = OpRecord(parser: self, index: index, label: label, opcode: opcode, fieldsOffset: cursor + 8,
+                                  data: data, tensors: tensors, written: written)
+            try parse(opcode, cursor, &record)
+            written = record.written
+            cursor += recordSize
+        }
     }
 
     /// The hand localiser (`LMET`, `LTEN`, `LOPS`, format 1.2): all three sections or none.
@@ -430,39 +444,15 @@ struct ModelParser {
         // LOPS: OPS's layout, encoder ops only.
         let count = Int(try u32(opSection.offset))
         guard count >= 1 else { throw fail(.badRecord, opSection.offset, "LOPS has no ops, expected at least one") }
-        let end = opSection.offset + opSection.size
-        var cursor = opSection.offset + 4
-        var written = [Bool](repeating: false, count: tensors.count)
-        written[0] = true
         var ops: [EncoderOp] = []
-        for index in 0..<count {
-            guard cursor + 8 <= end else {
-                throw fail(.sectionTooShort, cursor, "LOPS ends before op \(index) of \(count)")
-            }
-            let code = try u32(cursor)
-            guard let opcode = Opcode(rawValue: code) else {
-                throw fail(.unknownOpcode, cursor, "LOPS op \(index) has unknown opcode \(code)")
-            }
-            guard opcode.isEncoderOp else {
-                throw fail(.badRecord, cursor, "LOPS op \(index) is \(opcode.name), expected an int8 encoder op (opcodes 1-3)")
-            }
-            let recordSize = Int(try u32(cursor + 4))
-            guard recordSize == 8 + 4 * opcode.fieldCount else {
-                throw fail(.badRecord, cursor + 4, "LOPS op \(index) (opcode \(code)) record is \(recordSize) bytes, expected \(8 + 4 * opcode.fieldCount)")
-            }
-            guard cursor + recordSize <= end else {
-                throw fail(.sectionTooShort, cursor, "LOPS op \(index) runs past the end of LOPS")
-            }
-            var record = OpRecord(parser: self, index: index, label: "LOPS op \(index)", opcode: opcode, fieldsOffset: cursor + 8,
-                                  data: data, tensors: tensors, written: written)
+        try forEachOpRecord(opSection, name: "LOPS", labelPrefix: "LOPS op", data: data, tensors: tensors, encoderOnly: true) {
+            (opcode: Opcode, _: Int, record: inout OpRecord) throws(ModelError) in
             switch opcode {
             case .conv2dQ8: ops.append(.conv2d(try Conv2DOp.parse(&record)))
             case .maxPool2dQ8: ops.append(.maxPool2d(try MaxPool2DOp.parse(&record)))
             case .globalAvgPoolQ8: ops.append(.globalAvgPool(try GlobalAvgPoolOp.parse(&record)))
-            default: break  // refused above
+            default: break  // refused by encoderOnly
             }
-            written = record.written
-            cursor += recordSize
         }
         let shapes = try ShapeInference.encoderShapes(
             tensors: tensors, ops: ops, inputHeight: inputHeight, inputWidth: inputWidth, featureTensor: nil, path: path,
