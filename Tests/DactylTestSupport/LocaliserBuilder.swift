@@ -21,33 +21,19 @@ public struct LocaliserBuilder {
 
     /// `model` (a file without a localiser) with this localiser, format 1.2.
     public func adding(to model: Data) -> Data {
-        var editor = ModelFileEditor(model)
-        // A model that has a localiser already (models/default.dmdl) gets this one instead.
-        editor.sections.removeAll { ["LMET", "LTEN", "LOPS"].contains($0.tag) }
-        var data = editor.section("DATA")
-        func place(_ bytes: Data) -> UInt32 {
-            data.append(Data(count: (64 - data.count % 64) % 64))
-            let offset = UInt32(data.count)
-            data.append(bytes)
-            return offset
-        }
-        func int32s(_ values: [Int32]) -> Data {
-            var bytes = Data()
-            for value in values { bytes.appendU32(UInt32(bitPattern: value)) }
-            return bytes
-        }
+        var file = LocaliserFile(model)
+        func place(_ bytes: Data) -> UInt32 { file.place(bytes) }
         let lut = place(Data((0..<3).flatMap { _ in (0..<256).map { UInt8(bitPattern: Int8($0 - 128)) } }))
         let taps = Int(cell * cell * 3)
         let heatWeights = place(Data(repeating: 1, count: taps))
-        let heatBias = place(int32s([0]))
+        let heatBias = place(LocaliserFile.int32s([0]))
         // 2^30 / 2^36 = 1/64: a cell's sum of 48 (v − 128) becomes about its mean · 3/4.
-        let heatMultiplier = place(int32s([1 << 30]))
-        let heatShift = place(int32s([30 + Int32(log2(Double(taps) * 4 / 3).rounded())]))
+        let heatMultiplier = place(LocaliserFile.int32s([1 << 30]))
+        let heatShift = place(LocaliserFile.int32s([30 + Int32(log2(Double(taps) * 4 / 3).rounded())]))
         let boxWeights = place(Data(count: 4 * taps))
-        let boxBias = place(int32s([50, 50, boxWidth, boxHeight]))
-        let boxMultiplier = place(int32s([Int32](repeating: 1 << 30, count: 4)))
-        let boxShift = place(int32s([Int32](repeating: 30, count: 4)))
-        editor.setSection("DATA", data)
+        let boxBias = place(LocaliserFile.int32s([50, 50, boxWidth, boxHeight]))
+        let boxMultiplier = place(LocaliserFile.int32s([Int32](repeating: 1 << 30, count: 4)))
+        let boxShift = place(LocaliserFile.int32s([Int32](repeating: 30, count: 4)))
 
         var meta = Data()
         for value in [inputHeight, inputWidth, 3, lut, 1, 2, presenceLogit.bitPattern, interval] { meta.appendU32(value) }
@@ -68,12 +54,7 @@ public struct LocaliserBuilder {
                 ops.appendU32(field)
             }
         }
-        editor.sections.append((tag: "LMET", bytes: meta))
-        editor.sections.append((tag: "LTEN", bytes: tensors))
-        editor.sections.append((tag: "LOPS", bytes: ops))
-        editor.header[10] = 2
-        editor.header[11] = 0
-        return editor.serialized()
+        return file.serialized(meta: meta, tensors: tensors, ops: ops)
     }
 
     /// `model` with a localiser of random weights over every kind of op and fast-path case the
@@ -82,21 +63,8 @@ public struct LocaliserBuilder {
     public static func randomGraph(adding model: Data, seed: UInt64, inputHeight: UInt32 = 48, inputWidth: UInt32 = 64,
                                    presenceLogit: Float = -1) -> Data {
         var random = SplitMix64(seed: seed)
-        var editor = ModelFileEditor(model)
-        // A model that has a localiser already (models/default.dmdl) gets this one instead.
-        editor.sections.removeAll { ["LMET", "LTEN", "LOPS"].contains($0.tag) }
-        var data = editor.section("DATA")
-        func place(_ bytes: Data) -> UInt32 {
-            data.append(Data(count: (64 - data.count % 64) % 64))
-            let offset = UInt32(data.count)
-            data.append(bytes)
-            return offset
-        }
-        func int32s(_ values: [Int32]) -> Data {
-            var bytes = Data()
-            for value in values { bytes.appendU32(UInt32(bitPattern: value)) }
-            return bytes
-        }
+        var file = LocaliserFile(model)
+        func place(_ bytes: Data) -> UInt32 { file.place(bytes) }
         var lutBytes = Data()
         for channel in 0..<3 {
             for value in 0..<256 {
@@ -123,9 +91,9 @@ public struct LocaliserBuilder {
                 let extra: Int32 = taps > 40 ? 2 : 0
                 shiftValues.append(Int32(37 + Int(random.next() % 3)) + extra)
             }
-            let bias = place(int32s(biases))
-            let multipliers = place(int32s(multiplierValues))
-            let shifts = place(int32s(shiftValues))
+            let bias = place(LocaliserFile.int32s(biases))
+            let multipliers = place(LocaliserFile.int32s(multiplierValues))
+            let shifts = place(LocaliserFile.int32s(shiftValues))
             let residualFields: [UInt32] = residual == nil ? [0, 0] : [1 << 30, 31]
             let fields: [UInt32] = [1, 72, input, output, residual ?? 0xFFFF_FFFF, kernel, kernel, stride, stride, pad, pad, relu,
                                     weights, bias, multipliers, shifts] + residualFields
@@ -138,7 +106,6 @@ public struct LocaliserBuilder {
         conv(2, 3, residual: 2, kernel: 3, stride: 1, pad: 1, relu: 1)
         conv(3, 4, residual: nil, kernel: 1, stride: 1, pad: 0, relu: 0)
         conv(3, 5, residual: nil, kernel: 1, stride: 1, pad: 0, relu: 0)
-        editor.setSection("DATA", data)
 
         var meta = Data()
         for value in [inputHeight, inputWidth, 3, lut, 4, 5, presenceLogit.bitPattern, 3] { meta.appendU32(value) }
@@ -154,6 +121,40 @@ public struct LocaliserBuilder {
         }
         // The pool's output shares its input's scale.
         tensors.setU32(at: 4 + 2 * 16 + 4, Float(0.03).bitPattern)
+        return file.serialized(meta: meta, tensors: tensors, ops: ops)
+    }
+}
+
+/// A model file being given a localiser: its `DATA` with the localiser's arrays appended, then the
+/// three sections and format 1.2.
+private struct LocaliserFile {
+    var editor: ModelFileEditor
+    var data: Data
+
+    init(_ model: Data) {
+        editor = ModelFileEditor(model)
+        // A model that has a localiser already (models/default.dmdl) gets this one instead.
+        editor.sections.removeAll { ["LMET", "LTEN", "LOPS"].contains($0.tag) }
+        data = editor.section("DATA")
+    }
+
+    /// Appends `bytes` to `DATA` on a 64-byte boundary; returns their offset.
+    mutating func place(_ bytes: Data) -> UInt32 {
+        data.append(Data(count: (64 - data.count % 64) % 64))
+        let offset = UInt32(data.count)
+        data.append(bytes)
+        return offset
+    }
+
+    static func int32s(_ values: [Int32]) -> Data {
+        var bytes = Data()
+        for value in values { bytes.appendU32(UInt32(bitPattern: value)) }
+        return bytes
+    }
+
+    func serialized(meta: Data, tensors: Data, ops: Data) -> Data {
+        var editor = editor
+        editor.setSection("DATA", data)
         editor.sections.append((tag: "LMET", bytes: meta))
         editor.sections.append((tag: "LTEN", bytes: tensors))
         editor.sections.append((tag: "LOPS", bytes: ops))
