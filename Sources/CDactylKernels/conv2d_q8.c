@@ -94,7 +94,126 @@ static size_t block_bytes_for(int path, int32_t block_channels, int32_t kernel_h
     return (constants + weights + 63) & ~(size_t)63;
 }
 
+static size_t packed_bytes_direct(const dactyl_conv2d_q8 *conv, int path);
+
+// --- Winograd F(4x4, 3x3) on the NEON smull path: selection and packing (the arithmetic and
+// the kernels: conv2d_q8_neon_winograd.c; measurements: docs/aarch64-estimate.md) ---
+
+// Fewest 4x4 output tiles and input channels for which the packer picks Winograd by itself:
+// fewer tiles reuse the 4x larger transformed weights too little (stage 3 and 4 of ResNet34 @112
+// stream them from memory once a frame), and narrow layers [see the doc].
+#define WINOGRAD_MIN_TILES 16
+#define WINOGRAD_MIN_CHANNELS 8
+
+// The conv's own choice, else the environment's (DACTYL_WINOGRAD=0 / 1), else 0 (the rule).
+static int winograd_mode(const dactyl_conv2d_q8 *conv) {
+    if (conv->winograd_mode) return conv->winograd_mode < 0 ? -1 : 1;
+    const char *setting = getenv("DACTYL_WINOGRAD");
+    if (setting && setting[0] == '0') return -1;
+    if (setting && setting[0] == '1') return 1;
+    return 0;
+}
+
+static size_t winograd_tiles(const dactyl_conv2d_q8 *conv, size_t *tiles_x, size_t *tiles_y) {
+    *tiles_x = ((size_t)conv->output_width + 3) / 4;
+    *tiles_y = ((size_t)conv->output_height + 3) / 4;
+    return *tiles_x * *tiles_y;
+}
+
+// Whether `conv` runs as Winograd on `path` if its weights pass the bound (checked at pack).
+static int winograd_candidate(const dactyl_conv2d_q8 *conv, int path) {
+#if defined(__aarch64__)
+    if (path != DACTYL_PATH_NEON || conv->kernel_height != 3 || conv->kernel_width != 3 || conv->stride_height != 1
+        || conv->stride_width != 1)
+        return 0;
+    int mode = winograd_mode(conv);
+    if (mode) return mode > 0;
+    size_t tiles_x, tiles_y;
+    return winograd_tiles(conv, &tiles_x, &tiles_y) >= WINOGRAD_MIN_TILES && conv->input_channels >= WINOGRAD_MIN_CHANNELS;
+#else
+    (void)conv;
+    (void)path;
+    return 0;
+#endif
+}
+
+#if defined(__aarch64__)
+// Sizes of the Winograd layout's parts (conv2d_q8_internal.h): U, V, the padded copy.
+static void winograd_parts(const dactyl_conv2d_q8 *conv, size_t *weights, size_t *inputs, size_t *padded) {
+    size_t tiles_x, tiles_y, tiles = winograd_tiles(conv, &tiles_x, &tiles_y);
+    size_t rounded = ((size_t)conv->input_channels + 7) / 8 * 8;
+    size_t groups = (tiles + DACTYL_WINOGRAD_TILE_GROUP - 1) / DACTYL_WINOGRAD_TILE_GROUP;
+    size_t blocks = ((size_t)conv->output_channels + 7) / 8;
+    *weights = (blocks * 36 * rounded * 8 * sizeof(int16_t) + 63) & ~(size_t)63;
+    *inputs = (36 * groups * DACTYL_WINOGRAD_TILE_GROUP * rounded * sizeof(int16_t) + 63) & ~(size_t)63;
+    // Whole tiles plus the 2-pixel halo, and slack for the last channel group's 8-byte read.
+    *padded = ((tiles_y * 4 + 2) * (tiles_x * 4 + 2) * (size_t)conv->input_channels + 64 + 63) & ~(size_t)63;
+}
+
+static size_t winograd_bytes(const dactyl_conv2d_q8 *conv) {
+    size_t weights, inputs, padded;
+    winograd_parts(conv, &weights, &inputs, &padded);
+    return dactyl_winograd_constants_bytes(conv) + weights + inputs + padded;
+}
+
+static void winograd_pack(dactyl_conv2d_q8 *conv, const int8_t *weights, const int32_t *bias, const int32_t *multipliers,
+                          const int32_t *shifts, void *memory) {
+    size_t tiles_x, tiles_y, tiles = winograd_tiles(conv, &tiles_x, &tiles_y);
+    size_t weight_bytes, input_bytes, padded_bytes;
+    winograd_parts(conv, &weight_bytes, &input_bytes, &padded_bytes);
+    const size_t filter = 9 * (size_t)conv->input_channels, blocks = ((size_t)conv->output_channels + 7) / 8;
+    conv->path = DACTYL_PATH_NEON;
+    conv->winograd = 1;
+    conv->winograd_channels = (conv->input_channels + 7) / 8 * 8;
+    conv->winograd_tiles_x = (int32_t)tiles_x;
+    conv->winograd_tiles_y = (int32_t)tiles_y;
+    conv->winograd_tile_groups = (int32_t)((tiles + DACTYL_WINOGRAD_TILE_GROUP - 1) / DACTYL_WINOGRAD_TILE_GROUP);
+    conv->block_channels = 8;
+    conv->tile_pixels = 16;
+    conv->row_groups = (3 * conv->input_channels + 3) / 4;
+    conv->block_bytes = 0;
+    conv->packed = memory;
+    size_t constants = dactyl_winograd_constants_bytes(conv);
+    memset(memory, 0, constants + weight_bytes + input_bytes);
+    int32_t *packed_bias = (int32_t *)memory, *packed_multipliers = packed_bias + blocks * 8, *packed_shifts = packed_multipliers + blocks * 8;
+    int32_t above_min = 1;
+    for (size_t channel = 0; channel < blocks * 8; channel++) {
+        if (channel >= (size_t)conv->output_channels) {
+            packed_shifts[channel] = 1;  // a harmless shift for lanes never stored
+            continue;
+        }
+        uint32_t sum = 0;  // wrapping, as the direct path's fold
+        for (size_t i = 0; i < filter; i++) {
+            sum += (uint32_t)(int32_t)weights[channel * filter + i];
+            above_min &= weights[channel * filter + i] != -128;
+        }
+        packed_bias[channel] = (int32_t)((uint32_t)bias[channel] - (uint32_t)conv->input_zero_point * sum);
+        packed_multipliers[channel] = multipliers[channel];
+        packed_shifts[channel] = shifts[channel];
+    }
+    conv->weights_above_min = above_min;
+    dactyl_winograd_pack_weights(conv, weights, (int16_t *)((uint8_t *)memory + constants));
+    conv->winograd_input = (int16_t *)((uint8_t *)memory + constants + weight_bytes);
+    conv->padded = (int8_t *)memory + constants + weight_bytes + input_bytes;
+    conv->padded_height = (int32_t)tiles_y * 4 + 2;
+    conv->padded_width = (int32_t)tiles_x * 4 + 2;
+    memset(conv->padded, conv->input_zero_point, padded_bytes);
+}
+#endif
+
 size_t dactyl_conv2d_q8_packed_bytes(const dactyl_conv2d_q8 *conv, int path) {
+    size_t direct = packed_bytes_direct(conv, path);
+#if defined(__aarch64__)
+    // Room for either layout: whether the weights pass Winograd's bound is known at pack.
+    if (direct && winograd_candidate(conv, path)) {
+        size_t winograd = winograd_bytes(conv);
+        return winograd > direct ? winograd : direct;
+    }
+#endif
+    return direct;
+}
+
+static size_t packed_bytes_direct(const dactyl_conv2d_q8 *conv, int path) {
     if (!dactyl_kernel_path_compiled(path)) return 0;
     int32_t block_channels, tile_pixels;
     choose_blocking(path, conv, &block_channels, &tile_pixels);
@@ -107,6 +226,13 @@ size_t dactyl_conv2d_q8_packed_bytes(const dactyl_conv2d_q8 *conv, int path) {
 
 void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weights, const int32_t *bias,
                            const int32_t *multipliers, const int32_t *shifts, void *memory) {
+    conv->winograd = 0;
+#if defined(__aarch64__)
+    if (winograd_candidate(conv, path) && dactyl_winograd_bound_holds(conv, weights)) {
+        winograd_pack(conv, weights, bias, multipliers, shifts, memory);
+        return;
+    }
+#endif
     int32_t block_channels, tile_pixels;
     choose_blocking(path, conv, &block_channels, &tile_pixels);
     int32_t row_length = conv->kernel_width * conv->input_channels;
@@ -204,7 +330,17 @@ static size_t pixel_tiles(const dactyl_conv2d_q8 *conv) {
     return (pixels + (size_t)conv->tile_pixels - 1) / (size_t)conv->tile_pixels;
 }
 
+size_t dactyl_conv2d_q8_phases(const dactyl_conv2d_q8 *conv) { return conv->winograd ? 2 : 1; }
+
+size_t dactyl_conv2d_q8_phase_end(const dactyl_conv2d_q8 *conv, size_t phase) {
+    if (!conv->winograd) return dactyl_conv2d_q8_tasks(conv);
+    size_t tiles = (size_t)conv->winograd_tiles_x * (size_t)conv->winograd_tiles_y;
+    size_t blocks = ((size_t)conv->output_channels + 7) / 8;
+    return phase == 0 ? tiles : tiles + blocks * (size_t)conv->winograd_tile_groups;
+}
+
 size_t dactyl_conv2d_q8_tasks(const dactyl_conv2d_q8 *conv) {
+    if (conv->winograd) return dactyl_conv2d_q8_phase_end(conv, 1);
     size_t blocks = (size_t)(conv->output_channels + conv->block_channels - 1) / (size_t)conv->block_channels;
     return blocks * pixel_tiles(conv);
 }
@@ -347,6 +483,15 @@ void dactyl_conv2d_q8_run(const dactyl_conv2d_q8 *conv, size_t first, size_t end
 }
 
 void dactyl_conv2d_q8_run_then(const dactyl_conv2d_q8 *conv, size_t first, size_t end, size_t then) {
+#if defined(__aarch64__)
+    if (conv->winograd) {
+        // Tasks [0, tiles) transform the input, the rest are the products (block-major).
+        size_t tiles = dactyl_conv2d_q8_phase_end(conv, 0);
+        if (first < tiles) dactyl_winograd_transform_inputs(conv, first, end < tiles ? end : tiles);
+        if (end > tiles) dactyl_winograd_run_products(conv, (first > tiles ? first : tiles) - tiles, end - tiles);
+        return;
+    }
+#endif
     run_padded(conv, first, end, then);
 }
 

@@ -52,6 +52,26 @@ void dactyl_pack_requant_avx512(const int32_t *multipliers, const int32_t *shift
 // dst[i] = src[i] ^ 0x80 (x + 128 as u8), for the VNNI path's padded copy.
 void dactyl_copy_flipped_avx512(int8_t *destination, const int8_t *source, size_t bytes);
 
+// Winograd F(4x4, 3x3) on the NEON smull path (conv2d_q8_neon_winograd.c). Packed memory:
+// int32 bias[blocks * 8] (zero point folded), multiplier[blocks * 8], shift[blocks * 8]; then,
+// 64-byte aligned, U as [output block of 8][position 0..35][input channel, rounded up to 8][8]
+// int16; then V, [position][tile, rounded up to whole groups][input channel, rounded up] int16;
+// then the padded input copy (whole 4x4 tiles plus the 2-pixel halo).
+#define DACTYL_WINOGRAD_TILE_GROUP 4
+static inline size_t dactyl_winograd_constants_bytes(const dactyl_conv2d_q8 *conv) {
+    return ((((size_t)conv->output_channels + 7) / 8) * 8 * 3 * sizeof(int32_t) + 63) & ~(size_t)63;
+}
+static inline const void *dactyl_winograd_weights(const dactyl_conv2d_q8 *conv) {
+    return (const uint8_t *)conv->packed + dactyl_winograd_constants_bytes(conv);
+}
+// 1 if |Y| < 2^25 for every output channel and input (128 * sum|w| < 2^25): the exact recovery.
+int32_t dactyl_winograd_bound_holds(const dactyl_conv2d_q8 *conv, const int8_t *weights);
+void dactyl_winograd_pack_weights(const dactyl_conv2d_q8 *conv, const int8_t *weights, int16_t *transformed);
+// Phase 1, tasks = tiles: the input transform into V.
+void dactyl_winograd_transform_inputs(const dactyl_conv2d_q8 *conv, size_t first, size_t end);
+// Phase 2, tasks = output block * tile groups + tile group: products, output transform, output stage.
+void dactyl_winograd_run_products(const dactyl_conv2d_q8 *conv, size_t first, size_t end);
+
 uint64_t dactyl_peak_avx512_vnni(uint64_t iterations);
 uint64_t dactyl_peak_avx2(uint64_t iterations);
 uint64_t dactyl_peak_neon(uint64_t iterations);

@@ -29,7 +29,7 @@ struct dactyl_thread_pool {
     _Atomic size_t done;  // tasks of the current job finished
     struct {
         const dactyl_conv2d_q8 *conv;
-        size_t tasks, chunk;
+        size_t tasks, chunk;  // the job is tasks [the cursor's start, tasks) of conv
     } job[2];
 };
 
@@ -54,6 +54,28 @@ static inline void cpu_relax(int spin) {
 #elif defined(__aarch64__)
     __asm__ volatile("yield");
 #endif
+}
+
+static void run_claims(dactyl_thread_pool *pool, uint32_t generation);
+
+// Runs tasks [begin, end) of `conv` on the pool's threads and the caller's; returns when all are done.
+static void run_job(dactyl_thread_pool *pool, const dactyl_conv2d_q8 *conv, size_t begin, size_t end) {
+    uint32_t generation = (uint32_t)(atomic_load(&pool->generation) + 1);
+    size_t slot = generation & 1, chunks = 2 * (size_t)pool->threads;
+    pool->job[slot].conv = conv;
+    pool->job[slot].tasks = end;
+    pool->job[slot].chunk = (end - begin + chunks - 1) / chunks;
+    atomic_store(&pool->done, 0);
+    atomic_store(&pool->cursor, (uint64_t)generation << 32 | (uint64_t)begin);  // publishes the job (seq_cst)
+    atomic_store(&pool->generation, generation);
+    // A worker about to sleep holds the mutex while it checks the generation, so this
+    // broadcast cannot fall between its check and its wait.
+    pthread_mutex_lock(&pool->mutex);
+    pthread_cond_broadcast(&pool->start);
+    pthread_mutex_unlock(&pool->mutex);
+    run_claims(pool, generation);
+    // Every task is claimed; wait for the chunks other threads are still running.
+    for (int spin = 0; atomic_load(&pool->done) < end - begin; spin++) cpu_relax(spin);
 }
 
 // Claims and runs chunks of job `generation` until none is left (or a newer job started).
@@ -143,22 +165,14 @@ void dactyl_thread_pool_run_conv2d_q8(dactyl_thread_pool *pool, const dactyl_con
         dactyl_conv2d_q8_run(conv, 0, tasks);
         return;
     }
-    uint32_t generation = (uint32_t)(atomic_load(&pool->generation) + 1);
-    size_t slot = generation & 1, chunks = 2 * (size_t)pool->threads;
-    pool->job[slot].conv = conv;
-    pool->job[slot].tasks = tasks;
-    pool->job[slot].chunk = (tasks + chunks - 1) / chunks;
-    atomic_store(&pool->done, 0);
-    atomic_store(&pool->cursor, (uint64_t)generation << 32);  // publishes the job (seq_cst)
-    atomic_store(&pool->generation, generation);
-    // A worker about to sleep holds the mutex while it checks the generation, so this
-    // broadcast cannot fall between its check and its wait.
-    pthread_mutex_lock(&pool->mutex);
-    pthread_cond_broadcast(&pool->start);
-    pthread_mutex_unlock(&pool->mutex);
-    run_claims(pool, generation);
-    // Every task is claimed; wait for the chunks other threads are still running.
-    for (int spin = 0; atomic_load(&pool->done) < tasks; spin++) cpu_relax(spin);
+    // One job per phase (Winograd: input transform, then products); the wait for `done` between
+    // them is the barrier.
+    size_t begin = 0;
+    for (size_t phase = 0, phases = dactyl_conv2d_q8_phases(conv); phase < phases; phase++) {
+        size_t end = dactyl_conv2d_q8_phase_end(conv, phase);
+        run_job(pool, conv, begin, end);
+        begin = end;
+    }
 }
 
 int dactyl_cpu_count(void) {

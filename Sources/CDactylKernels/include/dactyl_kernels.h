@@ -48,6 +48,16 @@ typedef struct dactyl_conv2d_q8 {
     // The conv that runs next (packed for the same path), or NULL: a thread's last block
     // prefetches the weights that thread will start that conv with.
     const struct dactyl_conv2d_q8 *next;
+    // Winograd F(4x4, 3x3) (3x3 stride-1 convs on DACTYL_PATH_NEON; conv2d_q8_neon_winograd.c).
+    // Set before packed_bytes and pack: 0 lets the packer choose (DACTYL_WINOGRAD=0 / =1 in the
+    // environment turns it off / on for every eligible conv), 1 forces it on where it is exact,
+    // -1 off. Tests use it to run both branches on every eligible shape.
+    int32_t winograd_mode;
+    // Set by dactyl_conv2d_q8_pack: 1 if the conv runs as Winograd, with its tiling.
+    int32_t winograd;
+    int32_t winograd_channels;  // input channels rounded up to 8
+    int32_t winograd_tiles_x, winograd_tiles_y, winograd_tile_groups;
+    int16_t *winograd_input;    // V, the transformed input tiles (inside the packed memory)
 } dactyl_conv2d_q8;
 
 // Bytes the packed weights and padded input copy of `conv` (geometry set) need on `path`; 0 if the
@@ -62,6 +72,11 @@ void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weigh
 void dactyl_conv2d_q8_prepare(const dactyl_conv2d_q8 *conv);
 // Units of work of one run (output pixel tiles x channel blocks), for splitting across threads.
 size_t dactyl_conv2d_q8_tasks(const dactyl_conv2d_q8 *conv);
+// A run is 1 phase (direct) or 2 (Winograd: input transform, then products): phase p is tasks
+// [phase_end(p - 1), phase_end(p)) (phase_end(-1) = 0), and every task of a phase must be done
+// before any of the next starts. Run in order on one thread, tasks [0, tasks) do that anyway.
+size_t dactyl_conv2d_q8_phases(const dactyl_conv2d_q8 *conv);
+size_t dactyl_conv2d_q8_phase_end(const dactyl_conv2d_q8 *conv, size_t phase);
 // Runs tasks [first, end) of the convolution (after dactyl_conv2d_q8_prepare).
 void dactyl_conv2d_q8_run(const dactyl_conv2d_q8 *conv, size_t first, size_t end);
 // The same, when the calling thread will probably run task `then` next (its next chunk; past

@@ -1,0 +1,208 @@
+// int8 Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions on the ARMv8.0 NEON path (Pi 4's
+// Cortex-A72, Zero 2 W's A53), bit-exact with the direct sum (docs/aarch64-estimate.md,
+// "Winograd F(4x4, 3x3) on the smull path"). Not on the sdot path: sdot does 16 MACs per
+// instruction on two pipes, int16 smlal 4 on one, so 2.25x fewer multiplies do not pay there.
+//
+// All matrices are scaled to integers: U = G' g G'^T (G' = 24 G with its last row / 4, |U| <=
+// 18432), V = B^T d B on the raw int8 window d of the padded copy (|V| <= 12800), both int16;
+// M = sum over input channels of U . V in int32 (smlal, wrapping); R = A''^T M A'' (A^T with its
+// last column x 4) in int32, wrapping. Then R = 576 Y mod 2^32 for the exact direct sum Y, and
+// since 9 is invertible mod 2^32, Y = (int32)(R * inv9) >> 6 exactly whenever |Y| < 2^25, which
+// the packer checks per output channel (128 * sum|w| < 2^25) before it picks this path.
+//
+// Two phases per run: (1) every 4x4 output tile's 6x6 input window is transformed into V
+// ([position][tile][input channel] int16); (2) per group of 4 tiles and block of 8 output
+// channels, the 36 small products over the input channels, then the output transform, the bias
+// (zero point folded, as the direct path) and the NEON output stage.
+#if defined(__aarch64__)
+#include "conv2d_q8_neon_common.h"
+
+#define INLINE static inline __attribute__((always_inline))
+#define WINO_INV9 954437177u  // 9 * WINO_INV9 = 1 mod 2^32
+
+static const int8_t kernel_transform[6][3] = {{6, 0, 0}, {-4, -4, -4}, {-4, 4, -4}, {1, 2, 4}, {1, -2, 4}, {0, 0, 6}};
+
+static size_t tiles_of(const dactyl_conv2d_q8 *conv) {
+    return (size_t)conv->winograd_tiles_x * (size_t)conv->winograd_tiles_y;
+}
+
+// The tiles' transformed inputs are laid out in groups of DACTYL_WINOGRAD_TILE_GROUP.
+static size_t grouped_tiles(const dactyl_conv2d_q8 *conv) {
+    return (size_t)conv->winograd_tile_groups * DACTYL_WINOGRAD_TILE_GROUP;
+}
+
+int32_t dactyl_winograd_bound_holds(const dactyl_conv2d_q8 *conv, const int8_t *weights) {
+    const size_t filter = 9 * (size_t)conv->input_channels;
+    for (size_t o = 0; o < (size_t)conv->output_channels; o++) {
+        uint64_t sum = 0;
+        for (size_t i = 0; i < filter; i++) {
+            int32_t w = weights[o * filter + i];
+            sum += (uint64_t)(w < 0 ? -w : w);
+        }
+        if (sum * 128 >= (1ull << 25)) return 0;
+    }
+    return 1;
+}
+
+void dactyl_winograd_pack_weights(const dactyl_conv2d_q8 *conv, const int8_t *weights, int16_t *transformed) {
+    const size_t channels = (size_t)conv->input_channels, rounded = (size_t)conv->winograd_channels;
+    const size_t blocks = ((size_t)conv->output_channels + 7) / 8;
+    memset(transformed, 0, blocks * 36 * rounded * 8 * sizeof(int16_t));
+    for (size_t o = 0; o < (size_t)conv->output_channels; o++) {
+        for (size_t c = 0; c < channels; c++) {
+            int32_t g[3][3], half[6][3];
+            // OHWI: weight (o, ky, kx, c).
+            for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) g[ky][kx] = weights[((o * 3 + (size_t)ky) * 3 + (size_t)kx) * channels + c];
+            for (int i = 0; i < 6; i++)
+                for (int k = 0; k < 3; k++)
+                    half[i][k] = kernel_transform[i][0] * g[0][k] + kernel_transform[i][1] * g[1][k] + kernel_transform[i][2] * g[2][k];
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 6; j++) {
+                    int32_t u = half[i][0] * kernel_transform[j][0] + half[i][1] * kernel_transform[j][1] + half[i][2] * kernel_transform[j][2];
+                    // [output block][position][input channel][8 output channels]
+                    transformed[(((o / 8) * 36 + (size_t)(i * 6 + j)) * rounded + c) * 8 + o % 8] = (int16_t)u;
+                }
+        }
+    }
+}
+
+// B^T applied to six vectors (rows or columns of the window).
+INLINE void input_transform6(const int16x8_t d[6], int16x8_t out[6]) {
+    int16x8_t d2_4 = vsubq_s16(d[4], d[2]);  // d4 - d2
+    int16x8_t d1_3 = vsubq_s16(d[3], d[1]);  // d3 - d1
+    out[0] = vaddq_s16(vmlsq_n_s16(vshlq_n_s16(d[0], 2), d[2], 5), d[4]);             // 4 d0 - 5 d2 + d4
+    int16x8_t a = vsubq_s16(vaddq_s16(d[3], d[4]), vshlq_n_s16(vaddq_s16(d[1], d[2]), 2));  // -4 d1 - 4 d2 + d3 + d4
+    int16x8_t b = vaddq_s16(vsubq_s16(d[4], d[3]), vshlq_n_s16(vsubq_s16(d[1], d[2]), 2));  // 4 d1 - 4 d2 - d3 + d4
+    out[1] = a;
+    out[2] = b;
+    out[3] = vaddq_s16(d2_4, vshlq_n_s16(d1_3, 1));                                          // -2 d1 - d2 + 2 d3 + d4
+    out[4] = vsubq_s16(d2_4, vshlq_n_s16(d1_3, 1));                                          // 2 d1 - d2 - 2 d3 + d4
+    out[5] = vaddq_s16(vmlsq_n_s16(vshlq_n_s16(d[1], 2), d[3], 5), d[5]);             // 4 d1 - 5 d3 + d5
+}
+
+void dactyl_winograd_transform_inputs(const dactyl_conv2d_q8 *conv, size_t first, size_t end) {
+    const size_t channels = (size_t)conv->input_channels, rounded = (size_t)conv->winograd_channels;
+    const size_t tiles_x = (size_t)conv->winograd_tiles_x;
+    const size_t row = (size_t)conv->padded_width * channels;
+    const size_t position_stride = grouped_tiles(conv) * rounded;
+    for (size_t t = first; t < end; t++) {
+        size_t ty = t / tiles_x, tx = t - ty * tiles_x;
+        const int8_t *origin = conv->padded + ty * 4 * row + tx * 4 * channels;
+        int16_t *out = conv->winograd_input + t * rounded;
+        // Channels past the last (c >= input_channels) read the next pixel's bytes or the slack
+        // after the copy: their U is 0, so whatever V holds there adds nothing.
+        for (size_t c = 0; c < rounded; c += 8) {
+            int16x8_t columns[6][6];  // [k][j]: B^T applied down column j
+            for (int j = 0; j < 6; j++) {
+                int16x8_t d[6], k[6];
+                for (int i = 0; i < 6; i++) d[i] = vmovl_s8(vld1_s8(origin + (size_t)i * row + (size_t)j * channels + c));
+                input_transform6(d, k);
+                for (int i = 0; i < 6; i++) columns[i][j] = k[i];
+            }
+            for (int k = 0; k < 6; k++) {
+                int16x8_t v[6];
+                input_transform6(columns[k], v);
+                for (int l = 0; l < 6; l++) vst1q_s16(out + (size_t)(k * 6 + l) * position_stride + c, v[l]);
+            }
+        }
+    }
+}
+
+// A''^T applied to six int32 vectors: four outputs.
+INLINE void output_transform6(const int32x4_t m[6], int32x4_t out[4]) {
+    int32x4_t s12 = vaddq_s32(m[1], m[2]), d12 = vsubq_s32(m[1], m[2]);
+    int32x4_t s34 = vaddq_s32(m[3], m[4]), d34 = vsubq_s32(m[3], m[4]);
+    out[0] = vaddq_s32(vaddq_s32(m[0], s12), s34);
+    out[1] = vaddq_s32(d12, vshlq_n_s32(d34, 1));
+    out[2] = vaddq_s32(s12, vshlq_n_s32(s34, 2));
+    out[3] = vaddq_s32(vaddq_s32(d12, vshlq_n_s32(d34, 3)), vshlq_n_s32(m[5], 2));
+}
+
+// The 36 products of one group of 4 tiles x 8 output channels, over all input channels:
+// M[position][tile][8 channels].
+INLINE void products(const int16_t *u_block, const int16_t *v_group, size_t rounded, size_t position_stride,
+                     int32_t m[36][DACTYL_WINOGRAD_TILE_GROUP][8]) {
+    for (size_t p = 0; p < 36; p++) {
+        const int16_t *u = u_block + p * rounded * 8;
+        const int16_t *v = v_group + p * position_stride;
+        int32x4_t acc[4][2];
+        for (int t = 0; t < 4; t++) acc[t][0] = acc[t][1] = vdupq_n_s32(0);
+        for (size_t c = 0; c < rounded; c += 8) {
+            const int16x8_t v0 = vld1q_s16(v + c), v1 = vld1q_s16(v + rounded + c);
+            const int16x8_t v2 = vld1q_s16(v + 2 * rounded + c), v3 = vld1q_s16(v + 3 * rounded + c);
+#define WINO_LANE(j)                                                                          \
+    {                                                                                         \
+        const int16x8_t w = vld1q_s16(u + (c + j) * 8);                                       \
+        acc[0][0] = vmlal_laneq_s16(acc[0][0], vget_low_s16(w), v0, j);                       \
+        acc[0][1] = vmlal_high_laneq_s16(acc[0][1], w, v0, j);                                \
+        acc[1][0] = vmlal_laneq_s16(acc[1][0], vget_low_s16(w), v1, j);                       \
+        acc[1][1] = vmlal_high_laneq_s16(acc[1][1], w, v1, j);                                \
+        acc[2][0] = vmlal_laneq_s16(acc[2][0], vget_low_s16(w), v2, j);                       \
+        acc[2][1] = vmlal_high_laneq_s16(acc[2][1], w, v2, j);                                \
+        acc[3][0] = vmlal_laneq_s16(acc[3][0], vget_low_s16(w), v3, j);                       \
+        acc[3][1] = vmlal_high_laneq_s16(acc[3][1], w, v3, j);                                \
+    }
+            WINO_LANE(0) WINO_LANE(1) WINO_LANE(2) WINO_LANE(3) WINO_LANE(4) WINO_LANE(5) WINO_LANE(6) WINO_LANE(7)
+#undef WINO_LANE
+        }
+        for (int t = 0; t < 4; t++) {
+            vst1q_s32(m[p][t], acc[t][0]);
+            vst1q_s32(m[p][t] + 4, acc[t][1]);
+        }
+    }
+}
+
+void dactyl_winograd_run_products(const dactyl_conv2d_q8 *conv, size_t first, size_t end) {
+    const size_t rounded = (size_t)conv->winograd_channels, groups = (size_t)conv->winograd_tile_groups;
+    const size_t position_stride = grouped_tiles(conv) * rounded, tiles = tiles_of(conv);
+    const size_t tiles_x = (size_t)conv->winograd_tiles_x;
+    const size_t output_height = (size_t)conv->output_height, output_width = (size_t)conv->output_width;
+    const size_t output_channels = (size_t)conv->output_channels;
+    const size_t blocks = (output_channels + 7) / 8;
+    const int32_t *bias = (const int32_t *)conv->packed;
+    const int32_t *multipliers = bias + blocks * 8, *shifts = multipliers + blocks * 8;
+    const int16_t *transformed_weights = (const int16_t *)dactyl_winograd_weights(conv);
+    const dactyl_neon_output stage = dactyl_neon_output_make(conv);
+    const int32x4_t inverse9 = vreinterpretq_s32_u32(vdupq_n_u32(WINO_INV9));
+    _Alignas(16) int32_t m[36][DACTYL_WINOGRAD_TILE_GROUP][8];
+    for (size_t task = first; task < end; task++) {
+        size_t block = task / groups, group = task - block * groups;
+        products(transformed_weights + block * 36 * rounded * 8, conv->winograd_input + group * DACTYL_WINOGRAD_TILE_GROUP * rounded,
+                 rounded, position_stride, m);
+        for (size_t t = 0; t < DACTYL_WINOGRAD_TILE_GROUP; t++) {
+            size_t tile = group * DACTYL_WINOGRAD_TILE_GROUP + t;
+            if (tile >= tiles) break;
+            size_t ty = tile / tiles_x, tx = tile - ty * tiles_x;
+            size_t rows = output_height - ty * 4 < 4 ? output_height - ty * 4 : 4;
+            size_t columns = output_width - tx * 4 < 4 ? output_width - tx * 4 : 4;
+            for (size_t half = 0; half < 2; half++) {
+                size_t channel = block * 8 + half * 4;
+                if (channel >= output_channels) break;
+                size_t count = output_channels - channel < 4 ? output_channels - channel : 4;
+                int32x4_t first_pass[4][6];  // [r][j] = A''^T down column j
+                for (int j = 0; j < 6; j++) {
+                    int32x4_t column[6], out[4];
+                    for (int i = 0; i < 6; i++) column[i] = vld1q_s32(m[i * 6 + j][t] + half * 4);
+                    output_transform6(column, out);
+                    for (int r = 0; r < 4; r++) first_pass[r][j] = out[r];
+                }
+                const int32x4_t channel_bias = vld1q_s32(bias + channel);
+                const dactyl_neon_channels4 constants = dactyl_neon_channels4_load(multipliers + channel, shifts + channel);
+                for (size_t r = 0; r < rows; r++) {
+                    int32x4_t out[4];
+                    output_transform6(first_pass[r], out);
+                    size_t pixel = (ty * 4 + r) * output_width + tx * 4;
+                    for (size_t c = 0; c < columns; c++) {
+                        // R = 576 Y (mod 2^32): times inv9 is 64 Y, exact in int32 for |Y| < 2^25.
+                        int32x4_t y = vshrq_n_s32(vmulq_s32(out[c], inverse9), 6);
+                        size_t offset = (pixel + c) * output_channels + channel;
+                        dactyl_neon_requantize4(&stage, &constants, vaddq_s32(y, channel_bias),
+                                                conv->residual ? conv->residual + offset : NULL, conv->output + offset, count);
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
