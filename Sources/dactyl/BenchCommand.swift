@@ -179,6 +179,7 @@ enum BenchCommand {
                     let ns = median(layerTimes[step])
                     text += (step == 0 ? "" : ",") + "{\"op\":\(step),\"name\":\(jsonString(model.encoderOps[step].name)),"
                         + "\"output\":\"\(shapes[model.encoderOps[step].output])\",\"macs\":\(macs),\"fast\":\(encoder.isFast(step: step)),"
+                        + "\"winograd\":\(encoder.isWinograd(step: step)),"
                         + "\"ms_median\":\(fixed(Float(ns / 1e6), decimals: 4)),"
                         + "\"ms_min\":\(fixed(Float(Double(layerTimes[step].min() ?? 0) / 1e6), decimals: 4))}"
                 }
@@ -219,7 +220,8 @@ enum BenchCommand {
                          + pad(fixed(Float(Double(layerTimes[step].min() ?? 0) / 1e6), decimals: 3), 8, left: true)
                          + pad(fixed(Float(rate), decimals: 1), 8, left: true)
                          + pad(peak > 0 && encoder.isFast(step: step) ? fixed(Float(100 * rate * 1e9 / peak), decimals: 1) : "-", 8, left: true)
-                         + "  " + (encoder.isFast(step: step) ? kernel.kernelPath.name : "scalar"))
+                         + "  " + (encoder.isFast(step: step) ? kernel.kernelPath.name : "scalar")
+                         + (encoder.isWinograd(step: step) ? " winograd" : ""))
             }
         }
         return out

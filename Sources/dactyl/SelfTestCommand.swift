@@ -172,6 +172,13 @@ enum SelfTestCommand {
             check(problem == nil, "kernel path \(path.name): conv2d bit-exact with the reference on \(randomCases) random shapes"
                   + (problem.map { ": " + $0 } ?? ""))
         }
+        // Winograd F(4x4, 3x3) (the neon path), forced on for every 3x3 stride-1 shape it can take.
+        let winogradCases = 24
+        for path in KernelPath.available(on: cpu) where path == .neon {
+            let (problem, winograd) = FastConv2DCheck.runWinograd(path: path, cases: winogradCases, seed: 2027)
+            check(problem == nil, "kernel path \(path.name): Winograd F(4x4, 3x3) bit-exact with the reference on \(winogradCases) "
+                  + "random 3x3 stride-1 shapes, \(winograd) of them run as Winograd" + (problem.map { ": " + $0 } ?? ""))
+        }
         for path in KernelPath.allCases where !path.isAvailable(on: cpu) {
             report.line("  SKIP  kernel path \(path.name): not checked, "
                         + (path.isCompiled ? "this CPU lacks its instructions" : "an \(path.architecture) binary has it"))

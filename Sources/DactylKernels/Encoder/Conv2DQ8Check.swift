@@ -15,6 +15,11 @@ public enum FastConv2DCheck {
         mutating func int8() -> Int8 { Int8(truncatingIfNeeded: next()) }
     }
 
+    /// One conv's inputs: `.random` int8 values; `.extreme` only -128 / 127 inputs and -127 / 127
+    /// weights (the Winograd sums wrap on the way); `.fullRange` weights over all of int8 (a -128
+    /// weight turns off the NEON path's smlal pairing).
+    enum Values { case random, extreme, fullRange }
+
     /// Runs `cases` random shapes (kernels 1/3/5/7, strides 1 and 2, padding, odd channel
     /// counts, ReLU and residual on and off); returns nil if every output equals the
     /// reference's, else the first difference.
@@ -27,58 +32,105 @@ public enum FastConv2DCheck {
             let height = max(kernel - 2 * pad, 1) + random.below(12), width = max(kernel - 2 * pad, 1) + random.below(12)
             let inputChannels = 1 + random.below(40), outputChannels = 1 + random.below(72)
             let relu = random.below(2) == 0, hasResidual = random.below(2) == 0
-            let outH = (height + 2 * pad - kernel) / stride + 1, outW = (width + 2 * pad - kernel) / stride + 1
-            let window = Window2D(inputHeight: height, inputWidth: width, outputHeight: outH, outputWidth: outW,
-                                  kernelHeight: kernel, kernelWidth: kernel, strideHeight: stride, strideWidth: stride,
-                                  padHeight: pad, padWidth: pad)
-            let inputCount = height * width * inputChannels, outputCount = outH * outW * outputChannels
-            let weightCount = outputChannels * kernel * kernel * inputChannels
-            let input = UnsafeMutablePointer<Int8>.allocate(capacity: inputCount)
-            let weights = UnsafeMutablePointer<Int8>.allocate(capacity: weightCount)
-            let residual = UnsafeMutablePointer<Int8>.allocate(capacity: outputCount)
-            let reference = UnsafeMutablePointer<Int8>.allocate(capacity: outputCount)
-            let fast = UnsafeMutablePointer<Int8>.allocate(capacity: outputCount)
-            let bias = UnsafeMutablePointer<Int32>.allocate(capacity: outputChannels)
-            let multipliers = UnsafeMutablePointer<Int32>.allocate(capacity: outputChannels)
-            let shifts = UnsafeMutablePointer<Int32>.allocate(capacity: outputChannels)
-            let packedBytes = FastConv2DQ8.packedBytes(window: window, inputChannels: inputChannels,
-                                                       outputChannels: outputChannels, path: path)
-            let packed = UnsafeMutableRawPointer.allocate(byteCount: max(packedBytes, 64), alignment: 64)
-            defer {
-                input.deallocate(); weights.deallocate(); residual.deallocate(); reference.deallocate(); fast.deallocate()
-                bias.deallocate(); multipliers.deallocate(); shifts.deallocate(); packed.deallocate()
-            }
-            guard packedBytes > 0 else { return "case \(index): no packed layout for kernel \(kernel), \(inputChannels) input channels" }
-            for i in 0..<inputCount { input[i] = random.int8() }
-            // Two cases in three with the exporter's weight range (-127...127), one with all of int8:
-            // a -128 weight turns off the NEON path's smlal pairing, so both of its loops are checked.
-            let fullWeightRange = index % 3 == 2
-            for i in 0..<weightCount { weights[i] = fullWeightRange ? random.int8() : Int8(random.below(255) - 127) }
-            for i in 0..<outputCount { residual[i] = random.int8() }
-            // Shifts that keep most outputs inside int8 (about 1 / (area * 128)), a few far off.
-            var areaBits: Int32 = 0
-            while (1 << areaBits) < kernel * kernel * inputChannels * 64 { areaBits += 1 }
-            for c in 0..<outputChannels {
-                bias[c] = Int32(random.below(200_001)) - 100_000
-                multipliers[c] = Int32(1 << 30) + Int32(random.below(1 << 30))
-                shifts[c] = min(62, max(1, 31 + areaBits + Int32(random.below(5)) - 2 - (random.below(9) == 0 ? 20 : 0)))
-            }
-            let stage = Conv2DQ8OutputStage(
-                multipliers: multipliers, shifts: shifts, outputZeroPoint: Int32(random.int8()), relu: relu,
-                residual: hasResidual ? UnsafePointer(residual) : nil, residualZeroPoint: Int32(random.int8()),
-                residualMultiplier: Int32(1 << 30) + Int32(random.below(1 << 30)), residualShift: Int32(30 + random.below(3)))
-            let inputZeroPoint = Int32(random.int8())
-            conv2dQ8Reference(window: window, inputChannels: inputChannels, outputChannels: outputChannels, input: input,
-                              inputZeroPoint: inputZeroPoint, weights: weights, bias: bias, outputStage: stage, output: reference)
-            let conv = FastConv2DQ8(window: window, inputChannels: inputChannels, outputChannels: outputChannels, path: path,
-                                    input: input, inputZeroPoint: inputZeroPoint, weights: weights, bias: bias,
-                                    outputStage: stage, output: fast, packedMemory: packed)
-            conv.run(pool: nil)
-            for i in 0..<outputCount where fast[i] != reference[i] {
-                return "case \(index) (\(height)x\(width)x\(inputChannels) -> \(outputChannels), kernel \(kernel), stride \(stride), pad \(pad)): "
-                    + "output \(i) is \(fast[i]), reference \(reference[i])"
-            }
+            // Two cases in three with the exporter's weight range (-127...127), one with all of int8.
+            let outcome = checkCase(index: index, path: path, kernel: kernel, stride: stride, pad: pad, height: height, width: width,
+                                    inputChannels: inputChannels, outputChannels: outputChannels, relu: relu, hasResidual: hasResidual,
+                                    values: index % 3 == 2 ? .fullRange : .random, winograd: .chosen, pool: nil, random: &random)
+            if let problem = outcome.problem { return problem }
         }
         return nil
+    }
+
+    /// Winograd F(4x4, 3x3), forced on, on `cases` random 3x3 stride-1 shapes: 1..70 input
+    /// channels (odd counts included), maps from 1x1 to 6x6 tiles, non-square, padding 0 and 1,
+    /// ReLU and residual on and off, extreme inputs, a pool of 2 threads every other case (the
+    /// two phases), and a last conv whose weights fail the exact-recovery bound and must take
+    /// the direct path. Returns the first difference from the reference (or a conv that took the
+    /// wrong branch) and how many convs ran as Winograd (0 on paths without it).
+    public static func runWinograd(path: KernelPath, cases: Int, seed: UInt64) -> (problem: String?, winograd: Int) {
+        var random = Random(state: seed)
+        var winograd = 0
+        let pool = EncoderThreadPool(threads: 2)
+        for index in 0..<cases {
+            let failsBound = index == cases - 1
+            let pad = random.below(2)
+            let height = max(3 - 2 * pad, 1) + random.below(22), width = max(3 - 2 * pad, 1) + random.below(22)
+            // 9 * 240 * 127 weights' magnitude: 128 * that is over 2^25, the recovery's limit.
+            let inputChannels = failsBound ? 240 : 1 + random.below(70), outputChannels = 1 + random.below(failsBound ? 8 : 40)
+            let relu = random.below(2) == 0, hasResidual = random.below(2) == 0
+            let values: Values = failsBound || index % 4 == 1 ? .extreme : index % 4 == 3 ? .fullRange : .random
+            let outcome = checkCase(index: index, path: path, kernel: 3, stride: 1, pad: pad, height: height, width: width,
+                                    inputChannels: inputChannels, outputChannels: outputChannels, relu: relu, hasResidual: hasResidual,
+                                    values: values, winograd: .forced, pool: index % 2 == 1 ? pool : nil, random: &random)
+            if let problem = outcome.problem { return (problem, winograd) }
+            let expected = path == .neon && !failsBound
+            if outcome.winograd != expected {
+                return ("case \(index) (\(height)x\(width)x\(inputChannels) -> \(outputChannels)): "
+                        + (expected ? "did not run as Winograd" : "ran as Winograd, which is not exact for it"), winograd)
+            }
+            if outcome.winograd { winograd += 1 }
+        }
+        return (nil, winograd)
+    }
+
+    static func checkCase(index: Int, path: KernelPath, kernel: Int, stride: Int, pad: Int, height: Int, width: Int,
+                          inputChannels: Int, outputChannels: Int, relu: Bool, hasResidual: Bool, values: Values,
+                          winograd: FastConv2DQ8.Winograd, pool: EncoderThreadPool?, random: inout Random)
+        -> (problem: String?, winograd: Bool) {
+        let outH = (height + 2 * pad - kernel) / stride + 1, outW = (width + 2 * pad - kernel) / stride + 1
+        let window = Window2D(inputHeight: height, inputWidth: width, outputHeight: outH, outputWidth: outW,
+                              kernelHeight: kernel, kernelWidth: kernel, strideHeight: stride, strideWidth: stride,
+                              padHeight: pad, padWidth: pad)
+        let inputCount = height * width * inputChannels, outputCount = outH * outW * outputChannels
+        let weightCount = outputChannels * kernel * kernel * inputChannels
+        let input = UnsafeMutablePointer<Int8>.allocate(capacity: inputCount)
+        let weights = UnsafeMutablePointer<Int8>.allocate(capacity: weightCount)
+        let residual = UnsafeMutablePointer<Int8>.allocate(capacity: outputCount)
+        let reference = UnsafeMutablePointer<Int8>.allocate(capacity: outputCount)
+        let fast = UnsafeMutablePointer<Int8>.allocate(capacity: outputCount)
+        let bias = UnsafeMutablePointer<Int32>.allocate(capacity: outputChannels)
+        let multipliers = UnsafeMutablePointer<Int32>.allocate(capacity: outputChannels)
+        let shifts = UnsafeMutablePointer<Int32>.allocate(capacity: outputChannels)
+        let packedBytes = FastConv2DQ8.packedBytes(window: window, inputChannels: inputChannels,
+                                                   outputChannels: outputChannels, path: path, winograd: winograd)
+        let packed = UnsafeMutableRawPointer.allocate(byteCount: max(packedBytes, 64), alignment: 64)
+        defer {
+            input.deallocate(); weights.deallocate(); residual.deallocate(); reference.deallocate(); fast.deallocate()
+            bias.deallocate(); multipliers.deallocate(); shifts.deallocate(); packed.deallocate()
+        }
+        guard packedBytes > 0 else { return ("case \(index): no packed layout for kernel \(kernel), \(inputChannels) input channels", false) }
+        for i in 0..<inputCount { input[i] = values == .extreme ? (random.below(2) == 0 ? -128 : 127) : random.int8() }
+        for i in 0..<weightCount {
+            switch values {
+            case .random: weights[i] = Int8(random.below(255) - 127)
+            case .extreme: weights[i] = random.below(2) == 0 ? -127 : 127
+            case .fullRange: weights[i] = random.int8()
+            }
+        }
+        for i in 0..<outputCount { residual[i] = random.int8() }
+        // Shifts that keep most outputs inside int8 (about 1 / (area * 128)), a few far off.
+        var areaBits: Int32 = 0
+        while (1 << areaBits) < kernel * kernel * inputChannels * 64 { areaBits += 1 }
+        for c in 0..<outputChannels {
+            bias[c] = Int32(random.below(200_001)) - 100_000
+            multipliers[c] = Int32(1 << 30) + Int32(random.below(1 << 30))
+            shifts[c] = min(62, max(1, 31 + areaBits + Int32(random.below(5)) - 2 - (random.below(9) == 0 ? 20 : 0)))
+        }
+        let stage = Conv2DQ8OutputStage(
+            multipliers: multipliers, shifts: shifts, outputZeroPoint: Int32(random.int8()), relu: relu,
+            residual: hasResidual ? UnsafePointer(residual) : nil, residualZeroPoint: Int32(random.int8()),
+            residualMultiplier: Int32(1 << 30) + Int32(random.below(1 << 30)), residualShift: Int32(30 + random.below(3)))
+        let inputZeroPoint = Int32(random.int8())
+        conv2dQ8Reference(window: window, inputChannels: inputChannels, outputChannels: outputChannels, input: input,
+                          inputZeroPoint: inputZeroPoint, weights: weights, bias: bias, outputStage: stage, output: reference)
+        let conv = FastConv2DQ8(window: window, inputChannels: inputChannels, outputChannels: outputChannels, path: path,
+                                input: input, inputZeroPoint: inputZeroPoint, weights: weights, bias: bias,
+                                outputStage: stage, output: fast, packedMemory: packed, winograd: winograd)
+        conv.run(pool: pool)
+        for i in 0..<outputCount where fast[i] != reference[i] {
+            return ("case \(index) (\(height)x\(width)x\(inputChannels) -> \(outputChannels), kernel \(kernel), stride \(stride), pad \(pad)"
+                    + (conv.usesWinograd ? ", Winograd" : "") + "): output \(i) is \(fast[i]), reference \(reference[i])", conv.usesWinograd)
+        }
+        return (nil, conv.usesWinograd)
     }
 }

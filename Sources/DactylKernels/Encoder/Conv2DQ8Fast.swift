@@ -7,6 +7,15 @@ public final class FastConv2DQ8 {
     let descriptor: UnsafeMutablePointer<dactyl_conv2d_q8>
     public let path: KernelPath
 
+    /// Whether a 3x3 stride-1 conv may run as int8 Winograd F(4x4, 3x3) (the NEON smull path
+    /// only; conv2d_q8_neon_winograd.c). `.chosen`: the packer's rule (enough 4x4 tiles and input
+    /// channels), which `DACTYL_WINOGRAD=0` / `=1` turns off / on; `.forced` / `.off` override both
+    /// (tests). Winograd runs only where its exact recovery holds for the weights, forced or not.
+    public enum Winograd: Int32 { case chosen = 0, forced = 1, off = -1 }
+
+    /// Runs as Winograd F(4x4, 3x3) (chosen at pack time).
+    public var usesWinograd: Bool { descriptor.pointee.winograd != 0 }
+
     static func describe(window: Window2D, inputChannels: Int, outputChannels: Int) -> dactyl_conv2d_q8 {
         var conv = dactyl_conv2d_q8()
         conv.input_height = Int32(window.inputHeight)
@@ -26,9 +35,11 @@ public final class FastConv2DQ8 {
 
     /// Bytes of packed weights the conv needs on `path`; 0 when the path keeps the reference
     /// for it (the scalar path, a path this binary lacks, or a kernel row too long).
-    public static func packedBytes(window: Window2D, inputChannels: Int, outputChannels: Int, path: KernelPath) -> Int {
+    public static func packedBytes(window: Window2D, inputChannels: Int, outputChannels: Int, path: KernelPath,
+                                   winograd: Winograd = .chosen) -> Int {
         guard let number = path.fastPathNumber else { return 0 }
         var conv = describe(window: window, inputChannels: inputChannels, outputChannels: outputChannels)
+        conv.winograd_mode = winograd.rawValue
         return dactyl_conv2d_q8_packed_bytes(&conv, number)
     }
 
@@ -36,8 +47,10 @@ public final class FastConv2DQ8 {
     /// `packedMemory` (`packedBytes` bytes, 64-byte aligned) and binds the tensors.
     public init(window: Window2D, inputChannels: Int, outputChannels: Int, path: KernelPath,
                 input: UnsafePointer<Int8>, inputZeroPoint: Int32, weights: UnsafePointer<Int8>, bias: UnsafePointer<Int32>,
-                outputStage: Conv2DQ8OutputStage, output: UnsafeMutablePointer<Int8>, packedMemory: UnsafeMutableRawPointer) {
+                outputStage: Conv2DQ8OutputStage, output: UnsafeMutablePointer<Int8>, packedMemory: UnsafeMutableRawPointer,
+                winograd: Winograd = .chosen) {
         var conv = FastConv2DQ8.describe(window: window, inputChannels: inputChannels, outputChannels: outputChannels)
+        conv.winograd_mode = winograd.rawValue
         conv.input_zero_point = inputZeroPoint
         conv.output_zero_point = outputStage.outputZeroPoint
         conv.relu = outputStage.relu ? 1 : 0

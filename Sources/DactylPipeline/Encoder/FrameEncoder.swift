@@ -118,6 +118,12 @@ public struct FrameEncoder {
         }
     }
 
+    /// Whether op `index` is a conv that runs as int8 Winograd F(4x4, 3x3).
+    public func isWinograd(step index: Int) -> Bool {
+        if case .fastConv2d(let conv) = steps[index] { return conv.usesWinograd }
+        return false
+    }
+
     /// Runs encoder op `index` alone (the ops before it must have run).
     public func run(step index: Int) {
         switch steps[index] {
