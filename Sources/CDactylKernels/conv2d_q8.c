@@ -99,11 +99,18 @@ static size_t packed_bytes_direct(const dactyl_conv2d_q8 *conv, int path);
 // --- Winograd F(4x4, 3x3) on the NEON smull path: selection and packing (the arithmetic and
 // the kernels: conv2d_q8_neon_winograd.c; measurements: docs/aarch64-estimate.md) ---
 
-// Fewest 4x4 output tiles and input channels for which the packer picks Winograd by itself:
-// fewer tiles reuse the 4x larger transformed weights too little (stage 3 and 4 of ResNet34 @112
-// stream them from memory once a frame), and narrow layers [see the doc].
-#define WINOGRAD_MIN_TILES 16
-#define WINOGRAD_MIN_CHANNELS 8
+// When the packer picks Winograd by itself (qemu instruction counts per conv, cortex-a72, in
+// docs/aarch64-estimate.md): it pays from a full group of 4 tiles and 3 input channels on
+// (1.2-2.3x fewer instructions than the direct path; 1 tile of a group of 4: 0.2-0.7x). Its
+// transformed weights are 8x the int8 ones and are read once a run per output block: where
+// they do not stay in cache they are streamed from memory once a frame, 7x more than now, so
+// a conv with large U also needs enough tiles (16 or more) to pay for the stream: ResNet34 @112
+// then takes stages 1 and 2 (28x28, 14x14), and stage 3 (7x7, 4 tiles, 4.7 MB of U a conv)
+// stays direct.
+#define WINOGRAD_MIN_TILES 4
+#define WINOGRAD_MIN_CHANNELS 3
+#define WINOGRAD_CACHED_WEIGHT_BYTES (128 * 1024)
+#define WINOGRAD_STREAMED_MIN_TILES 16
 
 // The conv's own choice, else the environment's (DACTYL_WINOGRAD=0 / 1), else 0 (the rule).
 static int winograd_mode(const dactyl_conv2d_q8 *conv) {
@@ -128,8 +135,10 @@ static int winograd_candidate(const dactyl_conv2d_q8 *conv, int path) {
         return 0;
     int mode = winograd_mode(conv);
     if (mode) return mode > 0;
-    size_t tiles_x, tiles_y;
-    return winograd_tiles(conv, &tiles_x, &tiles_y) >= WINOGRAD_MIN_TILES && conv->input_channels >= WINOGRAD_MIN_CHANNELS;
+    size_t tiles_x, tiles_y, tiles = winograd_tiles(conv, &tiles_x, &tiles_y);
+    size_t weight_bytes = 36 * (((size_t)conv->input_channels + 7) / 8 * 8) * (((size_t)conv->output_channels + 7) / 8 * 8) * sizeof(int16_t);
+    return conv->input_channels >= WINOGRAD_MIN_CHANNELS && tiles >= WINOGRAD_MIN_TILES
+           && (weight_bytes <= WINOGRAD_CACHED_WEIGHT_BYTES || tiles >= WINOGRAD_STREAMED_MIN_TILES);
 #else
     (void)conv;
     (void)path;
