@@ -100,17 +100,14 @@ static size_t packed_bytes_direct(const dactyl_conv2d_q8 *conv, int path);
 // the kernels: conv2d_q8_neon_winograd.c; measurements: docs/aarch64-estimate.md) ---
 
 // When the packer picks Winograd by itself (qemu instruction counts per conv, cortex-a72, in
-// docs/aarch64-estimate.md): it pays from a full group of 4 tiles and 3 input channels on
-// (1.2-2.3x fewer instructions than the direct path; 1 tile of a group of 4: 0.2-0.7x). Its
-// transformed weights are 8x the int8 ones and are read once a run per output block: where
-// they do not stay in cache they are streamed from memory once a frame, 7x more than now, so
-// a conv with large U also needs enough tiles (16 or more) to pay for the stream: ResNet34 @112
-// then takes stages 1 and 2 (28x28, 14x14), and stage 3 (7x7, 4 tiles, 4.7 MB of U a conv)
-// stays direct.
+// docs/aarch64-estimate.md): from a full group of 4 tiles and 3 input channels on it executes
+// 1.2-2.3x fewer instructions than the direct path (1 tile in a group of 4: 0.2-0.7x; 1 input
+// channel: 1.0x). Its weights (U, 8x the int8 bytes) are read once a run: on ResNet34 @112's
+// stage 3 (7x7, 4 tiles, 4.7 MB of U a conv) that is 45 MB more a frame from memory, which
+// costs less than the 43 M instructions it saves down to ~1.8 GB/s at 1 thread, ~3.4 GB/s at 4
+// if none of it overlaps the arithmetic (the doc has the sums); 4x4 maps (1 tile) stay direct.
 #define WINOGRAD_MIN_TILES 4
 #define WINOGRAD_MIN_CHANNELS 3
-#define WINOGRAD_CACHED_WEIGHT_BYTES (128 * 1024)
-#define WINOGRAD_STREAMED_MIN_TILES 16
 
 // The conv's own choice, else the environment's (DACTYL_WINOGRAD=0 / 1), else 0 (the rule).
 static int winograd_mode(const dactyl_conv2d_q8 *conv) {
@@ -135,10 +132,8 @@ static int winograd_candidate(const dactyl_conv2d_q8 *conv, int path) {
         return 0;
     int mode = winograd_mode(conv);
     if (mode) return mode > 0;
-    size_t tiles_x, tiles_y, tiles = winograd_tiles(conv, &tiles_x, &tiles_y);
-    size_t weight_bytes = 36 * (((size_t)conv->input_channels + 7) / 8 * 8) * (((size_t)conv->output_channels + 7) / 8 * 8) * sizeof(int16_t);
-    return conv->input_channels >= WINOGRAD_MIN_CHANNELS && tiles >= WINOGRAD_MIN_TILES
-           && (weight_bytes <= WINOGRAD_CACHED_WEIGHT_BYTES || tiles >= WINOGRAD_STREAMED_MIN_TILES);
+    size_t tiles_x, tiles_y;
+    return conv->input_channels >= WINOGRAD_MIN_CHANNELS && winograd_tiles(conv, &tiles_x, &tiles_y) >= WINOGRAD_MIN_TILES;
 #else
     (void)conv;
     (void)path;
