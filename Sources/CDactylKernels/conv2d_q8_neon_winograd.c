@@ -128,12 +128,17 @@ INLINE void products(const int16_t *u_block, const int16_t *v_group, size_t roun
         const int16_t *v = v_group + p * position_stride;
         int32x4_t acc[4][2];
         for (int t = 0; t < 4; t++) acc[t][0] = acc[t][1] = vdupq_n_s32(0);
-        for (size_t c = 0; c < rounded; c += 8) {
-            const int16x8_t v0 = vld1q_s16(v + c), v1 = vld1q_s16(v + rounded + c);
-            const int16x8_t v2 = vld1q_s16(v + 2 * rounded + c), v3 = vld1q_s16(v + 3 * rounded + c);
+        // Pointers stepped along the channels, one counter: no index arithmetic per load.
+        const int16_t *v0p = v, *v1p = v + rounded, *v2p = v + 2 * rounded, *v3p = v + 3 * rounded, *up = u;
+        for (size_t groups = rounded / 8; groups; groups--) {
+            const int16x8_t v0 = vld1q_s16(v0p), v1 = vld1q_s16(v1p), v2 = vld1q_s16(v2p), v3 = vld1q_s16(v3p);
+            v0p += 8;
+            v1p += 8;
+            v2p += 8;
+            v3p += 8;
 #define WINO_LANE(j)                                                                          \
     {                                                                                         \
-        const int16x8_t w = vld1q_s16(u + (c + j) * 8);                                       \
+        const int16x8_t w = vld1q_s16(up + (j) * 8);                                       \
         acc[0][0] = vmlal_laneq_s16(acc[0][0], vget_low_s16(w), v0, j);                       \
         acc[0][1] = vmlal_high_laneq_s16(acc[0][1], w, v0, j);                                \
         acc[1][0] = vmlal_laneq_s16(acc[1][0], vget_low_s16(w), v1, j);                       \
@@ -145,6 +150,7 @@ INLINE void products(const int16_t *u_block, const int16_t *v_group, size_t roun
     }
             WINO_LANE(0) WINO_LANE(1) WINO_LANE(2) WINO_LANE(3) WINO_LANE(4) WINO_LANE(5) WINO_LANE(6) WINO_LANE(7)
 #undef WINO_LANE
+            up += 64;
         }
         for (int t = 0; t < 4; t++) {
             vst1q_s32(m[p][t], acc[t][0]);
