@@ -159,6 +159,25 @@ INLINE void products(const int16_t *u_block, const int16_t *v_group, size_t roun
     }
 }
 
+// The second pass of the output transform for one tile and 4 channels, Y = R * inv9 >> 6, the
+// bias and the output stage, for `rows` x `columns` pixels and `count` channels.
+INLINE void finish_half(const dactyl_conv2d_q8 *conv, const dactyl_neon_output *stage, const dactyl_neon_channels4 *constants,
+                        int32x4_t first_pass[4][6], int32x4_t bias, int32x4_t inverse9, size_t first_pixel, size_t channel,
+                        size_t rows, size_t columns, size_t count, int residual) {
+    const size_t output_width = (size_t)conv->output_width, output_channels = (size_t)conv->output_channels;
+    for (size_t r = 0; r < rows; r++) {
+        int32x4_t out[4];
+        output_transform6(first_pass[r], out);
+        for (size_t c = 0; c < columns; c++) {
+            // R = 576 Y (mod 2^32): times inv9 is 64 Y, exact in int32 for |Y| < 2^25.
+            int32x4_t y = vshrq_n_s32(vmulq_s32(out[c], inverse9), 6);
+            size_t offset = (first_pixel + r * output_width + c) * output_channels + channel;
+            dactyl_neon_requantize4(stage, constants, vaddq_s32(y, bias), residual ? conv->residual + offset : NULL,
+                                    conv->output + offset, count);
+        }
+    }
+}
+
 void dactyl_winograd_run_products(const dactyl_conv2d_q8 *conv, size_t first, size_t end) {
     const size_t rounded = (size_t)conv->winograd_channels, groups = (size_t)conv->winograd_tile_groups;
     const size_t position_stride = grouped_tiles(conv) * rounded, tiles = tiles_of(conv);
@@ -195,17 +214,17 @@ void dactyl_winograd_run_products(const dactyl_conv2d_q8 *conv, size_t first, si
                 }
                 const int32x4_t channel_bias = vld1q_s32(bias + channel);
                 const dactyl_neon_channels4 constants = dactyl_neon_channels4_load(multipliers + channel, shifts + channel);
-                for (size_t r = 0; r < rows; r++) {
-                    int32x4_t out[4];
-                    output_transform6(first_pass[r], out);
-                    size_t pixel = (ty * 4 + r) * output_width + tx * 4;
-                    for (size_t c = 0; c < columns; c++) {
-                        // R = 576 Y (mod 2^32): times inv9 is 64 Y, exact in int32 for |Y| < 2^25.
-                        int32x4_t y = vshrq_n_s32(vmulq_s32(out[c], inverse9), 6);
-                        size_t offset = (pixel + c) * output_channels + channel;
-                        dactyl_neon_requantize4(&stage, &constants, vaddq_s32(y, channel_bias),
-                                                conv->residual ? conv->residual + offset : NULL, conv->output + offset, count);
-                    }
+                const size_t first_pixel = ty * 4 * output_width + tx * 4;
+                // A whole tile (16 pixels, 4 channels: nearly all) takes code with constant trip
+                // counts and no residual test per pixel.
+                if (rows == 4 && columns == 4 && count == 4) {
+                    if (conv->residual)
+                        finish_half(conv, &stage, &constants, first_pass, channel_bias, inverse9, first_pixel, channel, 4, 4, 4, 1);
+                    else
+                        finish_half(conv, &stage, &constants, first_pass, channel_bias, inverse9, first_pixel, channel, 4, 4, 4, 0);
+                } else {
+                    finish_half(conv, &stage, &constants, first_pass, channel_bias, inverse9, first_pixel, channel, rows, columns, count,
+                                conv->residual != NULL);
                 }
             }
         }
