@@ -147,8 +147,7 @@ static void winograd_parts(const dactyl_conv2d_q8 *conv, size_t *weights, size_t
     size_t tiles_x, tiles_y, tiles = winograd_tiles(conv, &tiles_x, &tiles_y);
     size_t rounded = ((size_t)conv->input_channels + 7) / 8 * 8;
     size_t groups = (tiles + DACTYL_WINOGRAD_TILE_GROUP - 1) / DACTYL_WINOGRAD_TILE_GROUP;
-    size_t blocks = ((size_t)conv->output_channels + 7) / 8;
-    *weights = (blocks * 36 * rounded * 8 * sizeof(int16_t) + 63) & ~(size_t)63;
+    *weights = (dactyl_winograd_lanes(conv->output_channels) * 36 * rounded * sizeof(int16_t) + 63) & ~(size_t)63;
     *inputs = (36 * groups * DACTYL_WINOGRAD_TILE_GROUP * rounded * sizeof(int16_t) + 63) & ~(size_t)63;
     // Whole tiles plus the 2-pixel halo, and slack for the last channel group's 8-byte read.
     *padded = ((tiles_y * 4 + 2) * (tiles_x * 4 + 2) * (size_t)conv->input_channels + 64 + 63) & ~(size_t)63;
@@ -165,23 +164,24 @@ static void winograd_pack(dactyl_conv2d_q8 *conv, const int8_t *weights, const i
     size_t tiles_x, tiles_y, tiles = winograd_tiles(conv, &tiles_x, &tiles_y);
     size_t weight_bytes, input_bytes, padded_bytes;
     winograd_parts(conv, &weight_bytes, &input_bytes, &padded_bytes);
-    const size_t filter = 9 * (size_t)conv->input_channels, blocks = ((size_t)conv->output_channels + 7) / 8;
+    const size_t filter = 9 * (size_t)conv->input_channels;
+    const size_t lanes = dactyl_winograd_lanes(conv->output_channels);
     conv->path = DACTYL_PATH_NEON;
     conv->winograd = 1;
     conv->winograd_channels = (conv->input_channels + 7) / 8 * 8;
     conv->winograd_tiles_x = (int32_t)tiles_x;
     conv->winograd_tiles_y = (int32_t)tiles_y;
     conv->winograd_tile_groups = (int32_t)((tiles + DACTYL_WINOGRAD_TILE_GROUP - 1) / DACTYL_WINOGRAD_TILE_GROUP);
-    conv->block_channels = 8;
+    conv->block_channels = (int32_t)dactyl_winograd_block(conv->output_channels);
     conv->tile_pixels = 16;
     conv->row_groups = (3 * conv->input_channels + 3) / 4;
     conv->block_bytes = 0;
     conv->packed = memory;
     size_t constants = dactyl_winograd_constants_bytes(conv);
     memset(memory, 0, constants + weight_bytes + input_bytes);
-    int32_t *packed_bias = (int32_t *)memory, *packed_multipliers = packed_bias + blocks * 8, *packed_shifts = packed_multipliers + blocks * 8;
+    int32_t *packed_bias = (int32_t *)memory, *packed_multipliers = packed_bias + lanes, *packed_shifts = packed_multipliers + lanes;
     int32_t above_min = 1;
-    for (size_t channel = 0; channel < blocks * 8; channel++) {
+    for (size_t channel = 0; channel < lanes; channel++) {
         if (channel >= (size_t)conv->output_channels) {
             packed_shifts[channel] = 1;  // a harmless shift for lanes never stored
             continue;
@@ -339,7 +339,7 @@ size_t dactyl_conv2d_q8_phases(const dactyl_conv2d_q8 *conv) { return conv->wino
 size_t dactyl_conv2d_q8_phase_end(const dactyl_conv2d_q8 *conv, size_t phase) {
     if (!conv->winograd) return dactyl_conv2d_q8_tasks(conv);
     size_t tiles = (size_t)conv->winograd_tiles_x * (size_t)conv->winograd_tiles_y;
-    size_t blocks = ((size_t)conv->output_channels + 7) / 8;
+    size_t blocks = dactyl_winograd_lanes(conv->output_channels) / dactyl_winograd_block(conv->output_channels);
     return phase == 0 ? tiles : tiles + blocks * (size_t)conv->winograd_tile_groups;
 }
 

@@ -46,8 +46,8 @@ int32_t dactyl_winograd_bound_holds(const dactyl_conv2d_q8 *conv, const int8_t *
 
 void dactyl_winograd_pack_weights(const dactyl_conv2d_q8 *conv, const int8_t *weights, int16_t *transformed) {
     const size_t channels = (size_t)conv->input_channels, rounded = (size_t)conv->winograd_channels;
-    const size_t blocks = ((size_t)conv->output_channels + 7) / 8;
-    memset(transformed, 0, blocks * 36 * rounded * 8 * sizeof(int16_t));
+    const size_t block = dactyl_winograd_block(conv->output_channels);
+    memset(transformed, 0, dactyl_winograd_lanes(conv->output_channels) * 36 * rounded * sizeof(int16_t));
     for (size_t o = 0; o < (size_t)conv->output_channels; o++) {
         for (size_t c = 0; c < channels; c++) {
             int32_t g[3][3], half[6][3];
@@ -60,8 +60,8 @@ void dactyl_winograd_pack_weights(const dactyl_conv2d_q8 *conv, const int8_t *we
             for (int i = 0; i < 6; i++)
                 for (int j = 0; j < 6; j++) {
                     int32_t u = half[i][0] * kernel_transform[j][0] + half[i][1] * kernel_transform[j][1] + half[i][2] * kernel_transform[j][2];
-                    // [output block][position][input channel][8 output channels]
-                    transformed[(((o / 8) * 36 + (size_t)(i * 6 + j)) * rounded + c) * 8 + o % 8] = (int16_t)u;
+                    // [output block][position][input channel][block output channels]
+                    transformed[(((o / block) * 36 + (size_t)(i * 6 + j)) * rounded + c) * block + o % block] = (int16_t)u;
                 }
         }
     }
@@ -119,15 +119,16 @@ INLINE void output_transform6(const int32x4_t m[6], int32x4_t out[4]) {
     out[3] = vaddq_s32(vaddq_s32(d12, vshlq_n_s32(d34, 3)), vshlq_n_s32(m[5], 2));
 }
 
-// The 36 products of one group of 4 tiles x 8 output channels, over all input channels:
-// M[position][tile][8 channels].
+// The 36 products of one group of 4 tiles x BLOCK (8 or 16) output channels, over all input
+// channels: M[position][tile][BLOCK channels]. Per 8 input channels: 4 V loads (one per tile),
+// BLOCK / 2 loads of U (BLOCK channels per input channel), 8 * BLOCK smlal by element.
 INLINE void products(const int16_t *u_block, const int16_t *v_group, size_t rounded, size_t position_stride,
-                     int32_t m[36][DACTYL_WINOGRAD_TILE_GROUP][8]) {
+                     int32_t m[36][DACTYL_WINOGRAD_TILE_GROUP][16], const size_t BLOCK) {
     for (size_t p = 0; p < 36; p++) {
-        const int16_t *u = u_block + p * rounded * 8;
+        const int16_t *u = u_block + p * rounded * BLOCK;
         const int16_t *v = v_group + p * position_stride;
-        int32x4_t acc[4][2];
-        for (int t = 0; t < 4; t++) acc[t][0] = acc[t][1] = vdupq_n_s32(0);
+        int32x4_t acc[4][4];
+        for (int t = 0; t < 4; t++) acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = vdupq_n_s32(0);
         // Pointers stepped along the channels, one counter: no index arithmetic per load.
         const int16_t *v0p = v, *v1p = v + rounded, *v2p = v + 2 * rounded, *v3p = v + 3 * rounded, *up = u;
         for (size_t groups = rounded / 8; groups; groups--) {
@@ -136,32 +137,32 @@ INLINE void products(const int16_t *u_block, const int16_t *v_group, size_t roun
             v1p += 8;
             v2p += 8;
             v3p += 8;
-#define WINO_LANE(j)                                                                          \
-    {                                                                                         \
-        const int16x8_t w = vld1q_s16(up + (j) * 8);                                       \
-        acc[0][0] = vmlal_laneq_s16(acc[0][0], vget_low_s16(w), v0, j);                       \
-        acc[0][1] = vmlal_high_laneq_s16(acc[0][1], w, v0, j);                                \
-        acc[1][0] = vmlal_laneq_s16(acc[1][0], vget_low_s16(w), v1, j);                       \
-        acc[1][1] = vmlal_high_laneq_s16(acc[1][1], w, v1, j);                                \
-        acc[2][0] = vmlal_laneq_s16(acc[2][0], vget_low_s16(w), v2, j);                       \
-        acc[2][1] = vmlal_high_laneq_s16(acc[2][1], w, v2, j);                                \
-        acc[3][0] = vmlal_laneq_s16(acc[3][0], vget_low_s16(w), v3, j);                       \
-        acc[3][1] = vmlal_high_laneq_s16(acc[3][1], w, v3, j);                                \
+#define WINO_TILE(t, vt, j)                                                      \
+    acc[t][0] = vmlal_laneq_s16(acc[t][0], vget_low_s16(w0), vt, j);             \
+    acc[t][1] = vmlal_high_laneq_s16(acc[t][1], w0, vt, j);                      \
+    if (BLOCK == 16) {                                                           \
+        acc[t][2] = vmlal_laneq_s16(acc[t][2], vget_low_s16(w1), vt, j);         \
+        acc[t][3] = vmlal_high_laneq_s16(acc[t][3], w1, vt, j);                  \
+    }
+#define WINO_LANE(j)                                                             \
+    {                                                                            \
+        const int16x8_t w0 = vld1q_s16(up + (j) * BLOCK);                        \
+        const int16x8_t w1 = BLOCK == 16 ? vld1q_s16(up + (j) * BLOCK + 8) : w0; \
+        WINO_TILE(0, v0, j) WINO_TILE(1, v1, j) WINO_TILE(2, v2, j) WINO_TILE(3, v3, j)          \
     }
             WINO_LANE(0) WINO_LANE(1) WINO_LANE(2) WINO_LANE(3) WINO_LANE(4) WINO_LANE(5) WINO_LANE(6) WINO_LANE(7)
 #undef WINO_LANE
-            up += 64;
+#undef WINO_TILE
+            up += 8 * BLOCK;
         }
-        for (int t = 0; t < 4; t++) {
-            vst1q_s32(m[p][t], acc[t][0]);
-            vst1q_s32(m[p][t] + 4, acc[t][1]);
-        }
+        for (int t = 0; t < 4; t++)
+            for (size_t q = 0; q < BLOCK / 4; q++) vst1q_s32(m[p][t] + 4 * q, acc[t][q]);
     }
 }
 
 // The second pass of the output transform for one tile and 4 channels, Y = R * inv9 >> 6, the
 // bias and the output stage, for `rows` x `columns` pixels and `count` channels.
-INLINE void finish_half(const dactyl_conv2d_q8 *conv, const dactyl_neon_output *stage, const dactyl_neon_channels4 *constants,
+INLINE void finish_quarter(const dactyl_conv2d_q8 *conv, const dactyl_neon_output *stage, const dactyl_neon_channels4 *constants,
                         int32x4_t first_pass[4][6], int32x4_t bias, int32x4_t inverse9, size_t first_pixel, size_t channel,
                         size_t rows, size_t columns, size_t count, int residual) {
     const size_t output_width = (size_t)conv->output_width, output_channels = (size_t)conv->output_channels;
@@ -178,37 +179,37 @@ INLINE void finish_half(const dactyl_conv2d_q8 *conv, const dactyl_neon_output *
     }
 }
 
-void dactyl_winograd_run_products(const dactyl_conv2d_q8 *conv, size_t first, size_t end) {
+INLINE void run_products(const dactyl_conv2d_q8 *conv, size_t first, size_t end, const size_t BLOCK) {
     const size_t rounded = (size_t)conv->winograd_channels, groups = (size_t)conv->winograd_tile_groups;
     const size_t position_stride = grouped_tiles(conv) * rounded, tiles = tiles_of(conv);
     const size_t tiles_x = (size_t)conv->winograd_tiles_x;
     const size_t output_height = (size_t)conv->output_height, output_width = (size_t)conv->output_width;
     const size_t output_channels = (size_t)conv->output_channels;
-    const size_t blocks = (output_channels + 7) / 8;
+    const size_t lanes = (output_channels + BLOCK - 1) / BLOCK * BLOCK;
     const int32_t *bias = (const int32_t *)conv->packed;
-    const int32_t *multipliers = bias + blocks * 8, *shifts = multipliers + blocks * 8;
+    const int32_t *multipliers = bias + lanes, *shifts = multipliers + lanes;
     const int16_t *transformed_weights = (const int16_t *)dactyl_winograd_weights(conv);
     const dactyl_neon_output stage = dactyl_neon_output_make(conv);
     const int32x4_t inverse9 = vreinterpretq_s32_u32(vdupq_n_u32(WINO_INV9));
-    _Alignas(16) int32_t m[36][DACTYL_WINOGRAD_TILE_GROUP][8];
+    _Alignas(16) int32_t m[36][DACTYL_WINOGRAD_TILE_GROUP][16];
     for (size_t task = first; task < end; task++) {
         size_t block = task / groups, group = task - block * groups;
-        products(transformed_weights + block * 36 * rounded * 8, conv->winograd_input + group * DACTYL_WINOGRAD_TILE_GROUP * rounded,
-                 rounded, position_stride, m);
+        products(transformed_weights + block * 36 * rounded * BLOCK, conv->winograd_input + group * DACTYL_WINOGRAD_TILE_GROUP * rounded,
+                 rounded, position_stride, m, BLOCK);
         for (size_t t = 0; t < DACTYL_WINOGRAD_TILE_GROUP; t++) {
             size_t tile = group * DACTYL_WINOGRAD_TILE_GROUP + t;
             if (tile >= tiles) break;
             size_t ty = tile / tiles_x, tx = tile - ty * tiles_x;
             size_t rows = output_height - ty * 4 < 4 ? output_height - ty * 4 : 4;
             size_t columns = output_width - tx * 4 < 4 ? output_width - tx * 4 : 4;
-            for (size_t half = 0; half < 2; half++) {
-                size_t channel = block * 8 + half * 4;
+            for (size_t quarter = 0; quarter < BLOCK / 4; quarter++) {
+                size_t channel = block * BLOCK + quarter * 4;
                 if (channel >= output_channels) break;
                 size_t count = output_channels - channel < 4 ? output_channels - channel : 4;
                 int32x4_t first_pass[4][6];  // [r][j] = A''^T down column j
                 for (int j = 0; j < 6; j++) {
                     int32x4_t column[6], out[4];
-                    for (int i = 0; i < 6; i++) column[i] = vld1q_s32(m[i * 6 + j][t] + half * 4);
+                    for (int i = 0; i < 6; i++) column[i] = vld1q_s32(m[i * 6 + j][t] + quarter * 4);
                     output_transform6(column, out);
                     for (int r = 0; r < 4; r++) first_pass[r][j] = out[r];
                 }
@@ -219,15 +220,20 @@ void dactyl_winograd_run_products(const dactyl_conv2d_q8 *conv, size_t first, si
                 // counts and no residual test per pixel.
                 if (rows == 4 && columns == 4 && count == 4) {
                     if (conv->residual)
-                        finish_half(conv, &stage, &constants, first_pass, channel_bias, inverse9, first_pixel, channel, 4, 4, 4, 1);
+                        finish_quarter(conv, &stage, &constants, first_pass, channel_bias, inverse9, first_pixel, channel, 4, 4, 4, 1);
                     else
-                        finish_half(conv, &stage, &constants, first_pass, channel_bias, inverse9, first_pixel, channel, 4, 4, 4, 0);
+                        finish_quarter(conv, &stage, &constants, first_pass, channel_bias, inverse9, first_pixel, channel, 4, 4, 4, 0);
                 } else {
-                    finish_half(conv, &stage, &constants, first_pass, channel_bias, inverse9, first_pixel, channel, rows, columns, count,
+                    finish_quarter(conv, &stage, &constants, first_pass, channel_bias, inverse9, first_pixel, channel, rows, columns, count,
                                 conv->residual != NULL);
                 }
             }
         }
     }
+}
+
+void dactyl_winograd_run_products(const dactyl_conv2d_q8 *conv, size_t first, size_t end) {
+    if (conv->block_channels == 16) run_products(conv, first, end, 16);
+    else run_products(conv, first, end, 8);
 }
 #endif
