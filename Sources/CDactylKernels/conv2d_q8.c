@@ -100,14 +100,13 @@ static size_t packed_bytes_direct(const dactyl_conv2d_q8 *conv, int path);
 // the kernels: conv2d_q8_neon_winograd.c; measurements: docs/aarch64-estimate.md) ---
 
 // When the packer picks Winograd by itself (qemu instruction counts per conv, cortex-a72, in
-// docs/aarch64-estimate.md): from a full group of 4 tiles and 3 input channels on it executes
-// 1.2-2.3x fewer instructions than the direct path (1 tile in a group of 4: 0.2-0.7x; 1 input
-// channel: 1.0x). Its weights (U, 8x the int8 bytes) are read once a run: on ResNet34 @112's
-// stage 3 (7x7, 4 tiles, 4.7 MB of U a conv) that is 45 MB more a frame from memory, which
-// costs less than the 43 M instructions it saves down to ~1.8 GB/s at 1 thread, ~3.4 GB/s at 4
-// if none of it overlaps the arithmetic (the doc has the sums); 4x4 maps (1 tile) stay direct.
+// docs/aarch64-estimate.md): from a full group of 4 tiles on it executes 1.7-2.7x fewer
+// instructions than the direct path (1.3-1.4x with 1-2 input channels, so no channel minimum); 2 and 3
+// tiles would gain 1.4x and 2.0x but read U (8x the int8 weights' bytes) for less work; 1 tile
+// loses (0.2-0.8x). U is read once a run: on ResNet34 @112's stage 3 (7x7, 4 tiles, 4.7 MB of
+// U a conv) that is 45 MB more a frame from memory, which costs less than the instructions it
+// saves down to ~1.5 GB/s at 1 thread, ~2.9 GB/s at 4 if none of it overlaps the arithmetic.
 #define WINOGRAD_MIN_TILES 4
-#define WINOGRAD_MIN_CHANNELS 3
 
 // The conv's own choice, else the environment's (DACTYL_WINOGRAD=0 / 1), else 0 (the rule).
 static int winograd_mode(const dactyl_conv2d_q8 *conv) {
@@ -133,7 +132,7 @@ static int winograd_candidate(const dactyl_conv2d_q8 *conv, int path) {
     int mode = winograd_mode(conv);
     if (mode) return mode > 0;
     size_t tiles_x, tiles_y;
-    return conv->input_channels >= WINOGRAD_MIN_CHANNELS && winograd_tiles(conv, &tiles_x, &tiles_y) >= WINOGRAD_MIN_TILES;
+    return winograd_tiles(conv, &tiles_x, &tiles_y) >= WINOGRAD_MIN_TILES;
 #else
     (void)conv;
     (void)path;
