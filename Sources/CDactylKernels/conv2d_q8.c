@@ -84,8 +84,15 @@ static size_t padded_bytes_for(const dactyl_conv2d_q8 *conv) {
     return ((size_t)height * (size_t)width * (size_t)conv->input_channels + 64 + 63) & ~(size_t)63;
 }
 
-static size_t block_bytes_for(int path, int32_t block_channels, int32_t kernel_height, int32_t row_groups) {
-    size_t constants = (3 + (size_t)kernel_height) * sizeof(int32_t) * (size_t)block_channels;
+// Per-pixel tap skips (run_padded): on the sdot path's 16-channel blocks, where a kernel column
+// is whole 16-byte quads of the row (input channels % 16 == 0) and there is padding to skip.
+static int uses_tap_skips(int path, const dactyl_conv2d_q8 *conv, int32_t block_channels) {
+    return path == DACTYL_PATH_NEON_DOT && block_channels == 16 && conv->input_channels % 16 == 0
+           && (conv->pad_height > 0 || conv->pad_width > 0) && conv->kernel_height * conv->kernel_width <= 64;
+}
+
+static size_t block_bytes_for(int path, int32_t block_channels, int32_t kernel_height, int32_t row_groups, size_t taps) {
+    size_t constants = (3 + (size_t)kernel_height + taps) * sizeof(int32_t) * (size_t)block_channels;
     size_t weight_bytes = path == DACTYL_PATH_AVX2 ? 2 : 1;
     size_t weights = (size_t)kernel_height * (size_t)row_groups * (size_t)block_channels * 4 * weight_bytes;
 #if defined(__x86_64__)
@@ -101,7 +108,8 @@ size_t dactyl_conv2d_q8_packed_bytes(const dactyl_conv2d_q8 *conv, int path) {
     int32_t row_groups = (conv->kernel_width * conv->input_channels + 3) / 4;
     if (conv->kernel_height > 16) return 0;
     size_t blocks = (size_t)(conv->output_channels + block_channels - 1) / (size_t)block_channels;
-    return blocks * block_bytes_for(path, block_channels, conv->kernel_height, row_groups)
+    size_t taps = uses_tap_skips(path, conv, block_channels) ? (size_t)conv->kernel_height * (size_t)conv->kernel_width : 0;
+    return blocks * block_bytes_for(path, block_channels, conv->kernel_height, row_groups, taps)
            + padded_bytes_for(conv);
 }
 
@@ -111,7 +119,9 @@ void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weigh
     choose_blocking(path, conv, &block_channels, &tile_pixels);
     int32_t row_length = conv->kernel_width * conv->input_channels;
     int32_t row_groups = (row_length + 3) / 4;
-    size_t block_bytes = block_bytes_for(path, block_channels, conv->kernel_height, row_groups);
+    const int tap_skips = uses_tap_skips(path, conv, block_channels);
+    const size_t taps = tap_skips ? (size_t)conv->kernel_height * (size_t)conv->kernel_width : 0;
+    size_t block_bytes = block_bytes_for(path, block_channels, conv->kernel_height, row_groups, taps);
     size_t blocks = (size_t)(conv->output_channels + block_channels - 1) / (size_t)block_channels;
     size_t filter_bytes = (size_t)conv->kernel_height * (size_t)row_length;
     // VNNI multiplies u8 by s8: it sees x + 128, so the bias also takes 128 * sum(w) off.
@@ -123,7 +133,8 @@ void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weigh
         int32_t *packed_multipliers = packed_bias + block_channels;
         int32_t *packed_shifts = packed_multipliers + block_channels;
         int32_t *padding_rows = packed_shifts + block_channels;
-        void *packed_weights = padding_rows + (size_t)conv->kernel_height * (size_t)block_channels;
+        int32_t *padding_taps = padding_rows + (size_t)conv->kernel_height * (size_t)block_channels;
+        void *packed_weights = padding_taps + taps * (size_t)block_channels;
         for (int32_t lane = 0; lane < block_channels; lane++) {
             size_t channel = block * (size_t)block_channels + (size_t)lane;
             if (channel >= (size_t)conv->output_channels) {
@@ -138,6 +149,12 @@ void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weigh
                 uint32_t row_sum = 0;
                 for (int32_t k = 0; k < row_length; k++) row_sum += (uint32_t)(int32_t)filter[(size_t)row * (size_t)row_length + (size_t)k];
                 padding_rows[(size_t)row * (size_t)block_channels + (size_t)lane] = (int32_t)((uint32_t)input_offset * row_sum);
+            }
+            for (size_t tap = 0; tap < taps; tap++) {
+                const int8_t *column = filter + tap * (size_t)conv->input_channels;  // taps are [row][column] in OHWI
+                uint32_t tap_sum = 0;
+                for (int32_t k = 0; k < conv->input_channels; k++) tap_sum += (uint32_t)(int32_t)column[k];
+                padding_taps[tap * (size_t)block_channels + (size_t)lane] = (int32_t)((uint32_t)input_offset * tap_sum);
             }
             packed_multipliers[lane] = multipliers[channel];
             packed_shifts[lane] = shifts[channel];
@@ -169,6 +186,7 @@ void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weigh
     conv->block_channels = block_channels;
     conv->tile_pixels = tile_pixels;
     conv->row_groups = row_groups;
+    conv->tap_skips = tap_skips;
     conv->block_bytes = block_bytes;
     conv->packed = memory;
     // The margins hold the zero point (as VNNI sees it) for good; prepare fills the inside.
@@ -247,6 +265,71 @@ static inline uint32_t inside_rows(const dactyl_conv2d_q8 *conv, size_t oy) {
     return (uint32_t)(((1ull << inside_end) - 1) & ~((1ull << inside_first) - 1));
 }
 
+// Bit c: kernel column c of output column ox lies inside the input.
+static inline uint32_t inside_columns(const dactyl_conv2d_q8 *conv, size_t ox) {
+    long left = (long)ox * conv->stride_width - conv->pad_width;
+    long inside_first = left < 0 ? -left : 0;
+    long inside_end = conv->input_width - left < (long)conv->kernel_width ? conv->input_width - left : (long)conv->kernel_width;
+    if (inside_first >= inside_end) return 0;
+    return (uint32_t)(((1ull << inside_end) - 1) & ~((1ull << inside_first) - 1));
+}
+
+// Per-pixel tap skips, for a tile at a border (a pixel whose window has padding columns, or a
+// kernel row in the padding for some of the tile's pixels only): each tap (kernel row, column)
+// is computed for the range of the tile's pixels for which it lies inside the input when those
+// form one range (else for all of them: the padded copy's zero points add what the bias takes
+// off), and each pixel's bias takes back what its skipped taps' zero points would have added.
+// Sets *skip_rows (rows skipped for every pixel), taps[] and pixel_bias[tile_pixels][16].
+static __attribute__((noinline)) void plan_tap_skips(const dactyl_conv2d_q8 *conv, const void *packed_block, size_t first_pixel,
+                                                     size_t valid, uint32_t *skip_rows, uint8_t *taps, int32_t *pixel_bias) {
+    enum { NR = 16 };
+    const size_t tile_pixels = (size_t)conv->tile_pixels, output_width = (size_t)conv->output_width;
+    const size_t kernel_height = (size_t)conv->kernel_height, kernel_width = (size_t)conv->kernel_width;
+    uint32_t rows_in[DACTYL_MAX_TILE_PIXELS], columns_in[DACTYL_MAX_TILE_PIXELS], any_rows = 0;
+    size_t oy = first_pixel / output_width, ox = first_pixel - oy * output_width;
+    for (size_t m = 0; m < tile_pixels; m++) {
+        rows_in[m] = inside_rows(conv, oy);
+        columns_in[m] = inside_columns(conv, ox);
+        any_rows |= rows_in[m];
+        if (m + 1 < valid && ++ox == output_width) {  // pixels past the last real one repeat it
+            ox = 0;
+            oy++;
+        }
+    }
+    *skip_rows = (uint32_t)((1ull << kernel_height) - 1) & ~any_rows;
+    const uint32_t all_pixels = (1u << tile_pixels) - 1;
+    const int32_t *bias = (const int32_t *)packed_block;
+    const int32_t *padding_taps = bias + (3 + kernel_height) * NR;
+    uint32_t sums[DACTYL_MAX_TILE_PIXELS][NR];
+    for (size_t m = 0; m < tile_pixels; m++)
+        for (size_t lane = 0; lane < NR; lane++) sums[m][lane] = (uint32_t)bias[lane];
+    for (size_t r = 0; r < kernel_height; r++) {
+        for (size_t c = 0; c < kernel_width; c++) {
+            size_t tap = r * kernel_width + c;
+            uint32_t inside = 0, computed = 0;
+            for (size_t m = 0; m < tile_pixels; m++) inside |= (rows_in[m] >> r & columns_in[m] >> c & 1) << m;
+            if (inside && !(*skip_rows >> r & 1)) {
+                uint32_t lo = (uint32_t)__builtin_ctz(inside), run = inside >> lo;
+                if ((run & (run + 1)) == 0) {
+                    taps[tap] = DACTYL_TAP_RANGE(lo, lo + (uint32_t)__builtin_popcount(inside));
+                    computed = inside;
+                } else {
+                    taps[tap] = DACTYL_TAP_RANGE(0, tile_pixels);
+                    computed = all_pixels;
+                }
+            } else {
+                taps[tap] = 0;
+            }
+            for (uint32_t skipped = all_pixels & ~computed; skipped; skipped &= skipped - 1) {
+                uint32_t *sum = sums[__builtin_ctz(skipped)];
+                for (size_t lane = 0; lane < NR; lane++) sum[lane] += (uint32_t)padding_taps[tap * NR + lane];
+            }
+        }
+    }
+    for (size_t m = 0; m < tile_pixels; m++)
+        for (size_t lane = 0; lane < NR; lane++) pixel_bias[m * NR + lane] = (int32_t)sums[m][lane];
+}
+
 // The driver over the padded copy: every kernel row is a plain offset into it.
 static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end, size_t then) {
     const size_t kernel_height = (size_t)conv->kernel_height;
@@ -263,6 +346,14 @@ static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end, s
     int8_t *outputs[DACTYL_MAX_TILE_PIXELS];
     const int8_t *residuals[DACTYL_MAX_TILE_PIXELS];
     _Alignas(64) int32_t adjusted_bias[64];
+    _Alignas(64) int32_t pixel_bias[DACTYL_MAX_TILE_PIXELS * 16];
+    uint8_t taps[64];
+    // Tap skips: output columns [x_first, x_end) have no kernel column in the padding.
+    const int tap_skips = conv->tap_skips;
+    const long x_reach = (long)conv->input_width + conv->pad_width - conv->kernel_width;
+    const size_t x_first = (size_t)((conv->pad_width + conv->stride_width - 1) / conv->stride_width);
+    const size_t x_end = x_reach < 0 ? 0 : (size_t)(x_reach / conv->stride_width) + 1;
+    const int columns_padded = x_first > 0 || x_end < output_width;
 
     const int prefetches = conv->path == DACTYL_PATH_AVX512_VNNI;
     // Task = block * tiles + tile_index, stepped without a division per task.
@@ -275,6 +366,9 @@ static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end, s
         size_t oy = first_pixel / output_width, ox = first_pixel - oy * output_width;
         const int8_t *window = conv->padded + oy * row_step + ox * column_step;
         uint32_t skip_rows = all_rows & ~inside_rows(conv, oy);
+        uint32_t some_skip_rows = skip_rows;  // rows in the padding for some pixel
+        const size_t first_ox = ox;
+        int straddles = 0;
         int8_t *output = conv->output + first_pixel * output_channels + channel;
         const int8_t *residual = conv->residual ? conv->residual + first_pixel * output_channels + channel : NULL;
         for (size_t m = 0; m < tile_pixels; m++) {
@@ -289,7 +383,10 @@ static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end, s
                     ox = 0;
                     oy++;
                     window = conv->padded + oy * row_step;
-                    skip_rows &= ~inside_rows(conv, oy);
+                    uint32_t outside = all_rows & ~inside_rows(conv, oy);
+                    skip_rows &= outside;
+                    some_skip_rows |= outside;
+                    straddles = 1;
                 } else {
                     window += column_step;
                 }
@@ -297,11 +394,17 @@ static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end, s
         }
         size_t remaining = (size_t)conv->output_channels - channel;
         const void *packed_block = (const uint8_t *)conv->packed + block * conv->block_bytes;
+        // A tile at a border (a window reaching into the padding columns, or rows in the padding
+        // for only some of its pixels) skips taps per pixel; the others only whole rows.
+        const int at_border = tap_skips && ((straddles ? columns_padded : first_ox < x_first || ox >= x_end)
+                                            || some_skip_rows != skip_rows);
+        if (at_border) plan_tap_skips(conv, packed_block, first_pixel, valid, &skip_rows, taps, pixel_bias);
         dactyl_conv_tile tile = {
             .rows = rows, .output = outputs, .residual = conv->residual ? residuals : NULL, .valid = valid,
             .channels = remaining < (size_t)conv->block_channels ? remaining : (size_t)conv->block_channels,
-            .block = packed_block, .bias = bias_without_rows(conv, packed_block, skip_rows, adjusted_bias),
-            .skip_rows = skip_rows,
+            .block = packed_block,
+            .bias = at_border ? (const int32_t *)packed_block : bias_without_rows(conv, packed_block, skip_rows, adjusted_bias),
+            .skip_rows = skip_rows, .taps = at_border ? taps : NULL, .pixel_bias = at_border ? pixel_bias : NULL,
         };
         // Wide layers' weights come from L3 or memory once a frame: while this block's tiles
         // run, each fetches its share of the next block this thread runs (in this range, or

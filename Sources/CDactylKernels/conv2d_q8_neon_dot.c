@@ -92,8 +92,80 @@ INLINE TARGET void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_t
     dactyl_neon_store_tile(conv, tile, multipliers, shifts, acc, PIXELS, VECTORS);
 }
 
+// One kernel column (`quads` quads of 16 input bytes from `offset` in each pixel's row) for the
+// tile's pixels [LO, HI) only (compile-time constants, so acc[][] stays in registers); the other
+// pixels' accumulators are left as they are.
+INLINE TARGET void column_quads(int32x4_t acc[][4], const int8_t *const *x, size_t offset, const int8_t *w, size_t quads,
+                                const int LO, const int HI) {
+    const size_t group_bytes = 64;
+    for (size_t q = 0; q < quads; q++) {
+        int8x16_t xq[DACTYL_MAX_TILE_PIXELS];
+        for (int m = LO; m < HI; m++) xq[m] = vld1q_s8(x[m] + offset + 16 * q);
+        // As tile_kernel: with 5 pixels one weight vector at a time.
+#define DACTYL_SDOT_STEP(lane)                                                                   \
+        if (HI - LO == 5) {                                                                      \
+            for (int v = 0; v < 4; v++) {                                                        \
+                int8x16_t wv = vld1q_s8(w + 16 * v);                                             \
+                __asm__("" : "+w"(wv));                                                          \
+                for (int m = LO; m < HI; m++) acc[m][v] = vdotq_laneq_s32(acc[m][v], wv, xq[m], lane); \
+            }                                                                                    \
+        } else {                                                                                 \
+            weight_vectors wv = load_group_weights(w, 4);                                        \
+            for (int m = LO; m < HI; m++)                                                        \
+                for (int v = 0; v < 4; v++) acc[m][v] = vdotq_laneq_s32(acc[m][v], wv.v[v], xq[m], lane); \
+        }                                                                                        \
+        w += group_bytes;
+        DACTYL_SDOT_STEP(0)
+        DACTYL_SDOT_STEP(1)
+        DACTYL_SDOT_STEP(2)
+        DACTYL_SDOT_STEP(3)
+#undef DACTYL_SDOT_STEP
+    }
+}
+
+// A tile at a border of a conv with tap_skips (16-channel blocks, input channels % 16 == 0: a
+// kernel column is whole quads): each tap runs over the pixel range the driver gave it
+// (tile->taps), from a bias per pixel.
+INLINE TARGET void tile_kernel_taps(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile, const int PIXELS) {
+    const size_t block_channels = 16, group_bytes = 64;
+    const int32_t *multipliers = (const int32_t *)tile->block + block_channels;
+    const int32_t *shifts = multipliers + block_channels;
+    const int8_t *weights = (const int8_t *)dactyl_block_weights(conv, tile->block);
+    const size_t kernel_height = (size_t)conv->kernel_height, kernel_width = (size_t)conv->kernel_width;
+    const size_t groups = (size_t)conv->row_groups, channels = (size_t)conv->input_channels, quads = channels / 16;
+    int32x4_t acc[DACTYL_MAX_TILE_PIXELS][4];
+    for (int m = 0; m < PIXELS; m++)
+        for (int v = 0; v < 4; v++) acc[m][v] = vld1q_s32(tile->pixel_bias + 16 * m + 4 * v);
+    for (size_t r = 0; r < kernel_height; r++) {
+        if (tile->skip_rows >> r & 1) continue;
+        const int8_t *x[DACTYL_MAX_TILE_PIXELS];
+        for (int m = 0; m < PIXELS; m++) x[m] = tile->rows[(size_t)m * kernel_height + r];
+        const uint8_t *taps = tile->taps + r * kernel_width;
+        for (size_t c = 0; c < kernel_width; c++) {
+            const int8_t *w = weights + (r * groups + c * quads * 4) * group_bytes;
+            size_t offset = c * channels;
+            switch (taps[c]) {
+#define DACTYL_RANGE_CASE(lo, hi) \
+            case DACTYL_TAP_RANGE(lo, hi): if (hi <= PIXELS) column_quads(acc, x, offset, w, quads, lo, hi); break;
+            DACTYL_RANGE_CASE(0, 1) DACTYL_RANGE_CASE(0, 2) DACTYL_RANGE_CASE(0, 3) DACTYL_RANGE_CASE(0, 4) DACTYL_RANGE_CASE(0, 5)
+            DACTYL_RANGE_CASE(1, 2) DACTYL_RANGE_CASE(1, 3) DACTYL_RANGE_CASE(1, 4) DACTYL_RANGE_CASE(1, 5)
+            DACTYL_RANGE_CASE(2, 3) DACTYL_RANGE_CASE(2, 4) DACTYL_RANGE_CASE(2, 5)
+            DACTYL_RANGE_CASE(3, 4) DACTYL_RANGE_CASE(3, 5)
+            DACTYL_RANGE_CASE(4, 5)
+#undef DACTYL_RANGE_CASE
+            default: break;  // 0: no pixel computes this tap
+            }
+        }
+    }
+    dactyl_neon_store_tile(conv, tile, multipliers, shifts, acc, PIXELS, 4);
+}
+
 TARGET void dactyl_conv_tile_neon_dot(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile) {
-    if (conv->block_channels == 8) tile_kernel(conv, tile, 8, 2);
+    if (tile->taps) {
+        if (conv->tile_pixels == 5) tile_kernel_taps(conv, tile, 5);
+        else tile_kernel_taps(conv, tile, 4);
+    }
+    else if (conv->block_channels == 8) tile_kernel(conv, tile, 8, 2);
     else if (conv->tile_pixels == 5) tile_kernel(conv, tile, 5, 4);
     else tile_kernel(conv, tile, 4, 4);
 }
