@@ -84,15 +84,58 @@ static size_t padded_bytes_for(const dactyl_conv2d_q8 *conv) {
     return ((size_t)height * (size_t)width * (size_t)conv->input_channels + 64 + 63) & ~(size_t)63;
 }
 
-// Per-pixel tap skips (run_padded): on the sdot path's 16-channel blocks, where a kernel column
-// is whole 16-byte quads of the row (input channels % 16 == 0) and there is padding to skip.
-static int uses_tap_skips(int path, const dactyl_conv2d_q8 *conv, int32_t block_channels) {
-    return path == DACTYL_PATH_NEON_DOT && block_channels == 16 && conv->input_channels % 16 == 0
-           && (conv->pad_height > 0 || conv->pad_width > 0) && conv->kernel_height * conv->kernel_width <= 64;
+// Bit k: kernel tap k of a window starting at input coordinate `start` lies inside [0, size).
+static inline uint32_t inside_taps(long start, int32_t kernel, int32_t size) {
+    long inside_first = start < 0 ? -start : 0;
+    long inside_end = size - start < (long)kernel ? size - start : (long)kernel;
+    if (inside_first >= inside_end) return 0;
+    return (uint32_t)(((1ull << inside_end) - 1) & ~((1ull << inside_first) - 1));
 }
 
-static size_t block_bytes_for(int path, int32_t block_channels, int32_t kernel_height, int32_t row_groups, size_t taps) {
-    size_t constants = (3 + (size_t)kernel_height + taps) * sizeof(int32_t) * (size_t)block_channels;
+// Per-pixel tap skips (run_padded), on the sdot path's 16-channel blocks where a kernel column
+// is whole 16-byte quads of the row (input channels % 16 == 0). Output rows whose windows have
+// the same kernel rows inside the input form a row class (likewise columns); each block holds
+// a bias per (row class, column class): the packed bias plus what the zero points of the taps
+// outside the input would have added, so a pixel that skips exactly those taps starts from it.
+enum { MAX_TAP_CLASSES = 64 };
+
+// Numbers the classes: `classes[i]` for output row / column i (if not NULL), `inside[class]`
+// the kernel rows / columns inside; returns how many (0: more than MAX_TAP_CLASSES).
+static int32_t tap_classes_of(int32_t outputs, int32_t stride, int32_t pad, int32_t kernel, int32_t size,
+                              uint8_t *classes, uint32_t *inside) {
+    int32_t count = 0;
+    for (int32_t i = 0; i < outputs; i++) {
+        uint32_t mask = inside_taps((long)i * stride - pad, kernel, size);
+        int32_t found = 0;
+        while (found < count && inside[found] != mask) found++;
+        if (found == count) {
+            if (count == MAX_TAP_CLASSES) return 0;
+            inside[count++] = mask;
+        }
+        if (classes) classes[i] = (uint8_t)found;
+    }
+    return count;
+}
+
+// Row classes x column classes when `conv` skips taps per pixel on `path`, else 0.
+static size_t tap_bias_classes(int path, const dactyl_conv2d_q8 *conv, int32_t block_channels) {
+    if (path != DACTYL_PATH_NEON_DOT || block_channels != 16 || conv->input_channels % 16 != 0) return 0;
+    if (conv->pad_height == 0 && conv->pad_width == 0) return 0;
+    uint32_t inside[MAX_TAP_CLASSES];
+    size_t rows = (size_t)tap_classes_of(conv->output_height, conv->stride_height, conv->pad_height, conv->kernel_height,
+                                         conv->input_height, NULL, inside);
+    size_t columns = (size_t)tap_classes_of(conv->output_width, conv->stride_width, conv->pad_width, conv->kernel_width,
+                                            conv->input_width, NULL, inside);
+    return rows * columns <= MAX_TAP_CLASSES && conv->kernel_width <= 16 ? rows * columns : 0;
+}
+
+// The class tables (row class per output row, then column class per output column) after the blocks.
+static size_t tap_table_bytes(const dactyl_conv2d_q8 *conv, size_t classes) {
+    return classes ? ((size_t)conv->output_height + (size_t)conv->output_width + 63) & ~(size_t)63 : 0;
+}
+
+static size_t block_bytes_for(int path, int32_t block_channels, int32_t kernel_height, int32_t row_groups, size_t classes) {
+    size_t constants = (3 + (size_t)kernel_height + classes) * sizeof(int32_t) * (size_t)block_channels;
     size_t weight_bytes = path == DACTYL_PATH_AVX2 ? 2 : 1;
     size_t weights = (size_t)kernel_height * (size_t)row_groups * (size_t)block_channels * 4 * weight_bytes;
 #if defined(__x86_64__)
@@ -108,9 +151,9 @@ size_t dactyl_conv2d_q8_packed_bytes(const dactyl_conv2d_q8 *conv, int path) {
     int32_t row_groups = (conv->kernel_width * conv->input_channels + 3) / 4;
     if (conv->kernel_height > 16) return 0;
     size_t blocks = (size_t)(conv->output_channels + block_channels - 1) / (size_t)block_channels;
-    size_t taps = uses_tap_skips(path, conv, block_channels) ? (size_t)conv->kernel_height * (size_t)conv->kernel_width : 0;
-    return blocks * block_bytes_for(path, block_channels, conv->kernel_height, row_groups, taps)
-           + padded_bytes_for(conv);
+    size_t classes = tap_bias_classes(path, conv, block_channels);
+    return blocks * block_bytes_for(path, block_channels, conv->kernel_height, row_groups, classes)
+           + tap_table_bytes(conv, classes) + padded_bytes_for(conv);
 }
 
 void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weights, const int32_t *bias,
@@ -119,22 +162,30 @@ void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weigh
     choose_blocking(path, conv, &block_channels, &tile_pixels);
     int32_t row_length = conv->kernel_width * conv->input_channels;
     int32_t row_groups = (row_length + 3) / 4;
-    const int tap_skips = uses_tap_skips(path, conv, block_channels);
-    const size_t taps = tap_skips ? (size_t)conv->kernel_height * (size_t)conv->kernel_width : 0;
-    size_t block_bytes = block_bytes_for(path, block_channels, conv->kernel_height, row_groups, taps);
+    const size_t classes = tap_bias_classes(path, conv, block_channels);
+    size_t block_bytes = block_bytes_for(path, block_channels, conv->kernel_height, row_groups, classes);
     size_t blocks = (size_t)(conv->output_channels + block_channels - 1) / (size_t)block_channels;
+    uint8_t *class_tables = (uint8_t *)memory + blocks * block_bytes;
+    uint32_t row_inside[MAX_TAP_CLASSES], column_inside[MAX_TAP_CLASSES];
+    int32_t row_classes = 0, column_classes = 0;
+    if (classes) {
+        row_classes = tap_classes_of(conv->output_height, conv->stride_height, conv->pad_height, conv->kernel_height,
+                                     conv->input_height, class_tables, row_inside);
+        column_classes = tap_classes_of(conv->output_width, conv->stride_width, conv->pad_width, conv->kernel_width,
+                                        conv->input_width, class_tables + conv->output_height, column_inside);
+    }
     size_t filter_bytes = (size_t)conv->kernel_height * (size_t)row_length;
     // VNNI multiplies u8 by s8: it sees x + 128, so the bias also takes 128 * sum(w) off.
     int32_t input_offset = conv->input_zero_point + (path == DACTYL_PATH_AVX512_VNNI ? 128 : 0);
-    memset(memory, 0, blocks * block_bytes);
+    memset(memory, 0, blocks * block_bytes);  // not the class tables, just made
     for (size_t block = 0; block < blocks; block++) {
         uint8_t *base = (uint8_t *)memory + block * block_bytes;
         int32_t *packed_bias = (int32_t *)base;
         int32_t *packed_multipliers = packed_bias + block_channels;
         int32_t *packed_shifts = packed_multipliers + block_channels;
         int32_t *padding_rows = packed_shifts + block_channels;
-        int32_t *padding_taps = padding_rows + (size_t)conv->kernel_height * (size_t)block_channels;
-        void *packed_weights = padding_taps + taps * (size_t)block_channels;
+        int32_t *class_bias = padding_rows + (size_t)conv->kernel_height * (size_t)block_channels;
+        void *packed_weights = class_bias + classes * (size_t)block_channels;
         for (int32_t lane = 0; lane < block_channels; lane++) {
             size_t channel = block * (size_t)block_channels + (size_t)lane;
             if (channel >= (size_t)conv->output_channels) {
@@ -150,11 +201,17 @@ void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weigh
                 for (int32_t k = 0; k < row_length; k++) row_sum += (uint32_t)(int32_t)filter[(size_t)row * (size_t)row_length + (size_t)k];
                 padding_rows[(size_t)row * (size_t)block_channels + (size_t)lane] = (int32_t)((uint32_t)input_offset * row_sum);
             }
-            for (size_t tap = 0; tap < taps; tap++) {
-                const int8_t *column = filter + tap * (size_t)conv->input_channels;  // taps are [row][column] in OHWI
-                uint32_t tap_sum = 0;
-                for (int32_t k = 0; k < conv->input_channels; k++) tap_sum += (uint32_t)(int32_t)column[k];
-                padding_taps[tap * (size_t)block_channels + (size_t)lane] = (int32_t)((uint32_t)input_offset * tap_sum);
+            for (size_t class = 0; class < classes; class++) {
+                uint32_t rows_in = row_inside[class / (size_t)column_classes], columns_in = column_inside[class % (size_t)column_classes];
+                uint32_t outside_sum = 0;
+                for (int32_t row = 0; row < conv->kernel_height; row++)
+                    for (int32_t column = 0; column < conv->kernel_width; column++) {
+                        if (rows_in >> row & columns_in >> column & 1) continue;
+                        const int8_t *tap = filter + (size_t)row * (size_t)row_length + (size_t)column * (size_t)conv->input_channels;
+                        for (int32_t k = 0; k < conv->input_channels; k++) outside_sum += (uint32_t)(int32_t)tap[k];
+                    }
+                class_bias[class * (size_t)block_channels + (size_t)lane] =
+                    (int32_t)((uint32_t)packed_bias[lane] + (uint32_t)input_offset * outside_sum);
             }
             packed_multipliers[lane] = multipliers[channel];
             packed_shifts[lane] = shifts[channel];
@@ -186,11 +243,13 @@ void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weigh
     conv->block_channels = block_channels;
     conv->tile_pixels = tile_pixels;
     conv->row_groups = row_groups;
-    conv->tap_skips = tap_skips;
+    conv->row_classes = row_classes;
+    conv->column_classes = column_classes;
+    conv->tap_classes = classes ? class_tables : NULL;
     conv->block_bytes = block_bytes;
     conv->packed = memory;
     // The margins hold the zero point (as VNNI sees it) for good; prepare fills the inside.
-    conv->padded = (int8_t *)memory + blocks * block_bytes;
+    conv->padded = (int8_t *)memory + blocks * block_bytes + tap_table_bytes(conv, classes);
     padded_extent(conv, &conv->padded_height, &conv->padded_width);
     int8_t margin = (int8_t)(conv->input_zero_point ^ (path == DACTYL_PATH_AVX512_VNNI ? 0x80 : 0));
     memset(conv->padded, margin, padded_bytes_for(conv));
@@ -265,69 +324,46 @@ static inline uint32_t inside_rows(const dactyl_conv2d_q8 *conv, size_t oy) {
     return (uint32_t)(((1ull << inside_end) - 1) & ~((1ull << inside_first) - 1));
 }
 
-// Bit c: kernel column c of output column ox lies inside the input.
-static inline uint32_t inside_columns(const dactyl_conv2d_q8 *conv, size_t ox) {
-    long left = (long)ox * conv->stride_width - conv->pad_width;
-    long inside_first = left < 0 ? -left : 0;
-    long inside_end = conv->input_width - left < (long)conv->kernel_width ? conv->input_width - left : (long)conv->kernel_width;
-    if (inside_first >= inside_end) return 0;
-    return (uint32_t)(((1ull << inside_end) - 1) & ~((1ull << inside_first) - 1));
-}
-
-// Per-pixel tap skips, for a tile at a border (a pixel whose window has padding columns, or a
-// kernel row in the padding for some of the tile's pixels only): each tap (kernel row, column)
-// is computed for the range of the tile's pixels for which it lies inside the input when those
-// form one range (else for all of them: the padded copy's zero points add what the bias takes
-// off), and each pixel's bias takes back what its skipped taps' zero points would have added.
-// Sets *skip_rows (rows skipped for every pixel), taps[] and pixel_bias[tile_pixels][16].
-static __attribute__((noinline)) void plan_tap_skips(const dactyl_conv2d_q8 *conv, const void *packed_block, size_t first_pixel,
-                                                     size_t valid, uint32_t *skip_rows, uint8_t *taps, int32_t *pixel_bias) {
-    enum { NR = 16 };
+// A tile at a border of a conv with tap classes (a window reaching into the padding columns, or
+// kernel rows in the padding for only some of its pixels): tap (kernel row r, column c) is
+// computed for the tile's pixels tap_rows[r] & tap_columns[c] (bit m: pixel m), those whose
+// window has it inside the input, and each pixel starts from its class's bias. Sets *skip_rows
+// (rows no pixel computes), tap_rows, tap_columns and pixel_bias.
+static __attribute__((noinline)) void plan_border_tile(const dactyl_conv2d_q8 *conv, const void *packed_block, size_t first_pixel,
+                                                       size_t valid, size_t x_first, size_t x_end, uint32_t *skip_rows,
+                                                       uint8_t *tap_rows, uint8_t *tap_columns, const int32_t **pixel_bias) {
     const size_t tile_pixels = (size_t)conv->tile_pixels, output_width = (size_t)conv->output_width;
     const size_t kernel_height = (size_t)conv->kernel_height, kernel_width = (size_t)conv->kernel_width;
-    uint32_t rows_in[DACTYL_MAX_TILE_PIXELS], columns_in[DACTYL_MAX_TILE_PIXELS], any_rows = 0;
-    size_t oy = first_pixel / output_width, ox = first_pixel - oy * output_width;
+    const uint8_t *row_class = conv->tap_classes, *column_class = conv->tap_classes + conv->output_height;
+    const int32_t *class_bias = (const int32_t *)packed_block + (3 + kernel_height) * 16;
+    for (size_t r = 0; r < kernel_height; r++) tap_rows[r] = 0;
+    for (size_t c = 0; c < kernel_width; c++) tap_columns[c] = (uint8_t)((1u << tile_pixels) - 1);
+    size_t oy = first_pixel / output_width, ox = first_pixel - oy * output_width, segment = 0;
+    uint32_t any_rows = 0;
     for (size_t m = 0; m < tile_pixels; m++) {
-        rows_in[m] = inside_rows(conv, oy);
-        columns_in[m] = inside_columns(conv, ox);
-        any_rows |= rows_in[m];
+        pixel_bias[m] = class_bias + ((size_t)row_class[oy] * (size_t)conv->column_classes + column_class[ox]) * 16;
+        if (ox < x_first || ox >= x_end) {
+            uint32_t outside = ~inside_taps((long)ox * conv->stride_width - conv->pad_width, conv->kernel_width, conv->input_width);
+            for (size_t c = 0; c < kernel_width; c++)
+                if (outside >> c & 1) tap_columns[c] &= (uint8_t)~(1u << m);
+        }
+        // Pixels of one output row share their rows: set them a row segment at a time.
+        int row_ends = m + 1 == tile_pixels;
         if (m + 1 < valid && ++ox == output_width) {  // pixels past the last real one repeat it
             ox = 0;
-            oy++;
+            row_ends = 1;
+        }
+        if (row_ends) {
+            uint32_t inside = inside_taps((long)oy * conv->stride_height - conv->pad_height, conv->kernel_height, conv->input_height);
+            uint8_t pixels = (uint8_t)(((1u << (m + 1)) - 1) & ~((1u << segment) - 1));
+            for (size_t r = 0; r < kernel_height; r++)
+                if (inside >> r & 1) tap_rows[r] |= pixels;
+            any_rows |= inside;
+            segment = m + 1;
+            if (ox == 0) oy++;
         }
     }
     *skip_rows = (uint32_t)((1ull << kernel_height) - 1) & ~any_rows;
-    const uint32_t all_pixels = (1u << tile_pixels) - 1;
-    const int32_t *bias = (const int32_t *)packed_block;
-    const int32_t *padding_taps = bias + (3 + kernel_height) * NR;
-    uint32_t sums[DACTYL_MAX_TILE_PIXELS][NR];
-    for (size_t m = 0; m < tile_pixels; m++)
-        for (size_t lane = 0; lane < NR; lane++) sums[m][lane] = (uint32_t)bias[lane];
-    for (size_t r = 0; r < kernel_height; r++) {
-        for (size_t c = 0; c < kernel_width; c++) {
-            size_t tap = r * kernel_width + c;
-            uint32_t inside = 0, computed = 0;
-            for (size_t m = 0; m < tile_pixels; m++) inside |= (rows_in[m] >> r & columns_in[m] >> c & 1) << m;
-            if (inside && !(*skip_rows >> r & 1)) {
-                uint32_t lo = (uint32_t)__builtin_ctz(inside), run = inside >> lo;
-                if ((run & (run + 1)) == 0) {
-                    taps[tap] = DACTYL_TAP_RANGE(lo, lo + (uint32_t)__builtin_popcount(inside));
-                    computed = inside;
-                } else {
-                    taps[tap] = DACTYL_TAP_RANGE(0, tile_pixels);
-                    computed = all_pixels;
-                }
-            } else {
-                taps[tap] = 0;
-            }
-            for (uint32_t skipped = all_pixels & ~computed; skipped; skipped &= skipped - 1) {
-                uint32_t *sum = sums[__builtin_ctz(skipped)];
-                for (size_t lane = 0; lane < NR; lane++) sum[lane] += (uint32_t)padding_taps[tap * NR + lane];
-            }
-        }
-    }
-    for (size_t m = 0; m < tile_pixels; m++)
-        for (size_t lane = 0; lane < NR; lane++) pixel_bias[m * NR + lane] = (int32_t)sums[m][lane];
 }
 
 // The driver over the padded copy: every kernel row is a plain offset into it.
@@ -346,10 +382,10 @@ static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end, s
     int8_t *outputs[DACTYL_MAX_TILE_PIXELS];
     const int8_t *residuals[DACTYL_MAX_TILE_PIXELS];
     _Alignas(64) int32_t adjusted_bias[64];
-    _Alignas(64) int32_t pixel_bias[DACTYL_MAX_TILE_PIXELS * 16];
-    uint8_t taps[64];
+    const int32_t *pixel_bias[DACTYL_MAX_TILE_PIXELS];
+    uint8_t tap_rows[16], tap_columns[16];
     // Tap skips: output columns [x_first, x_end) have no kernel column in the padding.
-    const int tap_skips = conv->tap_skips;
+    const int tap_skips = conv->tap_classes != NULL;
     const long x_reach = (long)conv->input_width + conv->pad_width - conv->kernel_width;
     const size_t x_first = (size_t)((conv->pad_width + conv->stride_width - 1) / conv->stride_width);
     const size_t x_end = x_reach < 0 ? 0 : (size_t)(x_reach / conv->stride_width) + 1;
@@ -396,15 +432,24 @@ static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end, s
         const void *packed_block = (const uint8_t *)conv->packed + block * conv->block_bytes;
         // A tile at a border (a window reaching into the padding columns, or rows in the padding
         // for only some of its pixels) skips taps per pixel; the others only whole rows.
+        // Else all its pixels are of one class: the class's bias already leaves out the skipped rows.
         const int at_border = tap_skips && ((straddles ? columns_padded : first_ox < x_first || ox >= x_end)
                                             || some_skip_rows != skip_rows);
-        if (at_border) plan_tap_skips(conv, packed_block, first_pixel, valid, &skip_rows, taps, pixel_bias);
+        const int32_t *bias;
+        if (at_border) {
+            plan_border_tile(conv, packed_block, first_pixel, valid, x_first, x_end, &skip_rows, tap_rows, tap_columns, pixel_bias);
+            bias = NULL;
+        } else if (tap_skips) {
+            bias = (const int32_t *)packed_block + (3 + kernel_height) * 16
+                   + ((size_t)conv->tap_classes[oy] * (size_t)conv->column_classes + conv->tap_classes[conv->output_height + ox]) * 16;
+        } else {
+            bias = bias_without_rows(conv, packed_block, skip_rows, adjusted_bias);
+        }
         dactyl_conv_tile tile = {
             .rows = rows, .output = outputs, .residual = conv->residual ? residuals : NULL, .valid = valid,
             .channels = remaining < (size_t)conv->block_channels ? remaining : (size_t)conv->block_channels,
-            .block = packed_block,
-            .bias = at_border ? (const int32_t *)packed_block : bias_without_rows(conv, packed_block, skip_rows, adjusted_bias),
-            .skip_rows = skip_rows, .taps = at_border ? taps : NULL, .pixel_bias = at_border ? pixel_bias : NULL,
+            .block = packed_block, .bias = bias, .skip_rows = skip_rows,
+            .tap_rows = at_border ? tap_rows : NULL, .tap_columns = tap_columns, .pixel_bias = pixel_bias,
         };
         // Wide layers' weights come from L3 or memory once a frame: while this block's tiles
         // run, each fetches its share of the next block this thread runs (in this range, or

@@ -19,12 +19,11 @@ typedef struct dactyl_conv_tile {
     const void *block;              // packed block (below)
     const int32_t *bias;            // the block's bias, plus what the skipped rows would have added
     uint32_t skip_rows;             // bit r: kernel row r lies in the padding for every pixel of the tile
-    // Tiles at a border of a conv with tap_skips (else NULL): per tap (kernel row r, column c) of a
-    // row not in skip_rows, taps[r * kernel_width + c] is the tile's pixel range [lo, hi) that
-    // computes it, as DACTYL_TAP_RANGE(lo, hi) (0: none); the bias per pixel (pixel_bias[m * NR + lane])
-    // then holds what the skipped taps' zero points would have added, and `bias` is unused.
-    const uint8_t *taps;
-    const int32_t *pixel_bias;
+    // Tiles at a border of a conv with tap classes (else tap_rows is NULL): tap (kernel row r,
+    // column c) is computed for the pixels tap_rows[r] & tap_columns[c] (bit m: pixel m), and
+    // pixel m starts from pixel_bias[m] (its class's bias); `bias` is unused.
+    const uint8_t *tap_rows, *tap_columns;
+    const int32_t *const *pixel_bias;
     // Weights a later task will read, for the kernel to prefetch (into L2) while it computes:
     // `prefetch_per_group` 64-byte lines per 4-byte group, `prefetch_lines` in all (0: none).
     const int8_t *prefetch;
@@ -39,18 +38,15 @@ static inline uint32_t dactyl_load_u32(const int8_t *p) {
 
 // A packed block (NR = block_channels, G = row_groups): int32 bias[NR], multiplier[NR],
 // shift[NR], padding_row[kernel_height][NR] (what a kernel row of zero points adds: zp * the
-// row's weight sum), with tap_skips padding_tap[kernel_height][kernel_width][NR] (the same per
-// tap), then the weights, laid out per path:
+// row's weight sum), with tap classes class_bias[row_classes][column_classes][NR] (the bias of a
+// pixel that skips the taps outside the input), then the weights, laid out per path:
 //   int8 groups   (AVX-512 VNNI, NEON, NEON dot): [kernel row][G][NR][4] int8
 //   int16 pairs   (AVX2):                         [kernel row][G][NR / 8][2][8][2] int16
 // and on AVX-512 VNNI the output stage's constants in 64-bit lanes after the weights.
 static inline const void *dactyl_block_weights(const dactyl_conv2d_q8 *conv, const void *block) {
-    size_t taps = conv->tap_skips ? (size_t)conv->kernel_height * (size_t)conv->kernel_width : 0;
-    return (const int32_t *)block + ((size_t)(3 + conv->kernel_height) + taps) * (size_t)conv->block_channels;
+    size_t classes = (size_t)conv->row_classes * (size_t)conv->column_classes;
+    return (const int32_t *)block + ((size_t)(3 + conv->kernel_height) + classes) * (size_t)conv->block_channels;
 }
-
-// A tap's pixel range [lo, hi) in a tile (lo < hi <= 8), as tile->taps holds it.
-#define DACTYL_TAP_RANGE(lo, hi) ((uint8_t)((lo) << 4 | (hi)))
 
 void dactyl_conv_tile_avx512_vnni(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile);
 void dactyl_conv_tile_avx2(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile);
