@@ -92,8 +92,9 @@ static inline uint32_t inside_taps(long start, int32_t kernel, int32_t size) {
     return (uint32_t)(((1ull << inside_end) - 1) & ~((1ull << inside_first) - 1));
 }
 
-// Per-pixel tap skips (run_padded), on the sdot path's 16-channel blocks where a kernel column
-// is whole 16-byte quads of the row (input channels % 16 == 0). Output rows whose windows have
+// Per-pixel tap skips (run_padded), on the NEON paths' 4-pixel x 8-channel (smull) and 4- or
+// 5-pixel x 16-channel (sdot) tiles, where a kernel column is a whole number of the kernel's
+// load units: pairs of 4-byte groups (input channels % 8 == 0) and quads (% 16 == 0). Output rows whose windows have
 // the same kernel rows inside the input form a row class (likewise columns); each block holds
 // a bias per (row class, column class): the packed bias plus what the zero points of the taps
 // outside the input would have added, so a pixel that skips exactly those taps starts from it.
@@ -119,7 +120,9 @@ static int32_t tap_classes_of(int32_t outputs, int32_t stride, int32_t pad, int3
 
 // Row classes x column classes when `conv` skips taps per pixel on `path`, else 0.
 static size_t tap_bias_classes(int path, const dactyl_conv2d_q8 *conv, int32_t block_channels) {
-    if (path != DACTYL_PATH_NEON_DOT || block_channels != 16 || conv->input_channels % 16 != 0) return 0;
+    int sdot = path == DACTYL_PATH_NEON_DOT && block_channels == 16 && conv->input_channels % 16 == 0;
+    int smull = path == DACTYL_PATH_NEON && block_channels == 8 && conv->input_channels % 8 == 0;
+    if (!sdot && !smull) return 0;
     if (conv->pad_height == 0 && conv->pad_width == 0) return 0;
     uint32_t inside[MAX_TAP_CLASSES];
     size_t rows = (size_t)tap_classes_of(conv->output_height, conv->stride_height, conv->pad_height, conv->kernel_height,
@@ -335,13 +338,14 @@ static __attribute__((noinline)) void plan_border_tile(const dactyl_conv2d_q8 *c
     const size_t tile_pixels = (size_t)conv->tile_pixels, output_width = (size_t)conv->output_width;
     const size_t kernel_height = (size_t)conv->kernel_height, kernel_width = (size_t)conv->kernel_width;
     const uint8_t *row_class = conv->tap_classes, *column_class = conv->tap_classes + conv->output_height;
-    const int32_t *class_bias = (const int32_t *)packed_block + (3 + kernel_height) * 16;
+    const size_t block_channels = (size_t)conv->block_channels;
+    const int32_t *class_bias = (const int32_t *)packed_block + (3 + kernel_height) * block_channels;
     for (size_t r = 0; r < kernel_height; r++) tap_rows[r] = 0;
     for (size_t c = 0; c < kernel_width; c++) tap_columns[c] = (uint8_t)((1u << tile_pixels) - 1);
     size_t oy = first_pixel / output_width, ox = first_pixel - oy * output_width, segment = 0;
     uint32_t any_rows = 0;
     for (size_t m = 0; m < tile_pixels; m++) {
-        pixel_bias[m] = class_bias + ((size_t)row_class[oy] * (size_t)conv->column_classes + column_class[ox]) * 16;
+        pixel_bias[m] = class_bias + ((size_t)row_class[oy] * (size_t)conv->column_classes + column_class[ox]) * block_channels;
         if (ox < x_first || ox >= x_end) {
             uint32_t outside = ~inside_taps((long)ox * conv->stride_width - conv->pad_width, conv->kernel_width, conv->input_width);
             for (size_t c = 0; c < kernel_width; c++)
@@ -440,8 +444,9 @@ static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end, s
             plan_border_tile(conv, packed_block, first_pixel, valid, x_first, x_end, &skip_rows, tap_rows, tap_columns, pixel_bias);
             bias = NULL;
         } else if (tap_skips) {
-            bias = (const int32_t *)packed_block + (3 + kernel_height) * 16
-                   + ((size_t)conv->tap_classes[oy] * (size_t)conv->column_classes + conv->tap_classes[conv->output_height + ox]) * 16;
+            bias = (const int32_t *)packed_block
+                   + (3 + kernel_height + (size_t)conv->tap_classes[oy] * (size_t)conv->column_classes
+                      + conv->tap_classes[conv->output_height + ox]) * (size_t)conv->block_channels;
         } else {
             bias = bias_without_rows(conv, packed_block, skip_rows, adjusted_bias);
         }
