@@ -129,12 +129,67 @@ static size_t tap_bias_classes(int path, const dactyl_conv2d_q8 *conv, int32_t b
                                          conv->input_height, NULL, inside);
     size_t columns = (size_t)tap_classes_of(conv->output_width, conv->stride_width, conv->pad_width, conv->kernel_width,
                                             conv->input_width, NULL, inside);
-    return rows * columns <= MAX_TAP_CLASSES && conv->kernel_width <= 16 ? rows * columns : 0;
+    size_t pixels = (size_t)conv->output_height * (size_t)conv->output_width;
+    return rows * columns <= MAX_TAP_CLASSES && conv->kernel_width <= 16 && pixels / 4 < 0x8000 ? rows * columns : 0;
 }
 
-// The class tables (row class per output row, then column class per output column) after the blocks.
-static size_t tap_table_bytes(const dactyl_conv2d_q8 *conv, size_t classes) {
-    return classes ? ((size_t)conv->output_height + (size_t)conv->output_width + 63) & ~(size_t)63 : 0;
+// The tile plan (dactyl_tap_plan in conv2d_q8_internal.h) for `tile_pixels`-pixel tiles: the
+// entries (if not NULL; the border records' indices continue from `borders`) and the records
+// (if not NULL; row_class / column_class give each output row's / column's class); returns
+// the number of border tiles. A tile is at a border when one of its pixels has a kernel column
+// in the padding or its pixels' windows differ in the kernel rows inside the input; the others
+// are of one class, whose bias leaves out the rows the driver skips for the whole tile.
+static size_t plan_tiles(const dactyl_conv2d_q8 *conv, size_t tile_pixels, const uint8_t *row_class,
+                         const uint8_t *column_class, int32_t column_classes, uint16_t *entries, dactyl_tap_border *records) {
+    const size_t pixels = (size_t)conv->output_height * (size_t)conv->output_width, output_width = (size_t)conv->output_width;
+    const size_t tiles = (pixels + tile_pixels - 1) / tile_pixels;
+    const uint32_t all_columns = (uint32_t)((1ull << conv->kernel_width) - 1);
+    size_t borders = 0;
+    for (size_t t = 0; t < tiles; t++) {
+        uint32_t rows_in[DACTYL_MAX_TILE_PIXELS], columns_in[DACTYL_MAX_TILE_PIXELS];
+        size_t classes[DACTYL_MAX_TILE_PIXELS];
+        int border = 0;
+        for (size_t m = 0; m < tile_pixels; m++) {
+            size_t pixel = t * tile_pixels + m < pixels ? t * tile_pixels + m : pixels - 1;  // past the last: repeat it
+            size_t oy = pixel / output_width, ox = pixel % output_width;
+            rows_in[m] = inside_taps((long)oy * conv->stride_height - conv->pad_height, conv->kernel_height, conv->input_height);
+            columns_in[m] = inside_taps((long)ox * conv->stride_width - conv->pad_width, conv->kernel_width, conv->input_width);
+            classes[m] = row_class ? (size_t)row_class[oy] * (size_t)column_classes + column_class[ox] : 0;
+            border |= columns_in[m] != all_columns || rows_in[m] != rows_in[0];
+        }
+        if (!border) {
+            if (entries) entries[t] = (uint16_t)classes[0];
+            continue;
+        }
+        if (entries) entries[t] = (uint16_t)(0x8000 | borders);
+        if (records) {
+            dactyl_tap_border *record = &records[borders];
+            memset(record, 0, sizeof *record);
+            uint32_t any_rows = 0;
+            for (size_t m = 0; m < tile_pixels; m++) {
+                for (int32_t r = 0; r < conv->kernel_height; r++)
+                    if (rows_in[m] >> r & 1) record->tap_rows[r] |= (uint8_t)(1u << m);
+                for (int32_t c = 0; c < conv->kernel_width; c++)
+                    if (columns_in[m] >> c & 1) record->tap_columns[c] |= (uint8_t)(1u << m);
+                record->pixel_classes[m] = (uint8_t)classes[m];
+                any_rows |= rows_in[m];
+            }
+            record->skip_rows = (uint32_t)((1ull << conv->kernel_height) - 1) & ~any_rows;
+        }
+        borders++;
+    }
+    return borders;
+}
+
+// The class tables (row class per output row, then column class per output column) and the
+// tile plan (entries, then border records), after the blocks.
+static size_t tap_table_bytes(const dactyl_conv2d_q8 *conv, size_t classes, int32_t tile_pixels) {
+    if (!classes) return 0;
+    size_t pixels = (size_t)conv->output_height * (size_t)conv->output_width;
+    size_t tiles = (pixels + (size_t)tile_pixels - 1) / (size_t)tile_pixels;
+    size_t borders = plan_tiles(conv, (size_t)tile_pixels, NULL, NULL, 0, NULL, NULL);
+    return (((size_t)conv->output_height + (size_t)conv->output_width + 63) & ~(size_t)63)
+           + ((tiles * sizeof(uint16_t) + 63) & ~(size_t)63) + ((borders * sizeof(dactyl_tap_border) + 63) & ~(size_t)63);
 }
 
 static size_t block_bytes_for(int path, int32_t block_channels, int32_t kernel_height, int32_t row_groups, size_t classes) {
@@ -156,7 +211,7 @@ size_t dactyl_conv2d_q8_packed_bytes(const dactyl_conv2d_q8 *conv, int path) {
     size_t blocks = (size_t)(conv->output_channels + block_channels - 1) / (size_t)block_channels;
     size_t classes = tap_bias_classes(path, conv, block_channels);
     return blocks * block_bytes_for(path, block_channels, conv->kernel_height, row_groups, classes)
-           + tap_table_bytes(conv, classes) + padded_bytes_for(conv);
+           + tap_table_bytes(conv, classes, tile_pixels) + padded_bytes_for(conv);
 }
 
 void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weights, const int32_t *bias,
@@ -248,11 +303,20 @@ void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weigh
     conv->row_groups = row_groups;
     conv->row_classes = row_classes;
     conv->column_classes = column_classes;
-    conv->tap_classes = classes ? class_tables : NULL;
+    conv->tap_plan = NULL;
+    if (classes) {
+        size_t pixels = (size_t)conv->output_height * (size_t)conv->output_width;
+        size_t tiles = (pixels + (size_t)tile_pixels - 1) / (size_t)tile_pixels;
+        uint16_t *entries = (uint16_t *)(class_tables + (((size_t)conv->output_height + (size_t)conv->output_width + 63) & ~(size_t)63));
+        dactyl_tap_border *records = (dactyl_tap_border *)((uint8_t *)entries + ((tiles * sizeof(uint16_t) + 63) & ~(size_t)63));
+        plan_tiles(conv, (size_t)tile_pixels, class_tables, class_tables + conv->output_height, column_classes, entries, records);
+        conv->tap_plan = entries;
+        conv->tap_borders = records;
+    }
     conv->block_bytes = block_bytes;
     conv->packed = memory;
     // The margins hold the zero point (as VNNI sees it) for good; prepare fills the inside.
-    conv->padded = (int8_t *)memory + blocks * block_bytes + tap_table_bytes(conv, classes);
+    conv->padded = (int8_t *)memory + blocks * block_bytes + tap_table_bytes(conv, classes, tile_pixels);
     padded_extent(conv, &conv->padded_height, &conv->padded_width);
     int8_t margin = (int8_t)(conv->input_zero_point ^ (path == DACTYL_PATH_AVX512_VNNI ? 0x80 : 0));
     memset(conv->padded, margin, padded_bytes_for(conv));
@@ -327,49 +391,6 @@ static inline uint32_t inside_rows(const dactyl_conv2d_q8 *conv, size_t oy) {
     return (uint32_t)(((1ull << inside_end) - 1) & ~((1ull << inside_first) - 1));
 }
 
-// A tile at a border of a conv with tap classes (a window reaching into the padding columns, or
-// kernel rows in the padding for only some of its pixels): tap (kernel row r, column c) is
-// computed for the tile's pixels tap_rows[r] & tap_columns[c] (bit m: pixel m), those whose
-// window has it inside the input, and each pixel starts from its class's bias. Sets *skip_rows
-// (rows no pixel computes), tap_rows, tap_columns and pixel_bias.
-static __attribute__((noinline)) void plan_border_tile(const dactyl_conv2d_q8 *conv, const void *packed_block, size_t first_pixel,
-                                                       size_t valid, size_t x_first, size_t x_end, uint32_t *skip_rows,
-                                                       uint8_t *tap_rows, uint8_t *tap_columns, const int32_t **pixel_bias) {
-    const size_t tile_pixels = (size_t)conv->tile_pixels, output_width = (size_t)conv->output_width;
-    const size_t kernel_height = (size_t)conv->kernel_height, kernel_width = (size_t)conv->kernel_width;
-    const uint8_t *row_class = conv->tap_classes, *column_class = conv->tap_classes + conv->output_height;
-    const size_t block_channels = (size_t)conv->block_channels;
-    const int32_t *class_bias = (const int32_t *)packed_block + (3 + kernel_height) * block_channels;
-    for (size_t r = 0; r < kernel_height; r++) tap_rows[r] = 0;
-    for (size_t c = 0; c < kernel_width; c++) tap_columns[c] = (uint8_t)((1u << tile_pixels) - 1);
-    size_t oy = first_pixel / output_width, ox = first_pixel - oy * output_width, segment = 0;
-    uint32_t any_rows = 0;
-    for (size_t m = 0; m < tile_pixels; m++) {
-        pixel_bias[m] = class_bias + ((size_t)row_class[oy] * (size_t)conv->column_classes + column_class[ox]) * block_channels;
-        if (ox < x_first || ox >= x_end) {
-            uint32_t outside = ~inside_taps((long)ox * conv->stride_width - conv->pad_width, conv->kernel_width, conv->input_width);
-            for (size_t c = 0; c < kernel_width; c++)
-                if (outside >> c & 1) tap_columns[c] &= (uint8_t)~(1u << m);
-        }
-        // Pixels of one output row share their rows: set them a row segment at a time.
-        int row_ends = m + 1 == tile_pixels;
-        if (m + 1 < valid && ++ox == output_width) {  // pixels past the last real one repeat it
-            ox = 0;
-            row_ends = 1;
-        }
-        if (row_ends) {
-            uint32_t inside = inside_taps((long)oy * conv->stride_height - conv->pad_height, conv->kernel_height, conv->input_height);
-            uint8_t pixels = (uint8_t)(((1u << (m + 1)) - 1) & ~((1u << segment) - 1));
-            for (size_t r = 0; r < kernel_height; r++)
-                if (inside >> r & 1) tap_rows[r] |= pixels;
-            any_rows |= inside;
-            segment = m + 1;
-            if (ox == 0) oy++;
-        }
-    }
-    *skip_rows = (uint32_t)((1ull << kernel_height) - 1) & ~any_rows;
-}
-
 // The driver over the padded copy: every kernel row is a plain offset into it.
 static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end, size_t then) {
     const size_t kernel_height = (size_t)conv->kernel_height;
@@ -386,14 +407,8 @@ static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end, s
     int8_t *outputs[DACTYL_MAX_TILE_PIXELS];
     const int8_t *residuals[DACTYL_MAX_TILE_PIXELS];
     _Alignas(64) int32_t adjusted_bias[64];
-    const int32_t *pixel_bias[DACTYL_MAX_TILE_PIXELS];
-    uint8_t tap_rows[16], tap_columns[16];
-    // Tap skips: output columns [x_first, x_end) have no kernel column in the padding.
-    const int tap_skips = conv->tap_classes != NULL;
-    const long x_reach = (long)conv->input_width + conv->pad_width - conv->kernel_width;
-    const size_t x_first = (size_t)((conv->pad_width + conv->stride_width - 1) / conv->stride_width);
-    const size_t x_end = x_reach < 0 ? 0 : (size_t)(x_reach / conv->stride_width) + 1;
-    const int columns_padded = x_first > 0 || x_end < output_width;
+    const uint16_t *tap_plan = conv->tap_plan;
+    const size_t class_bias_offset = (3 + kernel_height) * (size_t)conv->block_channels;
 
     const int prefetches = conv->path == DACTYL_PATH_AVX512_VNNI;
     // Task = block * tiles + tile_index, stepped without a division per task.
@@ -406,9 +421,6 @@ static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end, s
         size_t oy = first_pixel / output_width, ox = first_pixel - oy * output_width;
         const int8_t *window = conv->padded + oy * row_step + ox * column_step;
         uint32_t skip_rows = all_rows & ~inside_rows(conv, oy);
-        uint32_t some_skip_rows = skip_rows;  // rows in the padding for some pixel
-        const size_t first_ox = ox;
-        int straddles = 0;
         int8_t *output = conv->output + first_pixel * output_channels + channel;
         const int8_t *residual = conv->residual ? conv->residual + first_pixel * output_channels + channel : NULL;
         for (size_t m = 0; m < tile_pixels; m++) {
@@ -423,10 +435,7 @@ static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end, s
                     ox = 0;
                     oy++;
                     window = conv->padded + oy * row_step;
-                    uint32_t outside = all_rows & ~inside_rows(conv, oy);
-                    skip_rows &= outside;
-                    some_skip_rows |= outside;
-                    straddles = 1;
+                    skip_rows &= ~inside_rows(conv, oy);
                 } else {
                     window += column_step;
                 }
@@ -434,27 +443,23 @@ static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end, s
         }
         size_t remaining = (size_t)conv->output_channels - channel;
         const void *packed_block = (const uint8_t *)conv->packed + block * conv->block_bytes;
-        // A tile at a border (a window reaching into the padding columns, or rows in the padding
-        // for only some of its pixels) skips taps per pixel; the others only whole rows.
-        // Else all its pixels are of one class: the class's bias already leaves out the skipped rows.
-        const int at_border = tap_skips && ((straddles ? columns_padded : first_ox < x_first || ox >= x_end)
-                                            || some_skip_rows != skip_rows);
+        // Convs that skip taps per pixel: a border tile follows its record, any other starts
+        // from its class's bias (which leaves out the rows skipped for the whole tile).
         const int32_t *bias;
-        if (at_border) {
-            plan_border_tile(conv, packed_block, first_pixel, valid, x_first, x_end, &skip_rows, tap_rows, tap_columns, pixel_bias);
-            bias = NULL;
-        } else if (tap_skips) {
-            bias = (const int32_t *)packed_block
-                   + (3 + kernel_height + (size_t)conv->tap_classes[oy] * (size_t)conv->column_classes
-                      + conv->tap_classes[conv->output_height + ox]) * (size_t)conv->block_channels;
-        } else {
+        const dactyl_tap_border *border = NULL;
+        if (!tap_plan) {
             bias = bias_without_rows(conv, packed_block, skip_rows, adjusted_bias);
+        } else if (tap_plan[tile_index] & 0x8000) {
+            border = conv->tap_borders + (tap_plan[tile_index] & 0x7fff);
+            skip_rows = border->skip_rows;
+            bias = NULL;
+        } else {
+            bias = (const int32_t *)packed_block + class_bias_offset + (size_t)tap_plan[tile_index] * (size_t)conv->block_channels;
         }
         dactyl_conv_tile tile = {
             .rows = rows, .output = outputs, .residual = conv->residual ? residuals : NULL, .valid = valid,
             .channels = remaining < (size_t)conv->block_channels ? remaining : (size_t)conv->block_channels,
-            .block = packed_block, .bias = bias, .skip_rows = skip_rows,
-            .tap_rows = at_border ? tap_rows : NULL, .tap_columns = tap_columns, .pixel_bias = pixel_bias,
+            .block = packed_block, .bias = bias, .skip_rows = skip_rows, .border = border,
         };
         // Wide layers' weights come from L3 or memory once a frame: while this block's tiles
         // run, each fetches its share of the next block this thread runs (in this range, or

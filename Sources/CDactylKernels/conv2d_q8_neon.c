@@ -138,8 +138,8 @@ INLINE void column_groups(int32x4_t acc_low[][2], int32x4_t acc_high[][2], const
 }
 
 // A tile at a border of a conv with tap classes (4 pixels x 8 channels, input channels % 8 ==
-// 0): each tap runs for the pixels whose window has it inside the input (tile->tap_rows[r] &
-// tile->tap_columns[c]), and each pixel adds its own class's bias.
+// 0): each tap runs for the pixels whose window has it inside the input (border->tap_rows[r] &
+// border->tap_columns[c]), and each pixel adds its own class's bias.
 static void tile_kernel_taps(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile) {
     const size_t block_channels = 8;
     const int32_t *multipliers = (const int32_t *)tile->block + block_channels;
@@ -148,18 +148,19 @@ static void tile_kernel_taps(const dactyl_conv2d_q8 *conv, const dactyl_conv_til
     const size_t kernel_height = (size_t)conv->kernel_height, kernel_width = (size_t)conv->kernel_width;
     const size_t groups = (size_t)conv->row_groups, column_groups_count = (size_t)conv->input_channels / 4;
     const int paired = conv->weights_above_min;
+    const dactyl_tap_border *border = tile->border;
     int32x4_t acc_low[DACTYL_MAX_TILE_PIXELS][2], acc_high[DACTYL_MAX_TILE_PIXELS][2];
     for (int m = 0; m < 4; m++)
         for (int v = 0; v < 2; v++) acc_low[m][v] = acc_high[m][v] = vdupq_n_s32(0);
     for (size_t r = 0; r < kernel_height; r++) {
-        const unsigned row_pixels = tile->tap_rows[r];
+        const unsigned row_pixels = border->tap_rows[r];
         if (!row_pixels) continue;
         const int8_t *x[DACTYL_MAX_TILE_PIXELS];
         for (int m = 0; m < 4; m++) x[m] = tile->rows[(size_t)m * kernel_height + r];
         for (size_t c = 0; c < kernel_width; c++) {
             const int8_t *w = weights + (r * groups + c * column_groups_count) * block_channels * 4;
             size_t offset = c * (size_t)conv->input_channels;
-            switch (row_pixels & tile->tap_columns[c]) {
+            switch (row_pixels & border->tap_columns[c]) {
 #define DACTYL_MASK_CASE(mask) \
             case mask: column_groups(acc_low, acc_high, x, offset, w, column_groups_count, paired, mask); break;
             DACTYL_MASK_CASE(1) DACTYL_MASK_CASE(2) DACTYL_MASK_CASE(3) DACTYL_MASK_CASE(4) DACTYL_MASK_CASE(5)
@@ -173,12 +174,12 @@ static void tile_kernel_taps(const dactyl_conv2d_q8 *conv, const dactyl_conv_til
     int32x4_t acc[DACTYL_MAX_TILE_PIXELS][4];
     for (int m = 0; m < 4; m++)
         for (int v = 0; v < 2; v++)
-            acc[m][v] = vaddq_s32(vpaddq_s32(acc_low[m][v], acc_high[m][v]), vld1q_s32(tile->pixel_bias[m] + 4 * v));
+            acc[m][v] = vaddq_s32(vpaddq_s32(acc_low[m][v], acc_high[m][v]), vld1q_s32(dactyl_class_bias(conv, tile->block, border->pixel_classes[m]) + 4 * v));
     dactyl_neon_store_tile(conv, tile, multipliers, shifts, acc, 4, 2);
 }
 
 void dactyl_conv_tile_neon(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile) {
-    if (tile->tap_rows) tile_kernel_taps(conv, tile);
+    if (tile->border) tile_kernel_taps(conv, tile);
     else if (conv->block_channels == 4) tile_kernel(conv, tile, 8, 1);
     else tile_kernel(conv, tile, 4, 2);
 }

@@ -127,7 +127,7 @@ INLINE TARGET void column_quads(int32x4_t acc[][4], const int8_t *const *x, size
 
 // A tile at a border of a conv with tap classes (16-channel blocks, input channels % 16 == 0:
 // a kernel column is whole quads): each tap runs for the pixels whose window has it inside the
-// input (tile->tap_rows[r] & tile->tap_columns[c]), from a bias per pixel.
+// input (border->tap_rows[r] & border->tap_columns[c]), from a bias per pixel.
 INLINE TARGET void tile_kernel_taps(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile, const int PIXELS) {
     const size_t block_channels = 16, group_bytes = 64;
     const int32_t *multipliers = (const int32_t *)tile->block + block_channels;
@@ -135,18 +135,19 @@ INLINE TARGET void tile_kernel_taps(const dactyl_conv2d_q8 *conv, const dactyl_c
     const int8_t *weights = (const int8_t *)dactyl_block_weights(conv, tile->block);
     const size_t kernel_height = (size_t)conv->kernel_height, kernel_width = (size_t)conv->kernel_width;
     const size_t groups = (size_t)conv->row_groups, channels = (size_t)conv->input_channels, quads = channels / 16;
+    const dactyl_tap_border *border = tile->border;
     int32x4_t acc[DACTYL_MAX_TILE_PIXELS][4];
     for (int m = 0; m < PIXELS; m++)
-        for (int v = 0; v < 4; v++) acc[m][v] = vld1q_s32(tile->pixel_bias[m] + 4 * v);
+        for (int v = 0; v < 4; v++) acc[m][v] = vld1q_s32(dactyl_class_bias(conv, tile->block, border->pixel_classes[m]) + 4 * v);
     for (size_t r = 0; r < kernel_height; r++) {
-        const unsigned row_pixels = tile->tap_rows[r];
+        const unsigned row_pixels = border->tap_rows[r];
         if (!row_pixels) continue;
         const int8_t *x[DACTYL_MAX_TILE_PIXELS];
         for (int m = 0; m < PIXELS; m++) x[m] = tile->rows[(size_t)m * kernel_height + r];
         for (size_t c = 0; c < kernel_width; c++) {
             const int8_t *w = weights + (r * groups + c * quads * 4) * group_bytes;
             size_t offset = c * channels;
-            switch (row_pixels & tile->tap_columns[c]) {
+            switch (row_pixels & border->tap_columns[c]) {
 #define DACTYL_MASK_CASE(mask) \
             case mask: if (mask < 1 << PIXELS) column_quads(acc, x, offset, w, quads, mask); break;
             DACTYL_MASK_CASE(1) DACTYL_MASK_CASE(2) DACTYL_MASK_CASE(3) DACTYL_MASK_CASE(4) DACTYL_MASK_CASE(5)
@@ -165,7 +166,7 @@ INLINE TARGET void tile_kernel_taps(const dactyl_conv2d_q8 *conv, const dactyl_c
 }
 
 TARGET void dactyl_conv_tile_neon_dot(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile) {
-    if (tile->tap_rows) {
+    if (tile->border) {
         if (conv->tile_pixels == 5) tile_kernel_taps(conv, tile, 5);
         else tile_kernel_taps(conv, tile, 4);
     }
