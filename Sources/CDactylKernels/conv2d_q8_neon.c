@@ -93,7 +93,7 @@ INLINE void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *ti
     dactyl_neon_store_tile(conv, tile, multipliers, shifts, acc, PIXELS, VECTORS);
 }
 
-// One kernel column (`groups` 4-byte groups from `offset` in each pixel's row: even, so that
+// Kernel columns (`groups` 4-byte groups from `offset` in each pixel's row: even, so that
 // the pairs line up) for the tile's pixels in MASK only (a compile-time constant, so the
 // accumulators stay in registers); the other pixels' accumulators are left as they are.
 INLINE void column_groups(int32x4_t acc_low[][2], int32x4_t acc_high[][2], const int8_t *const *x, size_t offset,
@@ -157,12 +157,16 @@ static void tile_kernel_taps(const dactyl_conv2d_q8 *conv, const dactyl_conv_til
         if (!row_pixels) continue;
         const int8_t *x[DACTYL_MAX_TILE_PIXELS];
         for (int m = 0; m < 4; m++) x[m] = tile->rows[(size_t)m * kernel_height + r];
-        for (size_t c = 0; c < kernel_width; c++) {
+        // Neighbouring columns computed for the same pixels go as one run (contiguous in the
+        // input row and in the weights): one loop, not one per column.
+        for (size_t c = 0, end; c < kernel_width; c = end) {
+            const unsigned mask = row_pixels & border->tap_columns[c];
+            for (end = c + 1; end < kernel_width && (row_pixels & border->tap_columns[end]) == mask; end++) {}
             const int8_t *w = weights + (r * groups + c * column_groups_count) * block_channels * 4;
-            size_t offset = c * (size_t)conv->input_channels;
-            switch (row_pixels & border->tap_columns[c]) {
+            const size_t offset = c * (size_t)conv->input_channels, run = (end - c) * column_groups_count;
+            switch (mask) {
 #define DACTYL_MASK_CASE(mask) \
-            case mask: column_groups(acc_low, acc_high, x, offset, w, column_groups_count, paired, mask); break;
+            case mask: column_groups(acc_low, acc_high, x, offset, w, run, paired, mask); break;
             DACTYL_MASK_CASE(1) DACTYL_MASK_CASE(2) DACTYL_MASK_CASE(3) DACTYL_MASK_CASE(4) DACTYL_MASK_CASE(5)
             DACTYL_MASK_CASE(6) DACTYL_MASK_CASE(7) DACTYL_MASK_CASE(8) DACTYL_MASK_CASE(9) DACTYL_MASK_CASE(10)
             DACTYL_MASK_CASE(11) DACTYL_MASK_CASE(12) DACTYL_MASK_CASE(13) DACTYL_MASK_CASE(14) DACTYL_MASK_CASE(15)
