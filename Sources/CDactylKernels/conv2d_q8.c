@@ -94,10 +94,11 @@ static inline uint32_t inside_taps(long start, int32_t kernel, int32_t size) {
 
 // Per-pixel tap skips (run_padded), on the NEON paths' 4-pixel x 8-channel (smull) and 4- or
 // 5-pixel x 16-channel (sdot) tiles, where a kernel column is a whole number of the kernel's
-// load units: pairs of 4-byte groups (input channels % 8 == 0) and quads (% 16 == 0). Output rows whose windows have
-// the same kernel rows inside the input form a row class (likewise columns); each block holds
-// a bias per (row class, column class): the packed bias plus what the zero points of the taps
-// outside the input would have added, so a pixel that skips exactly those taps starts from it.
+// load units: pairs of 4-byte groups (input channels % 8 == 0) and quads (% 16 == 0). Output
+// rows whose windows have the same kernel rows inside the input form a row class (likewise
+// columns); each block holds a bias per (row class, column class): the packed bias plus what
+// the zero points of the taps outside the input would have added, so a pixel that skips
+// exactly those taps starts from it.
 enum { MAX_TAP_CLASSES = 64 };
 
 // Numbers the classes: `classes[i]` for output row / column i (if not NULL), `inside[class]`
@@ -133,10 +134,10 @@ static size_t tap_bias_classes(int path, const dactyl_conv2d_q8 *conv, int32_t b
     return rows * columns <= MAX_TAP_CLASSES && conv->kernel_width <= 16 && pixels / 4 < 0x8000 ? rows * columns : 0;
 }
 
-// The tile plan (dactyl_tap_plan in conv2d_q8_internal.h) for `tile_pixels`-pixel tiles: the
-// entries (if not NULL; the border records' indices continue from `borders`) and the records
-// (if not NULL; row_class / column_class give each output row's / column's class); returns
-// the number of border tiles. A tile is at a border when one of its pixels has a kernel column
+// The tile plan for `tile_pixels`-pixel tiles: per tile an entry (if `entries` is not NULL):
+// its class, or 0x8000 | the index of its border record (dactyl_tap_border in
+// conv2d_q8_internal.h), written to `records` if not NULL (row_class / column_class: each
+// output row's / column's class); returns the number of border tiles. A tile is at a border when one of its pixels has a kernel column
 // in the padding or its pixels' windows differ in the kernel rows inside the input; the others
 // are of one class, whose bias leaves out the rows the driver skips for the whole tile.
 static size_t plan_tiles(const dactyl_conv2d_q8 *conv, size_t tile_pixels, const uint8_t *row_class,
