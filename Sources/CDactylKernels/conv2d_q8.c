@@ -84,8 +84,117 @@ static size_t padded_bytes_for(const dactyl_conv2d_q8 *conv) {
     return ((size_t)height * (size_t)width * (size_t)conv->input_channels + 64 + 63) & ~(size_t)63;
 }
 
-static size_t block_bytes_for(int path, int32_t block_channels, int32_t kernel_height, int32_t row_groups) {
-    size_t constants = (3 + (size_t)kernel_height) * sizeof(int32_t) * (size_t)block_channels;
+// Bit k: kernel tap k of a window starting at input coordinate `start` lies inside [0, size).
+static inline uint32_t inside_taps(long start, int32_t kernel, int32_t size) {
+    long inside_first = start < 0 ? -start : 0;
+    long inside_end = size - start < (long)kernel ? size - start : (long)kernel;
+    if (inside_first >= inside_end) return 0;
+    return (uint32_t)(((1ull << inside_end) - 1) & ~((1ull << inside_first) - 1));
+}
+
+// Per-pixel tap skips (run_padded), on the NEON paths' 4-pixel x 8-channel (smull) and 4- or
+// 5-pixel x 16-channel (sdot) tiles, where a kernel column is a whole number of the kernel's
+// load units: pairs of 4-byte groups (input channels % 8 == 0) and quads (% 16 == 0). Output
+// rows whose windows have the same kernel rows inside the input form a row class (likewise
+// columns); each block holds a bias per (row class, column class): the packed bias plus what
+// the zero points of the taps outside the input would have added, so a pixel that skips
+// exactly those taps starts from it.
+enum { MAX_TAP_CLASSES = 64 };
+
+// Numbers the classes: `classes[i]` for output row / column i (if not NULL), `inside[class]`
+// the kernel rows / columns inside; returns how many (0: more than MAX_TAP_CLASSES).
+static int32_t tap_classes_of(int32_t outputs, int32_t stride, int32_t pad, int32_t kernel, int32_t size,
+                              uint8_t *classes, uint32_t *inside) {
+    int32_t count = 0;
+    for (int32_t i = 0; i < outputs; i++) {
+        uint32_t mask = inside_taps((long)i * stride - pad, kernel, size);
+        int32_t found = 0;
+        while (found < count && inside[found] != mask) found++;
+        if (found == count) {
+            if (count == MAX_TAP_CLASSES) return 0;
+            inside[count++] = mask;
+        }
+        if (classes) classes[i] = (uint8_t)found;
+    }
+    return count;
+}
+
+// Row classes x column classes when `conv` skips taps per pixel on `path`, else 0.
+static size_t tap_bias_classes(int path, const dactyl_conv2d_q8 *conv, int32_t block_channels) {
+    int sdot = path == DACTYL_PATH_NEON_DOT && block_channels == 16 && conv->input_channels % 16 == 0;
+    int smull = path == DACTYL_PATH_NEON && block_channels == 8 && conv->input_channels % 8 == 0;
+    if (!sdot && !smull) return 0;
+    if (conv->pad_height == 0 && conv->pad_width == 0) return 0;
+    uint32_t inside[MAX_TAP_CLASSES];
+    size_t rows = (size_t)tap_classes_of(conv->output_height, conv->stride_height, conv->pad_height, conv->kernel_height,
+                                         conv->input_height, NULL, inside);
+    size_t columns = (size_t)tap_classes_of(conv->output_width, conv->stride_width, conv->pad_width, conv->kernel_width,
+                                            conv->input_width, NULL, inside);
+    size_t pixels = (size_t)conv->output_height * (size_t)conv->output_width;
+    return rows * columns <= MAX_TAP_CLASSES && conv->kernel_width <= 16 && pixels / 4 < 0x8000 ? rows * columns : 0;
+}
+
+// The tile plan for `tile_pixels`-pixel tiles: per tile an entry (if `entries` is not NULL):
+// its class, or 0x8000 | the index of its border record (dactyl_tap_border in
+// conv2d_q8_internal.h), written to `records` if not NULL (row_class / column_class: each
+// output row's / column's class); returns the number of border tiles. A tile is at a border when one of its pixels has a kernel column
+// in the padding or its pixels' windows differ in the kernel rows inside the input; the others
+// are of one class, whose bias leaves out the rows the driver skips for the whole tile.
+static size_t plan_tiles(const dactyl_conv2d_q8 *conv, size_t tile_pixels, const uint8_t *row_class,
+                         const uint8_t *column_class, int32_t column_classes, uint16_t *entries, dactyl_tap_border *records) {
+    const size_t pixels = (size_t)conv->output_height * (size_t)conv->output_width, output_width = (size_t)conv->output_width;
+    const size_t tiles = (pixels + tile_pixels - 1) / tile_pixels;
+    const uint32_t all_columns = (uint32_t)((1ull << conv->kernel_width) - 1);
+    size_t borders = 0;
+    for (size_t t = 0; t < tiles; t++) {
+        uint32_t rows_in[DACTYL_MAX_TILE_PIXELS], columns_in[DACTYL_MAX_TILE_PIXELS];
+        size_t classes[DACTYL_MAX_TILE_PIXELS];
+        int border = 0;
+        for (size_t m = 0; m < tile_pixels; m++) {
+            size_t pixel = t * tile_pixels + m < pixels ? t * tile_pixels + m : pixels - 1;  // past the last: repeat it
+            size_t oy = pixel / output_width, ox = pixel % output_width;
+            rows_in[m] = inside_taps((long)oy * conv->stride_height - conv->pad_height, conv->kernel_height, conv->input_height);
+            columns_in[m] = inside_taps((long)ox * conv->stride_width - conv->pad_width, conv->kernel_width, conv->input_width);
+            classes[m] = row_class ? (size_t)row_class[oy] * (size_t)column_classes + column_class[ox] : 0;
+            border |= columns_in[m] != all_columns || rows_in[m] != rows_in[0];
+        }
+        if (!border) {
+            if (entries) entries[t] = (uint16_t)classes[0];
+            continue;
+        }
+        if (entries) entries[t] = (uint16_t)(0x8000 | borders);
+        if (records) {
+            dactyl_tap_border *record = &records[borders];
+            memset(record, 0, sizeof *record);
+            uint32_t any_rows = 0;
+            for (size_t m = 0; m < tile_pixels; m++) {
+                for (int32_t r = 0; r < conv->kernel_height; r++)
+                    if (rows_in[m] >> r & 1) record->tap_rows[r] |= (uint8_t)(1u << m);
+                for (int32_t c = 0; c < conv->kernel_width; c++)
+                    if (columns_in[m] >> c & 1) record->tap_columns[c] |= (uint8_t)(1u << m);
+                record->pixel_classes[m] = (uint8_t)classes[m];
+                any_rows |= rows_in[m];
+            }
+            record->skip_rows = (uint32_t)((1ull << conv->kernel_height) - 1) & ~any_rows;
+        }
+        borders++;
+    }
+    return borders;
+}
+
+// The class tables (row class per output row, then column class per output column) and the
+// tile plan (entries, then border records), after the blocks.
+static size_t tap_table_bytes(const dactyl_conv2d_q8 *conv, size_t classes, int32_t tile_pixels) {
+    if (!classes) return 0;
+    size_t pixels = (size_t)conv->output_height * (size_t)conv->output_width;
+    size_t tiles = (pixels + (size_t)tile_pixels - 1) / (size_t)tile_pixels;
+    size_t borders = plan_tiles(conv, (size_t)tile_pixels, NULL, NULL, 0, NULL, NULL);
+    return (((size_t)conv->output_height + (size_t)conv->output_width + 63) & ~(size_t)63)
+           + ((tiles * sizeof(uint16_t) + 63) & ~(size_t)63) + ((borders * sizeof(dactyl_tap_border) + 63) & ~(size_t)63);
+}
+
+static size_t block_bytes_for(int path, int32_t block_channels, int32_t kernel_height, int32_t row_groups, size_t classes) {
+    size_t constants = (3 + (size_t)kernel_height + classes) * sizeof(int32_t) * (size_t)block_channels;
     size_t weight_bytes = path == DACTYL_PATH_AVX2 ? 2 : 1;
     size_t weights = (size_t)kernel_height * (size_t)row_groups * (size_t)block_channels * 4 * weight_bytes;
 #if defined(__x86_64__)
@@ -223,8 +332,9 @@ static size_t packed_bytes_direct(const dactyl_conv2d_q8 *conv, int path) {
     int32_t row_groups = (conv->kernel_width * conv->input_channels + 3) / 4;
     if (conv->kernel_height > 16) return 0;
     size_t blocks = (size_t)(conv->output_channels + block_channels - 1) / (size_t)block_channels;
-    return blocks * block_bytes_for(path, block_channels, conv->kernel_height, row_groups)
-           + padded_bytes_for(conv);
+    size_t classes = tap_bias_classes(path, conv, block_channels);
+    return blocks * block_bytes_for(path, block_channels, conv->kernel_height, row_groups, classes)
+           + tap_table_bytes(conv, classes, tile_pixels) + padded_bytes_for(conv);
 }
 
 void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weights, const int32_t *bias,
@@ -240,19 +350,30 @@ void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weigh
     choose_blocking(path, conv, &block_channels, &tile_pixels);
     int32_t row_length = conv->kernel_width * conv->input_channels;
     int32_t row_groups = (row_length + 3) / 4;
-    size_t block_bytes = block_bytes_for(path, block_channels, conv->kernel_height, row_groups);
+    const size_t classes = tap_bias_classes(path, conv, block_channels);
+    size_t block_bytes = block_bytes_for(path, block_channels, conv->kernel_height, row_groups, classes);
     size_t blocks = (size_t)(conv->output_channels + block_channels - 1) / (size_t)block_channels;
+    uint8_t *class_tables = (uint8_t *)memory + blocks * block_bytes;
+    uint32_t row_inside[MAX_TAP_CLASSES], column_inside[MAX_TAP_CLASSES];
+    int32_t row_classes = 0, column_classes = 0;
+    if (classes) {
+        row_classes = tap_classes_of(conv->output_height, conv->stride_height, conv->pad_height, conv->kernel_height,
+                                     conv->input_height, class_tables, row_inside);
+        column_classes = tap_classes_of(conv->output_width, conv->stride_width, conv->pad_width, conv->kernel_width,
+                                        conv->input_width, class_tables + conv->output_height, column_inside);
+    }
     size_t filter_bytes = (size_t)conv->kernel_height * (size_t)row_length;
     // VNNI multiplies u8 by s8: it sees x + 128, so the bias also takes 128 * sum(w) off.
     int32_t input_offset = conv->input_zero_point + (path == DACTYL_PATH_AVX512_VNNI ? 128 : 0);
-    memset(memory, 0, blocks * block_bytes);
+    memset(memory, 0, blocks * block_bytes);  // not the class tables, just made
     for (size_t block = 0; block < blocks; block++) {
         uint8_t *base = (uint8_t *)memory + block * block_bytes;
         int32_t *packed_bias = (int32_t *)base;
         int32_t *packed_multipliers = packed_bias + block_channels;
         int32_t *packed_shifts = packed_multipliers + block_channels;
         int32_t *padding_rows = packed_shifts + block_channels;
-        void *packed_weights = padding_rows + (size_t)conv->kernel_height * (size_t)block_channels;
+        int32_t *class_bias = padding_rows + (size_t)conv->kernel_height * (size_t)block_channels;
+        void *packed_weights = class_bias + classes * (size_t)block_channels;
         for (int32_t lane = 0; lane < block_channels; lane++) {
             size_t channel = block * (size_t)block_channels + (size_t)lane;
             if (channel >= (size_t)conv->output_channels) {
@@ -267,6 +388,18 @@ void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weigh
                 uint32_t row_sum = 0;
                 for (int32_t k = 0; k < row_length; k++) row_sum += (uint32_t)(int32_t)filter[(size_t)row * (size_t)row_length + (size_t)k];
                 padding_rows[(size_t)row * (size_t)block_channels + (size_t)lane] = (int32_t)((uint32_t)input_offset * row_sum);
+            }
+            for (size_t class = 0; class < classes; class++) {
+                uint32_t rows_in = row_inside[class / (size_t)column_classes], columns_in = column_inside[class % (size_t)column_classes];
+                uint32_t outside_sum = 0;
+                for (int32_t row = 0; row < conv->kernel_height; row++)
+                    for (int32_t column = 0; column < conv->kernel_width; column++) {
+                        if (rows_in >> row & columns_in >> column & 1) continue;
+                        const int8_t *tap = filter + (size_t)row * (size_t)row_length + (size_t)column * (size_t)conv->input_channels;
+                        for (int32_t k = 0; k < conv->input_channels; k++) outside_sum += (uint32_t)(int32_t)tap[k];
+                    }
+                class_bias[class * (size_t)block_channels + (size_t)lane] =
+                    (int32_t)((uint32_t)packed_bias[lane] + (uint32_t)input_offset * outside_sum);
             }
             packed_multipliers[lane] = multipliers[channel];
             packed_shifts[lane] = shifts[channel];
@@ -298,10 +431,22 @@ void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weigh
     conv->block_channels = block_channels;
     conv->tile_pixels = tile_pixels;
     conv->row_groups = row_groups;
+    conv->row_classes = row_classes;
+    conv->column_classes = column_classes;
+    conv->tap_plan = NULL;
+    if (classes) {
+        size_t pixels = (size_t)conv->output_height * (size_t)conv->output_width;
+        size_t tiles = (pixels + (size_t)tile_pixels - 1) / (size_t)tile_pixels;
+        uint16_t *entries = (uint16_t *)(class_tables + (((size_t)conv->output_height + (size_t)conv->output_width + 63) & ~(size_t)63));
+        dactyl_tap_border *records = (dactyl_tap_border *)((uint8_t *)entries + ((tiles * sizeof(uint16_t) + 63) & ~(size_t)63));
+        plan_tiles(conv, (size_t)tile_pixels, class_tables, class_tables + conv->output_height, column_classes, entries, records);
+        conv->tap_plan = entries;
+        conv->tap_borders = records;
+    }
     conv->block_bytes = block_bytes;
     conv->packed = memory;
     // The margins hold the zero point (as VNNI sees it) for good; prepare fills the inside.
-    conv->padded = (int8_t *)memory + blocks * block_bytes;
+    conv->padded = (int8_t *)memory + blocks * block_bytes + tap_table_bytes(conv, classes, tile_pixels);
     padded_extent(conv, &conv->padded_height, &conv->padded_width);
     int8_t margin = (int8_t)(conv->input_zero_point ^ (path == DACTYL_PATH_AVX512_VNNI ? 0x80 : 0));
     memset(conv->padded, margin, padded_bytes_for(conv));
@@ -402,6 +547,8 @@ static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end, s
     int8_t *outputs[DACTYL_MAX_TILE_PIXELS];
     const int8_t *residuals[DACTYL_MAX_TILE_PIXELS];
     _Alignas(64) int32_t adjusted_bias[64];
+    const uint16_t *tap_plan = conv->tap_plan;
+    const size_t class_bias_offset = (3 + kernel_height) * (size_t)conv->block_channels;
 
     const int prefetches = conv->path == DACTYL_PATH_AVX512_VNNI;
     // Task = block * tiles + tile_index, stepped without a division per task.
@@ -436,11 +583,23 @@ static void run_padded(const dactyl_conv2d_q8 *conv, size_t first, size_t end, s
         }
         size_t remaining = (size_t)conv->output_channels - channel;
         const void *packed_block = (const uint8_t *)conv->packed + block * conv->block_bytes;
+        // Convs that skip taps per pixel: a border tile follows its record, any other starts
+        // from its class's bias (which leaves out the rows skipped for the whole tile).
+        const int32_t *bias;
+        const dactyl_tap_border *border = NULL;
+        if (!tap_plan) {
+            bias = bias_without_rows(conv, packed_block, skip_rows, adjusted_bias);
+        } else if (tap_plan[tile_index] & 0x8000) {
+            border = conv->tap_borders + (tap_plan[tile_index] & 0x7fff);
+            skip_rows = border->skip_rows;
+            bias = NULL;
+        } else {
+            bias = (const int32_t *)packed_block + class_bias_offset + (size_t)tap_plan[tile_index] * (size_t)conv->block_channels;
+        }
         dactyl_conv_tile tile = {
             .rows = rows, .output = outputs, .residual = conv->residual ? residuals : NULL, .valid = valid,
             .channels = remaining < (size_t)conv->block_channels ? remaining : (size_t)conv->block_channels,
-            .block = packed_block, .bias = bias_without_rows(conv, packed_block, skip_rows, adjusted_bias),
-            .skip_rows = skip_rows,
+            .block = packed_block, .bias = bias, .skip_rows = skip_rows, .border = border,
         };
         // Wide layers' weights come from L3 or memory once a frame: while this block's tiles
         // run, each fetches its share of the next block this thread runs (in this range, or

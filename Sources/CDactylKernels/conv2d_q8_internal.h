@@ -19,11 +19,28 @@ typedef struct dactyl_conv_tile {
     const void *block;              // packed block (below)
     const int32_t *bias;            // the block's bias, plus what the skipped rows would have added
     uint32_t skip_rows;             // bit r: kernel row r lies in the padding for every pixel of the tile
+    const struct dactyl_tap_border *border;  // a tile at a border of a conv with tap classes, else NULL (below)
     // Weights a later task will read, for the kernel to prefetch (into L2) while it computes:
     // `prefetch_per_group` 64-byte lines per 4-byte group, `prefetch_lines` in all (0: none).
     const int8_t *prefetch;
     size_t prefetch_lines, prefetch_per_group;
 } dactyl_conv_tile;
+
+// A pixel tile at a border of a conv that skips taps per pixel (a pixel's window has a kernel
+// column in the padding, or the pixels' windows differ in the kernel rows inside the input),
+// made at pack time: tap (kernel row r, column c) is computed for the pixels tap_rows[r] &
+// tap_columns[c] (bit m: pixel m), those whose window has it inside the input; pixel m starts
+// from its class's bias (class_bias[pixel_classes[m]] of the block); rows in skip_rows (none of
+// the pixels has them inside) are skipped, and the tile's `bias` is unused.
+typedef struct dactyl_tap_border {
+    uint8_t tap_rows[16], tap_columns[16];
+    uint8_t pixel_classes[DACTYL_MAX_TILE_PIXELS];
+    uint32_t skip_rows;
+} dactyl_tap_border;
+
+static inline const int32_t *dactyl_class_bias(const dactyl_conv2d_q8 *conv, const void *block, size_t class) {
+    return (const int32_t *)block + (size_t)(3 + conv->kernel_height + class) * (size_t)conv->block_channels;
+}
 
 static inline uint32_t dactyl_load_u32(const int8_t *p) {
     uint32_t value;
@@ -33,12 +50,14 @@ static inline uint32_t dactyl_load_u32(const int8_t *p) {
 
 // A packed block (NR = block_channels, G = row_groups): int32 bias[NR], multiplier[NR],
 // shift[NR], padding_row[kernel_height][NR] (what a kernel row of zero points adds: zp * the
-// row's weight sum), then the weights, laid out per path:
+// row's weight sum), with tap classes class_bias[row_classes][column_classes][NR] (the bias of a
+// pixel that skips the taps outside the input), then the weights, laid out per path:
 //   int8 groups   (AVX-512 VNNI, NEON, NEON dot): [kernel row][G][NR][4] int8
 //   int16 pairs   (AVX2):                         [kernel row][G][NR / 8][2][8][2] int16
 // and on AVX-512 VNNI the output stage's constants in 64-bit lanes after the weights.
 static inline const void *dactyl_block_weights(const dactyl_conv2d_q8 *conv, const void *block) {
-    return (const int32_t *)block + (size_t)(3 + conv->kernel_height) * (size_t)conv->block_channels;
+    size_t classes = (size_t)conv->row_classes * (size_t)conv->column_classes;
+    return (const int32_t *)block + ((size_t)(3 + conv->kernel_height) + classes) * (size_t)conv->block_channels;
 }
 
 void dactyl_conv_tile_avx512_vnni(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile);

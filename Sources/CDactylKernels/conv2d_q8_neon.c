@@ -93,11 +93,100 @@ INLINE void tile_kernel(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *ti
     dactyl_neon_store_tile(conv, tile, multipliers, shifts, acc, PIXELS, VECTORS);
 }
 
-void dactyl_conv_tile_neon(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile) {
-    if (conv->block_channels == 4) tile_kernel(conv, tile, 8, 1);
-    else tile_kernel(conv, tile, 4, 2);
+// Kernel columns (`groups` 4-byte groups from `offset` in each pixel's row: even, so that
+// the pairs line up) for the tile's pixels in MASK only (a compile-time constant, so the
+// accumulators stay in registers); the other pixels' accumulators are left as they are.
+INLINE void column_groups(int32x4_t acc_low[][2], int32x4_t acc_high[][2], const int8_t *const *x, size_t offset,
+                          const int8_t *w, size_t groups, int paired, const int MASK) {
+    const size_t block_channels = 8;
+    if (paired) {
+        const int8_t *xp[DACTYL_MAX_TILE_PIXELS];
+        for (int m = 0; m < 4; m++) xp[m] = x[m] + offset;
+        for (size_t pairs = groups / 2; pairs; pairs--) {
+            int8x16_t wa[2], wb[2];
+            for (int v = 0; v < 2; v++) {
+                wa[v] = vld1q_s8(w + 16 * (size_t)v);
+                wb[v] = vld1q_s8(w + (block_channels + 4 * (size_t)v) * 4);
+            }
+            w += 8 * block_channels;
+            UNROLL for (int m = 0; m < 4; m++) {
+                if (!(MASK >> m & 1)) continue;
+                int8x16_t xa = broadcast_next_group(&xp[m]);
+                int8x16_t xb = broadcast_next_group(&xp[m]);
+                for (int v = 0; v < 2; v++) {
+                    int16x8_t low = vmlal_s8(vmull_s8(vget_low_s8(wa[v]), vget_low_s8(xa)), vget_low_s8(wb[v]), vget_low_s8(xb));
+                    int16x8_t high = vmlal_high_s8(vmull_high_s8(wa[v], xa), wb[v], xb);
+                    acc_low[m][v] = vpadalq_s16(acc_low[m][v], low);
+                    acc_high[m][v] = vpadalq_s16(acc_high[m][v], high);
+                }
+            }
+        }
+    } else {
+        for (size_t g = 0; g < groups; g++) {
+            int8x16_t wv[2];
+            for (int v = 0; v < 2; v++) wv[v] = vld1q_s8(w + (g * block_channels + 4 * (size_t)v) * 4);
+            UNROLL for (int m = 0; m < 4; m++) {
+                if (!(MASK >> m & 1)) continue;
+                int8x16_t xv = broadcast_group(x[m] + offset + 4 * g);
+                for (int v = 0; v < 2; v++) {
+                    acc_low[m][v] = vpadalq_s16(acc_low[m][v], vmull_s8(vget_low_s8(wv[v]), vget_low_s8(xv)));
+                    acc_high[m][v] = vpadalq_s16(acc_high[m][v], vmull_high_s8(wv[v], xv));
+                }
+            }
+        }
+    }
 }
 
+// A tile at a border of a conv with tap classes (4 pixels x 8 channels, input channels % 8 ==
+// 0): each tap runs for the pixels whose window has it inside the input (border->tap_rows[r] &
+// border->tap_columns[c]), and each pixel adds its own class's bias.
+static void tile_kernel_taps(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile) {
+    const size_t block_channels = 8;
+    const int32_t *multipliers = (const int32_t *)tile->block + block_channels;
+    const int32_t *shifts = multipliers + block_channels;
+    const int8_t *weights = (const int8_t *)dactyl_block_weights(conv, tile->block);
+    const size_t kernel_height = (size_t)conv->kernel_height, kernel_width = (size_t)conv->kernel_width;
+    const size_t groups = (size_t)conv->row_groups, column_groups_count = (size_t)conv->input_channels / 4;
+    const int paired = conv->weights_above_min;
+    const dactyl_tap_border *border = tile->border;
+    int32x4_t acc_low[DACTYL_MAX_TILE_PIXELS][2], acc_high[DACTYL_MAX_TILE_PIXELS][2];
+    for (int m = 0; m < 4; m++)
+        for (int v = 0; v < 2; v++) acc_low[m][v] = acc_high[m][v] = vdupq_n_s32(0);
+    for (size_t r = 0; r < kernel_height; r++) {
+        const unsigned row_pixels = border->tap_rows[r];
+        if (!row_pixels) continue;
+        const int8_t *x[DACTYL_MAX_TILE_PIXELS];
+        for (int m = 0; m < 4; m++) x[m] = tile->rows[(size_t)m * kernel_height + r];
+        // Neighbouring columns computed for the same pixels go as one run (contiguous in the
+        // input row and in the weights): one loop, not one per column.
+        for (size_t c = 0, end; c < kernel_width; c = end) {
+            const unsigned mask = row_pixels & border->tap_columns[c];
+            for (end = c + 1; end < kernel_width && (row_pixels & border->tap_columns[end]) == mask; end++) {}
+            const int8_t *w = weights + (r * groups + c * column_groups_count) * block_channels * 4;
+            const size_t offset = c * (size_t)conv->input_channels, run = (end - c) * column_groups_count;
+            switch (mask) {
+#define DACTYL_MASK_CASE(mask) \
+            case mask: column_groups(acc_low, acc_high, x, offset, w, run, paired, mask); break;
+            DACTYL_MASK_CASE(1) DACTYL_MASK_CASE(2) DACTYL_MASK_CASE(3) DACTYL_MASK_CASE(4) DACTYL_MASK_CASE(5)
+            DACTYL_MASK_CASE(6) DACTYL_MASK_CASE(7) DACTYL_MASK_CASE(8) DACTYL_MASK_CASE(9) DACTYL_MASK_CASE(10)
+            DACTYL_MASK_CASE(11) DACTYL_MASK_CASE(12) DACTYL_MASK_CASE(13) DACTYL_MASK_CASE(14) DACTYL_MASK_CASE(15)
+#undef DACTYL_MASK_CASE
+            default: break;  // 0: no pixel computes this tap
+            }
+        }
+    }
+    int32x4_t acc[DACTYL_MAX_TILE_PIXELS][4];
+    for (int m = 0; m < 4; m++)
+        for (int v = 0; v < 2; v++)
+            acc[m][v] = vaddq_s32(vpaddq_s32(acc_low[m][v], acc_high[m][v]), vld1q_s32(dactyl_class_bias(conv, tile->block, border->pixel_classes[m]) + 4 * v));
+    dactyl_neon_store_tile(conv, tile, multipliers, shifts, acc, 4, 2);
+}
+
+void dactyl_conv_tile_neon(const dactyl_conv2d_q8 *conv, const dactyl_conv_tile *tile) {
+    if (tile->border) tile_kernel_taps(conv, tile);
+    else if (conv->block_channels == 4) tile_kernel(conv, tile, 8, 1);
+    else tile_kernel(conv, tile, 4, 2);
+}
 uint64_t dactyl_peak_neon(uint64_t iterations) {
     int32x4_t acc[8];
     int8x16_t a = vdupq_n_s8(3), b = vdupq_n_s8(5);

@@ -39,6 +39,12 @@ typedef struct dactyl_conv2d_q8 {
     int32_t row_groups;      // 4-byte groups per kernel row (kernel_width * input_channels, rounded up)
     size_t block_bytes;      // bytes of one packed block (constants + weights)
     int32_t weights_above_min; // no weight is -128: two int8 products sum within int16 (the NEON smlal pairing)
+    // Per-pixel skips of the kernel taps that lie in the padding (sdot path; see conv2d_q8.c):
+    // row_classes x column_classes biases per block, and per pixel tile an entry in tap_plan
+    // (a class, or a record in tap_borders); NULL and 0 where the conv does not skip them.
+    int32_t row_classes, column_classes;
+    const uint16_t *tap_plan;
+    const struct dactyl_tap_border *tap_borders;
     const void *packed;
     // Fast paths: the input copied (by dactyl_conv2d_q8_prepare) into a buffer with its padding
     // around it, filled with the zero point once at pack time, so kernel rows never cross a
