@@ -1,3 +1,4 @@
+import DactylTestSupport
 import XCTest
 
 /// The integer arithmetic of the NEON path's Winograd F(4x4, 3x3) (conv2d_q8_neon_winograd.c),
@@ -19,29 +20,20 @@ final class WinogradArithmeticTests: XCTestCase {
         return inner.map { row in right.map { r in (0..<row.count).reduce(Int32(0)) { $0 &+ row[$1] &* r[$1] } } }
     }
 
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func int8(extreme: Bool) -> Int32 {
-            extreme ? (next() & 1 == 0 ? -128 : 127) : Int32(Int8(truncatingIfNeeded: next()))
-        }
+    /// A random int8 value, or with `extreme` only -128 / 127 (the sums then wrap on the way).
+    static func value(_ random: inout SplitMix64, extreme: Bool) -> Int32 {
+        extreme ? (random.next() & 1 == 0 ? -128 : 127) : Int32(random.int8())
     }
 
     /// One 4x4 output tile over `channels` input channels: the Winograd result recovered from R, and
     /// the direct sums.
-    static func tile(channels: Int, extreme: Bool, random: inout Random) -> (winograd: [[Int32]], direct: [[Int64]], maxU: Int32, maxV: Int32) {
+    static func tile(channels: Int, extreme: Bool, random: inout SplitMix64) -> (winograd: [[Int32]], direct: [[Int64]], maxU: Int32, maxV: Int32) {
         var m = [[Int32]](repeating: [Int32](repeating: 0, count: 6), count: 6)
         var direct = [[Int64]](repeating: [Int64](repeating: 0, count: 4), count: 4)
         var maxU: Int32 = 0, maxV: Int32 = 0
         for _ in 0..<channels {
-            let g = (0..<3).map { _ in (0..<3).map { _ in max(-127, random.int8(extreme: extreme)) } }
-            let d = (0..<6).map { _ in (0..<6).map { _ in random.int8(extreme: extreme) } }
+            let g = (0..<3).map { _ in (0..<3).map { _ in max(-127, value(&random, extreme: extreme)) } }
+            let d = (0..<6).map { _ in (0..<6).map { _ in value(&random, extreme: extreme) } }
             let u = sandwich(kernelTransform, g, kernelTransform), v = sandwich(inputTransform, d, inputTransform)
             for i in 0..<6 {
                 for j in 0..<6 {
@@ -63,7 +55,7 @@ final class WinogradArithmeticTests: XCTestCase {
     }
 
     func testTransformsFitInt16AndRecoverTheExactSum() {
-        var random = Random(state: 11)
+        var random = SplitMix64(seed: 11)
         for index in 0..<60 {
             // Up to 200 channels of -128 / 127 inputs and +-127 weights: M and R wrap in int32,
             // while |Y| <= 200 * 9 * 128 * 127 < 2^25.
