@@ -205,6 +205,16 @@ static size_t block_bytes_for(int path, int32_t block_channels, int32_t kernel_h
 
 static size_t packed_bytes_direct(const dactyl_conv2d_q8 *conv, int path);
 
+// Whether the NEON output stage may run in 32-bit lanes (the proof: conv2d_q8_neon_common.h).
+static void choose_requant(dactyl_conv2d_q8 *conv, const int32_t *multipliers, const int32_t *shifts) {
+    int32_t holds = conv->path == DACTYL_PATH_NEON || conv->path == DACTYL_PATH_NEON_DOT;
+    conv->residual_32bit = holds && conv->residual_shift >= 18 && conv->residual_shift <= 62
+                           && conv->residual_multiplier != INT32_MIN && conv->residual_zero_point >= -128
+                           && conv->residual_zero_point <= 127;
+    for (int32_t c = 0; c < conv->output_channels; c++) holds &= shifts[c] >= 32 && shifts[c] <= 62 && multipliers[c] != INT32_MIN;
+    conv->requant_32bit = holds;
+}
+
 // --- Winograd F(4x4, 3x3) on the NEON smull path: selection and packing (the arithmetic and
 // the kernels: conv2d_q8_neon_winograd.c; measurements: docs/aarch64-estimate.md) ---
 
@@ -304,6 +314,7 @@ static void winograd_pack(dactyl_conv2d_q8 *conv, const int8_t *weights, const i
         packed_shifts[channel] = shifts[channel];
     }
     conv->weights_above_min = above_min;
+    choose_requant(conv, multipliers, shifts);
     dactyl_winograd_pack_weights(conv, weights, (int16_t *)((uint8_t *)memory + constants));
     conv->winograd_input = (int16_t *)((uint8_t *)memory + constants + weight_bytes);
     conv->padded = (int8_t *)memory + constants + weight_bytes + input_bytes;
@@ -428,6 +439,7 @@ void dactyl_conv2d_q8_pack(dactyl_conv2d_q8 *conv, int path, const int8_t *weigh
     for (size_t i = 0; i < (size_t)conv->output_channels * filter_bytes; i++) above_min &= weights[i] != -128;
     conv->weights_above_min = above_min;
     conv->path = path;
+    choose_requant(conv, multipliers, shifts);
     conv->block_channels = block_channels;
     conv->tile_pixels = tile_pixels;
     conv->row_groups = row_groups;

@@ -164,7 +164,7 @@ INLINE void products(const int16_t *u_block, const int16_t *v_group, size_t roun
 // bias and the output stage, for `rows` x `columns` pixels and `count` channels.
 INLINE void finish_quarter(const dactyl_conv2d_q8 *conv, const dactyl_neon_output *stage, const dactyl_neon_channels4 *constants,
                         int32x4_t first_pass[4][6], int32x4_t bias, int32x4_t inverse9, size_t first_pixel, size_t channel,
-                        size_t rows, size_t columns, size_t count, int residual) {
+                        size_t rows, size_t columns, size_t count, int residual, const int FAST) {
     const size_t output_width = (size_t)conv->output_width, output_channels = (size_t)conv->output_channels;
     for (size_t r = 0; r < rows; r++) {
         int32x4_t out[4];
@@ -174,8 +174,26 @@ INLINE void finish_quarter(const dactyl_conv2d_q8 *conv, const dactyl_neon_outpu
             int32x4_t y = vshrq_n_s32(vmulq_s32(out[c], inverse9), 6);
             size_t offset = (first_pixel + r * output_width + c) * output_channels + channel;
             dactyl_neon_requantize4(stage, constants, vaddq_s32(y, bias), residual ? conv->residual + offset : NULL,
-                                    conv->output + offset, count);
+                                    conv->output + offset, count, FAST);
         }
+    }
+}
+
+// The output stage of one tile's 4 channels (bias: the channels' bias).
+INLINE void finish_channels(const dactyl_conv2d_q8 *conv, const dactyl_neon_output *stage, const int32_t *multipliers,
+                            const int32_t *shifts, int32x4_t first_pass[4][6], int32x4_t bias, int32x4_t inverse9,
+                            size_t first_pixel, size_t channel, size_t rows, size_t columns, size_t count, const int FAST) {
+    const dactyl_neon_channels4 constants = dactyl_neon_channels4_load(multipliers + channel, shifts + channel, FAST);
+    // A whole tile (16 pixels, 4 channels: nearly all) takes code with constant trip
+    // counts and no residual test per pixel.
+    if (rows == 4 && columns == 4 && count == 4) {
+        if (conv->residual)
+            finish_quarter(conv, stage, &constants, first_pass, bias, inverse9, first_pixel, channel, 4, 4, 4, 1, FAST);
+        else
+            finish_quarter(conv, stage, &constants, first_pass, bias, inverse9, first_pixel, channel, 4, 4, 4, 0, FAST);
+    } else {
+        finish_quarter(conv, stage, &constants, first_pass, bias, inverse9, first_pixel, channel, rows, columns, count,
+                       conv->residual != NULL, FAST);
     }
 }
 
@@ -189,7 +207,8 @@ INLINE void run_products(const dactyl_conv2d_q8 *conv, size_t first, size_t end,
     const int32_t *bias = (const int32_t *)conv->packed;
     const int32_t *multipliers = bias + lanes, *shifts = multipliers + lanes;
     const int16_t *transformed_weights = (const int16_t *)dactyl_winograd_weights(conv);
-    const dactyl_neon_output stage = dactyl_neon_output_make(conv);
+    const int fast = dactyl_neon_requant_fast(conv, conv->residual != NULL);
+    const dactyl_neon_output stage = dactyl_neon_output_make(conv, 0), fast_stage = dactyl_neon_output_make(conv, 1);
     const int32x4_t inverse9 = vreinterpretq_s32_u32(vdupq_n_u32(WINO_INV9));
     _Alignas(16) int32_t m[36][DACTYL_WINOGRAD_TILE_GROUP][16];
     for (size_t task = first; task < end; task++) {
@@ -214,19 +233,13 @@ INLINE void run_products(const dactyl_conv2d_q8 *conv, size_t first, size_t end,
                     for (int r = 0; r < 4; r++) first_pass[r][j] = out[r];
                 }
                 const int32x4_t channel_bias = vld1q_s32(bias + channel);
-                const dactyl_neon_channels4 constants = dactyl_neon_channels4_load(multipliers + channel, shifts + channel);
                 const size_t first_pixel = ty * 4 * output_width + tx * 4;
-                // A whole tile (16 pixels, 4 channels: nearly all) takes code with constant trip
-                // counts and no residual test per pixel.
-                if (rows == 4 && columns == 4 && count == 4) {
-                    if (conv->residual)
-                        finish_quarter(conv, &stage, &constants, first_pass, channel_bias, inverse9, first_pixel, channel, 4, 4, 4, 1);
-                    else
-                        finish_quarter(conv, &stage, &constants, first_pass, channel_bias, inverse9, first_pixel, channel, 4, 4, 4, 0);
-                } else {
-                    finish_quarter(conv, &stage, &constants, first_pass, channel_bias, inverse9, first_pixel, channel, rows, columns, count,
-                                conv->residual != NULL);
-                }
+                if (fast)
+                    finish_channels(conv, &fast_stage, multipliers, shifts, first_pass, channel_bias, inverse9, first_pixel, channel,
+                                    rows, columns, count, 1);
+                else
+                    finish_channels(conv, &stage, multipliers, shifts, first_pass, channel_bias, inverse9, first_pixel, channel,
+                                    rows, columns, count, 0);
             }
         }
     }

@@ -169,8 +169,9 @@ enum SelfTestCommand {
         // padded convs on small maps).
         let randomCases = 60
         for path in KernelPath.available(on: cpu) where path != .scalar {
-            let problem = FastConv2DCheck.run(path: path, cases: randomCases, seed: 2026)
+            let (problem, requant32) = FastConv2DCheck.run(path: path, cases: randomCases, seed: 2026)
             check(problem == nil, "kernel path \(path.name): conv2d bit-exact with the reference on \(randomCases) random shapes"
+                  + (path == .neon || path == .sdot ? ", \(requant32) of them with the 32-bit output stage" : "")
                   + (problem.map { ": " + $0 } ?? ""))
         }
         // Winograd F(4x4, 3x3) (the neon path), forced on for every 3x3 stride-1 shape it can take.

@@ -39,6 +39,11 @@ typedef struct dactyl_conv2d_q8 {
     int32_t row_groups;      // 4-byte groups per kernel row (kernel_width * input_channels, rounded up)
     size_t block_bytes;      // bytes of one packed block (constants + weights)
     int32_t weights_above_min; // no weight is -128: two int8 products sum within int16 (the NEON smlal pairing)
+    // The NEON paths' output stage in 32-bit lanes (sqdmulh, rounding shift; conv2d_q8_neon_common.h)
+    // where it is exact: requant_32bit, every channel's shift is 32..62 and no multiplier is
+    // INT32_MIN; residual_32bit, the residual's shift is 18..62, its multiplier not INT32_MIN and
+    // its zero point an int8. Else the 64-bit lanes.
+    int32_t requant_32bit, residual_32bit;
     // Per-pixel skips of the kernel taps that lie in the padding (sdot path; see conv2d_q8.c):
     // row_classes x column_classes biases per block, and per pixel tile an entry in tap_plan
     // (a class, or a record in tap_borders); NULL and 0 where the conv does not skip them.

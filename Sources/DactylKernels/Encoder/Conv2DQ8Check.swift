@@ -49,9 +49,14 @@ public enum FastConv2DCheck {
     /// reference's, else the first difference. Every other case is a padded 3x3 or 7x7 conv on
     /// a small map (1x1 .. 7x7, as ResNet's last stages), two in three with input channels a
     /// multiple of 16: where the sdot path skips taps in the padding per pixel (left and right
-    /// columns, rows in the padding for part of a tile, corners).
-    public static func run(path: KernelPath, cases: Int, seed: UInt64) -> String? {
+    /// columns, rows in the padding for part of a tile, corners). One conv in three has shifts
+    /// below 32 in some channels and one in eight a residual shift below 18, so that the NEON
+    /// paths run both their output stages (32-bit lanes and the 64-bit fallback): on those paths a
+    /// run of 20 or more cases where either never ran is a failure. Also returns how many convs
+    /// ran the 32-bit stage.
+    public static func run(path: KernelPath, cases: Int, seed: UInt64) -> (problem: String?, requant32: Int) {
         var random = Random(state: seed)
+        var requant32 = 0
         for index in 0..<cases {
             let smallMap = index % 2 == 1
             let (kernel, stride, padHeight, padWidth, height, width, inputChannels) = smallMap ? smallMapShape(&random) : anyShape(&random)
@@ -63,9 +68,13 @@ public enum FastConv2DCheck {
             let outcome = checkCase(index: index, path: path, kernel: kernel, stride: stride, padHeight: padHeight, padWidth: padWidth, height: height, width: width,
                                     inputChannels: inputChannels, outputChannels: outputChannels, relu: relu, hasResidual: hasResidual,
                                     values: index % 3 == 2 ? .fullRange : .random, winograd: smallMap ? .off : .chosen, pool: nil, random: &random)
-            if let problem = outcome.problem { return problem }
+            if let problem = outcome.problem { return (problem, requant32) }
+            if outcome.requant32 { requant32 += 1 }
         }
-        return nil
+        if (path == .neon || path == .sdot) && cases >= 20 && (requant32 == 0 || requant32 == cases) {
+            return ("\(requant32) of \(cases) convs ran the 32-bit output stage: both it and the 64-bit one must run", requant32)
+        }
+        return (nil, requant32)
     }
 
     /// Winograd F(4x4, 3x3), forced on, on `cases` random 3x3 stride-1 shapes: 1..70 input
@@ -73,10 +82,11 @@ public enum FastConv2DCheck {
     /// ReLU and residual on and off, extreme inputs, a pool of 2 threads every other case (the
     /// two phases), and a last conv whose weights fail the exact-recovery bound and must take
     /// the direct path. Returns the first difference from the reference (or a conv that took the
-    /// wrong branch) and how many convs ran as Winograd (0 on paths without it).
+    /// wrong branch) and how many convs ran as Winograd (0 on paths without it). Both output stages
+    /// (32-bit and 64-bit lanes, as `run`) must have run among the Winograd convs.
     public static func runWinograd(path: KernelPath, cases: Int, seed: UInt64) -> (problem: String?, winograd: Int) {
         var random = Random(state: seed)
-        var winograd = 0
+        var winograd = 0, winograd32 = 0
         let pool = EncoderThreadPool(threads: 2)
         for index in 0..<cases {
             let failsBound = index == cases - 1
@@ -96,6 +106,10 @@ public enum FastConv2DCheck {
                         + (expected ? "did not run as Winograd" : "ran as Winograd, which is not exact for it"), winograd)
             }
             if outcome.winograd { winograd += 1 }
+            if outcome.winograd && outcome.requant32 { winograd32 += 1 }
+        }
+        if path == .neon && cases >= 20 && (winograd32 == 0 || winograd32 == winograd) {
+            return ("\(winograd32) of \(winograd) Winograd convs ran the 32-bit output stage: both it and the 64-bit one must run", winograd)
         }
         return (nil, winograd)
     }
@@ -103,7 +117,7 @@ public enum FastConv2DCheck {
     static func checkCase(index: Int, path: KernelPath, kernel: Int, stride: Int, padHeight: Int, padWidth: Int, height: Int, width: Int,
                           inputChannels: Int, outputChannels: Int, relu: Bool, hasResidual: Bool, values: Values,
                           winograd: FastConv2DQ8.Winograd, pool: EncoderThreadPool?, random: inout Random)
-        -> (problem: String?, winograd: Bool) {
+        -> (problem: String?, winograd: Bool, requant32: Bool) {
         let outH = (height + 2 * padHeight - kernel) / stride + 1, outW = (width + 2 * padWidth - kernel) / stride + 1
         let window = Window2D(inputHeight: height, inputWidth: width, outputHeight: outH, outputWidth: outW,
                               kernelHeight: kernel, kernelWidth: kernel, strideHeight: stride, strideWidth: stride,
@@ -125,7 +139,7 @@ public enum FastConv2DCheck {
             input.deallocate(); weights.deallocate(); residual.deallocate(); reference.deallocate(); fast.deallocate()
             bias.deallocate(); multipliers.deallocate(); shifts.deallocate(); packed.deallocate()
         }
-        guard packedBytes > 0 else { return ("case \(index): no packed layout for kernel \(kernel), \(inputChannels) input channels", false) }
+        guard packedBytes > 0 else { return ("case \(index): no packed layout for kernel \(kernel), \(inputChannels) input channels", false, false) }
         for i in 0..<inputCount { input[i] = values == .extreme ? (random.below(2) == 0 ? -128 : 127) : random.int8() }
         for i in 0..<weightCount {
             switch values {
@@ -135,18 +149,25 @@ public enum FastConv2DCheck {
             }
         }
         for i in 0..<outputCount { residual[i] = random.int8() }
-        // Shifts that keep most outputs inside int8 (about 1 / (area * 128)), a few far off.
+        // Shifts that keep most outputs inside int8 (about 1 / (area * 128): 35 or more). One conv
+        // in three has a few far off (20 less: under 32, where the NEON paths keep 64-bit lanes),
+        // always one channel among them.
         var areaBits: Int32 = 0
         while (1 << areaBits) < kernel * kernel * inputChannels * 64 { areaBits += 1 }
+        let smallShifts = random.below(3) == 0, smallChannel = random.below(outputChannels)
         for c in 0..<outputChannels {
             bias[c] = Int32(random.below(200_001)) - 100_000
             multipliers[c] = Int32(1 << 30) + Int32(random.below(1 << 30))
-            shifts[c] = min(62, max(1, 31 + areaBits + Int32(random.below(5)) - 2 - (random.below(9) == 0 ? 20 : 0)))
+            let far = smallShifts && (c == smallChannel || random.below(9) == 0)
+            shifts[c] = min(62, max(1, 31 + areaBits + Int32(random.below(5)) - 2 - (far ? 20 : 0)))
         }
+        // Residual shifts 30, 31, 32 (below, at and above 31: the 32-bit stage's pre-shift is 2, 1,
+        // 0), and one conv in eight 10-17 (the residual's 64-bit fallback; outputs mostly clamp).
+        let residualShift = random.below(8) == 0 ? Int32(10 + random.below(8)) : Int32(30 + random.below(3))
         let stage = Conv2DQ8OutputStage(
             multipliers: multipliers, shifts: shifts, outputZeroPoint: Int32(random.int8()), relu: relu,
             residual: hasResidual ? UnsafePointer(residual) : nil, residualZeroPoint: Int32(random.int8()),
-            residualMultiplier: Int32(1 << 30) + Int32(random.below(1 << 30)), residualShift: Int32(30 + random.below(3)))
+            residualMultiplier: Int32(1 << 30) + Int32(random.below(1 << 30)), residualShift: residualShift)
         let inputZeroPoint = Int32(random.int8())
         conv2dQ8Reference(window: window, inputChannels: inputChannels, outputChannels: outputChannels, input: input,
                           inputZeroPoint: inputZeroPoint, weights: weights, bias: bias, outputStage: stage, output: reference)
@@ -156,8 +177,9 @@ public enum FastConv2DCheck {
         conv.run(pool: pool)
         for i in 0..<outputCount where fast[i] != reference[i] {
             return ("case \(index) (\(height)x\(width)x\(inputChannels) -> \(outputChannels), kernel \(kernel), stride \(stride), pad \(padHeight)x\(padWidth)"
-                    + (conv.usesWinograd ? ", Winograd" : "") + "): output \(i) is \(fast[i]), reference \(reference[i])", conv.usesWinograd)
+                    + (conv.usesWinograd ? ", Winograd" : "") + (conv.usesRequant32 ? ", 32-bit output stage" : "")
+                    + "): output \(i) is \(fast[i]), reference \(reference[i])", conv.usesWinograd, conv.usesRequant32)
         }
-        return (nil, conv.usesWinograd)
+        return (nil, conv.usesWinograd, conv.usesRequant32)
     }
 }

@@ -16,6 +16,12 @@ public final class FastConv2DQ8 {
     /// Runs as Winograd F(4x4, 3x3) (chosen at pack time).
     public var usesWinograd: Bool { descriptor.pointee.winograd != 0 }
 
+    /// The NEON paths' output stage runs in 32-bit lanes (chosen at pack time: every shift >= 32,
+    /// and the residual's >= 18; conv2d_q8_neon_common.h), not in 64-bit ones.
+    public var usesRequant32: Bool {
+        descriptor.pointee.requant_32bit != 0 && (descriptor.pointee.residual == nil || descriptor.pointee.residual_32bit != 0)
+    }
+
     static func describe(window: Window2D, inputChannels: Int, outputChannels: Int) -> dactyl_conv2d_q8 {
         var conv = dactyl_conv2d_q8()
         conv.input_height = Int32(window.inputHeight)
