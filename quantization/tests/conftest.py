@@ -12,11 +12,15 @@ from dactyl_quant.y4m import read_rgb
 TINY_SEED = 3
 
 
-@pytest.fixture(autouse=True)
-def _no_background_photos(tmp_path_factory, monkeypatch):
+@pytest.fixture(scope="session", autouse=True)
+def _no_background_photos(tmp_path_factory):
     """The generator's photo backgrounds (synth/photos.py) are installed on some machines only:
-    tests render the procedural rooms alone, so that they give the same pixels everywhere."""
-    monkeypatch.setenv("DACTYL_BACKGROUNDS", str(tmp_path_factory.getbasetemp() / "no-photos"))
+    tests render the procedural rooms alone, so that they give the same pixels everywhere.
+    Session-wide, so that module- and session-scoped fixtures (made before any function-scoped
+    one) render without them too."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DACTYL_BACKGROUNDS", str(tmp_path_factory.getbasetemp() / "no-photos"))
+        yield
 
 
 @pytest.fixture(scope="session")
