@@ -208,7 +208,7 @@ INLINE void run_products(const dactyl_conv2d_q8 *conv, size_t first, size_t end,
     const int32_t *multipliers = bias + lanes, *shifts = multipliers + lanes;
     const int16_t *transformed_weights = (const int16_t *)dactyl_winograd_weights(conv);
     const int fast = dactyl_neon_requant_fast(conv, conv->residual != NULL);
-    const dactyl_neon_output stage = dactyl_neon_output_make(conv, 0), fast_stage = dactyl_neon_output_make(conv, 1);
+    const dactyl_neon_output stage = dactyl_neon_output_make(conv, fast);
     const int32x4_t inverse9 = vreinterpretq_s32_u32(vdupq_n_u32(WINO_INV9));
     _Alignas(16) int32_t m[36][DACTYL_WINOGRAD_TILE_GROUP][16];
     for (size_t task = first; task < end; task++) {
@@ -235,7 +235,7 @@ INLINE void run_products(const dactyl_conv2d_q8 *conv, size_t first, size_t end,
                 const int32x4_t channel_bias = vld1q_s32(bias + channel);
                 const size_t first_pixel = ty * 4 * output_width + tx * 4;
                 if (fast)
-                    finish_channels(conv, &fast_stage, multipliers, shifts, first_pass, channel_bias, inverse9, first_pixel, channel,
+                    finish_channels(conv, &stage, multipliers, shifts, first_pass, channel_bias, inverse9, first_pixel, channel,
                                     rows, columns, count, 1);
                 else
                     finish_channels(conv, &stage, multipliers, shifts, first_pass, channel_bias, inverse9, first_pixel, channel,
