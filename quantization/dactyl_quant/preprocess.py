@@ -9,6 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# ImageNet's normalisation, which the recogniser and the localiser both use (their configs' defaults).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
 # Resize positions are in 1/2048 pixel; the final rounding divides by 2048² = 2^22.
 _FRACTION_BITS = 11
 _ONE = 1 << _FRACTION_BITS

@@ -14,9 +14,7 @@ import torch
 from torch import nn
 
 from .alphabet import CHICAGO
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from .preprocess import IMAGENET_MEAN, IMAGENET_STD
 
 
 @dataclass(frozen=True)

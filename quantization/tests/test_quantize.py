@@ -6,7 +6,7 @@ import pytest
 
 from dactyl_quant.quantize import (BIAS_LIMIT, activation_params, input_lut, input_params, quantize_bias,
                                    quantize_multiplier, quantize_weights, rndnu)
-from dactyl_quant.student import IMAGENET_MEAN, IMAGENET_STD
+from dactyl_quant.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
 
 def _round_half_up(value: Fraction) -> int:

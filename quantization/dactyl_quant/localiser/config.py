@@ -2,9 +2,7 @@
 
 from dataclasses import dataclass
 
-# ImageNet's normalisation, as the recogniser's (student.py; repeated here to keep torch out).
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from ..preprocess import IMAGENET_MEAN, IMAGENET_STD
 
 
 @dataclass(frozen=True)
