@@ -9,35 +9,14 @@ import pytest
 from dactyl_quant.export import (Conv2dQ8, GlobalAvgPoolQ8, MaxPool2dQ8, TensorParams, model_bytes, read_model,
                                  write_model)
 from dactyl_quant.student import CONFIGS
-
-
-def _sections(data: bytes) -> dict[bytes, tuple[int, int, int]]:
-    """tag → (table entry offset, section offset, size)."""
-    (count,) = struct.unpack_from("<I", data, 24)
-    found = {}
-    for i in range(count):
-        entry = 64 + 32 * i
-        tag, _, offset, size, _, _ = struct.unpack_from("<4sIQQII", data, entry)
-        found[tag] = (entry, offset, size)
-    return found
-
-
-def _reseal(data: bytearray) -> bytearray:
-    """Recompute every section checksum and the table checksum after an edit."""
-    (count,) = struct.unpack_from("<I", data, 24)
-    for i in range(count):
-        entry = 64 + 32 * i
-        offset, size = struct.unpack_from("<QQ", data, entry + 8)
-        struct.pack_into("<I", data, entry + 24, zlib.crc32(data[offset:offset + size]))
-    struct.pack_into("<I", data, 28, zlib.crc32(data[64:64 + 32 * count]))
-    return data
+from dmdl_file import reseal, section_table
 
 
 def _edit(original: bytes, tag: bytes, position: int, fmt: str, value) -> bytearray:
     data = bytearray(original)
-    _, offset, _ = _sections(data)[tag]
+    _, offset, _ = section_table(data)[tag]
     struct.pack_into("<" + fmt, data, offset + position, value)
-    return _reseal(data)
+    return reseal(data)
 
 
 def _expect_error(tmp_path: Path, data: bytes, message: str) -> str:
@@ -76,7 +55,7 @@ def test_layout_follows_the_format(tiny_file):
     assert (major, minor, header_size, file_size) == (1, 1, 64, len(data))
     assert data[32:64] == bytes(32)
     assert table_crc == zlib.crc32(data[64:64 + 32 * count])
-    sections = _sections(data)
+    sections = section_table(data)
     assert list(sections) == [b"META", b"ALPH", b"INFO", b"RATE", b"TENS", b"OPS ", b"DATA"]
     _, rate, rate_size = sections[b"RATE"]
     assert rate_size == 16 and struct.unpack_from("<4I", data, rate) == (30, 1, 0, 0)
@@ -119,10 +98,10 @@ def test_a_higher_minor_version_is_accepted(tmp_path, tiny_file):
 
 def test_unknown_sections_are_skipped(tmp_path, tiny_file):
     data = bytearray(Path(tiny_file).read_bytes())
-    entry, _, _ = _sections(data)[b"INFO"]
+    entry, _, _ = section_table(data)[b"INFO"]
     data[entry:entry + 4] = b"XTRA"
     path = tmp_path / "extra.dmdl"
-    path.write_bytes(_reseal(data))
+    path.write_bytes(reseal(data))
     assert read_model(path).info is None
 
 
@@ -140,7 +119,7 @@ def test_header_errors(tmp_path, tiny_file):
 
 def test_checksum_errors(tmp_path, tiny_file):
     data = bytearray(Path(tiny_file).read_bytes())
-    entry, offset, size = _sections(data)[b"DATA"]
+    entry, offset, size = section_table(data)[b"DATA"]
     flipped = bytearray(data)
     flipped[offset + size // 2] ^= 0x10
     _expect_error(tmp_path, flipped, f"offset {entry + 24}: section 'DATA' checksum mismatch")
@@ -151,29 +130,29 @@ def test_checksum_errors(tmp_path, tiny_file):
 
 def test_section_table_errors(tmp_path, tiny_file):
     data = bytearray(Path(tiny_file).read_bytes())
-    sections = _sections(data)
+    sections = section_table(data)
     entry, offset, _ = sections[b"ALPH"]
     moved = bytearray(data)
     struct.pack_into("<Q", moved, entry + 8, offset + 4)
-    _expect_error(tmp_path, _reseal(moved),
+    _expect_error(tmp_path, reseal(moved),
                   f"offset {entry + 8}: section 'ALPH' starts at {offset + 4}, expected a multiple of 64")
     outside = bytearray(data)
     struct.pack_into("<Q", outside, entry + 16, len(data))
-    _expect_error(tmp_path, _reseal(outside), f"offset {entry + 16}: section 'ALPH' .* lies outside")
+    _expect_error(tmp_path, reseal(outside), f"offset {entry + 16}: section 'ALPH' .* lies outside")
     overlapping = bytearray(data)
     struct.pack_into("<Q", overlapping, entry + 16, sections[b"INFO"][1] - offset + 1)
-    _expect_error(tmp_path, _reseal(overlapping), "section 'INFO' overlaps section 'ALPH'")
+    _expect_error(tmp_path, reseal(overlapping), "section 'INFO' overlaps section 'ALPH'")
     missing = bytearray(data)
     missing[entry:entry + 4] = b"ALPX"
-    _expect_error(tmp_path, _reseal(missing), "offset 64: required section 'ALPH' is missing")
+    _expect_error(tmp_path, reseal(missing), "offset 64: required section 'ALPH' is missing")
     twice = bytearray(data)
     twice[sections[b"INFO"][0]:sections[b"INFO"][0] + 4] = b"ALPH"
-    _expect_error(tmp_path, _reseal(twice), "section 'ALPH' appears twice")
+    _expect_error(tmp_path, reseal(twice), "section 'ALPH' appears twice")
 
 
 def test_content_errors(tmp_path, tiny_file):
     data = Path(tiny_file).read_bytes()
-    sections = _sections(data)
+    sections = section_table(data)
     ops, tens, meta, alph = (sections[tag][1] for tag in (b"OPS ", b"TENS", b"META", b"ALPH"))
     conv0 = 12  # op 0's first field, relative to OPS
     avgpool = 4 + 72 + 40 + 72 * 5  # op 7's record: after the stem, maxpool and five convs
@@ -211,14 +190,14 @@ def test_content_errors(tmp_path, tiny_file):
 
 def test_truncated_sections(tmp_path, tiny_file):
     data = Path(tiny_file).read_bytes()
-    entry, offset, size = _sections(data)[b"META"]
+    entry, offset, size = section_table(data)[b"META"]
     short = bytearray(data)
     struct.pack_into("<Q", short, entry + 16, 100)
-    _expect_error(tmp_path, _reseal(short), f"offset {offset}: META is 100 bytes, expected 128")
-    entry, offset, size = _sections(data)[b"OPS "]
+    _expect_error(tmp_path, reseal(short), f"offset {offset}: META is 100 bytes, expected 128")
+    entry, offset, size = section_table(data)[b"OPS "]
     short = bytearray(data)
     struct.pack_into("<Q", short, entry + 16, size - 4)
-    _expect_error(tmp_path, _reseal(short), "runs past the end of OPS|section too short")
+    _expect_error(tmp_path, reseal(short), "runs past the end of OPS|section too short")
 
 
 def test_the_writer_refuses_a_model_the_loader_would_reject(tmp_path, tiny):
@@ -235,14 +214,14 @@ def test_reserved_fields_and_control_characters_are_rejected(tmp_path, tiny_file
     """Issue 12 #8, as in the Swift loader: reserved and flag fields are zero, and the alphabet
     and INFO hold no control characters (the writer refuses them too)."""
     data = Path(tiny_file).read_bytes()
-    sections = _sections(data)
+    sections = section_table(data)
     meta, tens, alph = (sections[tag][1] for tag in (b"META", b"TENS", b"ALPH"))
     header = bytearray(data)
     header[40] = 1
     _expect_error(tmp_path, header, "offset 40: header bytes 32-63 is not zero")
     flags = bytearray(data)
     flags[64 + 4] = 1
-    _expect_error(tmp_path, _reseal(flags), "offset 68: section '.*' flags is not zero")
+    _expect_error(tmp_path, reseal(flags), "offset 68: section '.*' flags is not zero")
     _expect_error(tmp_path, _edit(data, b"META", 100, "I", 7), f"offset {meta + 100}: META bytes 72-127")
     _expect_error(tmp_path, _edit(data, b"TENS", 4 + 16 + 12, "I", 1), f"offset {tens + 32}: tensor 1 reserved")
     _expect_error(tmp_path, _edit(data, b"ALPH", 5, "B", 0x0A),
@@ -270,7 +249,7 @@ def test_a_model_without_RATE_is_read_as_30_frames_per_second(tmp_path, tiny):
     old.frame_rate = None
     path = tmp_path / "old.dmdl"
     write_model(old, path)
-    assert b"RATE" not in _sections(path.read_bytes())
+    assert b"RATE" not in section_table(path.read_bytes())
     model = read_model(path)
     assert model.frame_rate is None and model.frames_per_second == (30, 1)
 
@@ -278,7 +257,7 @@ def test_a_model_without_RATE_is_read_as_30_frames_per_second(tmp_path, tiny):
 @pytest.mark.parametrize("numerator, denominator", [(0, 1), (30, 0), (1001, 1), (1, 2), (65_536, 65_536)])
 def test_impossible_frame_rates_are_rejected(tmp_path, tiny_file, numerator, denominator):
     original = Path(tiny_file).read_bytes()
-    data = _reseal(bytearray(_edit(_edit(original, b"RATE", 0, "I", numerator), b"RATE", 4, "I", denominator)))
+    data = reseal(bytearray(_edit(_edit(original, b"RATE", 0, "I", numerator), b"RATE", 4, "I", denominator)))
     path = tmp_path / "rate.dmdl"
     path.write_bytes(data)
     with pytest.raises(ValueError, match=f"RATE frame rate {numerator}/{denominator}"):

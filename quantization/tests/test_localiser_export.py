@@ -3,7 +3,6 @@ stay byte for byte what they were; the reference reads the box by the spec's rul
 
 import dataclasses
 import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -20,15 +19,7 @@ from dactyl_quant.graph import run_float
 from dactyl_quant.reference import localise, read_box, run_localiser
 from dactyl_quant.student import CONFIGS as STUDENT_CONFIGS
 from dactyl_quant.synthclip import make_frames
-
-
-def _sections(data: bytes) -> dict[bytes, bytes]:
-    count = struct.unpack_from("<I", data, 24)[0]
-    out = {}
-    for index in range(count):
-        tag, _, offset, size, _, _ = struct.unpack_from("<4sIQQII", data, 64 + 32 * index)
-        out[tag] = data[offset:offset + size]
-    return out
+from dmdl_file import reseal, section_bytes, section_table
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +67,7 @@ def test_recogniser_sections_are_unchanged(recogniser, localiser):
     plain = model_bytes(recogniser)
     combined = model_bytes(with_localiser(recogniser, localiser))
     assert struct.unpack_from("<HH", plain, 8) == (1, 1)
-    a, b = _sections(plain), _sections(combined)
+    a, b = section_bytes(plain), section_bytes(combined)
     for tag in (b"META", b"ALPH", b"INFO", b"RATE", b"TENS", b"OPS "):
         assert a[tag] == b[tag], tag
     # The recogniser's arrays keep their DATA offsets: the localiser's come after them.
@@ -85,32 +76,21 @@ def test_recogniser_sections_are_unchanged(recogniser, localiser):
 
 
 def _patched(data: bytes, tag: bytes, edit) -> bytes:
-    """The file with section `tag`'s bytes edited in place and its CRC fixed."""
+    """The file with section `tag`'s bytes edited in place and the checksums fixed."""
     data = bytearray(data)
-    count = struct.unpack_from("<I", data, 24)[0]
-    for index in range(count):
-        entry = 64 + 32 * index
-        name, _, offset, size, _, _ = struct.unpack_from("<4sIQQII", data, entry)
-        if name == tag:
-            section = bytearray(data[offset:offset + size])
-            edit(section)
-            data[offset:offset + size] = section
-            struct.pack_into("<I", data, entry + 24, zlib.crc32(bytes(section)))
-    table_end = 64 + 32 * count
-    struct.pack_into("<I", data, 28, zlib.crc32(bytes(data[64:table_end])))
-    return bytes(data)
+    _, offset, size = section_table(data)[tag]
+    section = bytearray(data[offset:offset + size])
+    edit(section)
+    data[offset:offset + size] = section
+    return bytes(reseal(data))
 
 
 def _without(data: bytes, tag: bytes) -> bytes:
     """The file with section `tag` renamed to an unknown tag (which readers skip)."""
     data = bytearray(data)
-    count = struct.unpack_from("<I", data, 24)[0]
-    for index in range(count):
-        entry = 64 + 32 * index
-        if data[entry:entry + 4] == tag:
-            data[entry:entry + 4] = b"XXXX"
-    struct.pack_into("<I", data, 28, zlib.crc32(bytes(data[64:64 + 32 * count])))
-    return bytes(data)
+    entry, _, _ = section_table(data)[tag]
+    data[entry:entry + 4] = b"XXXX"
+    return bytes(reseal(data))
 
 
 @pytest.mark.parametrize("tag", [b"LMET", b"LTEN", b"LOPS"])

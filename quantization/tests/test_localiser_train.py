@@ -13,18 +13,10 @@ from dactyl_quant.export import read_model
 from dactyl_quant.localiser.data import compose_shard
 from dactyl_quant.localiser.targets import box_loss, decode, encode_box, encode_boxes, focal_loss, iou
 from dactyl_quant.localiser.train import TrainSettings, box_quality, choose_presence_logit, fit
+from dmdl_file import section_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN_RECOGNISER = ROOT / "Tests" / "golden" / "tiny.dmdl"
-
-
-def _sections(data: bytes) -> dict[bytes, bytes]:
-    count = struct.unpack_from("<I", data, 24)[0]
-    out = {}
-    for index in range(count):
-        tag, _, offset, size, _, _ = struct.unpack_from("<4sIQQII", data, 64 + 32 * index)
-        out[tag] = data[offset:offset + size]
-    return out
 
 
 def test_box_targets_decode_back():
@@ -90,7 +82,7 @@ def test_short_training_run_and_export(tmp_path):
     assert (model.localiser.input_width, model.localiser.input_height) == (64, 48)
     assert struct.unpack_from("<HH", out.read_bytes(), 8) == (1, 2)
     # The recogniser's sections are the input's byte for byte (its DATA arrays come first).
-    ours, theirs = _sections(out.read_bytes()), _sections(GOLDEN_RECOGNISER.read_bytes())
+    ours, theirs = section_bytes(out.read_bytes()), section_bytes(GOLDEN_RECOGNISER.read_bytes())
     for tag in (b"META", b"ALPH", b"INFO", b"RATE", b"TENS", b"OPS "):
         assert ours.get(tag) == theirs.get(tag), tag
     assert ours[b"DATA"][:len(theirs[b"DATA"])] == theirs[b"DATA"]
