@@ -313,13 +313,7 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(builtIn.lastLine, "selftest: PASS")
 
         // A copy of the golden folder with one feature value changed must fail, naming the path.
-        let golden = scratch.appendingPathComponent("golden")
-        try FileManager.default.copyItem(at: Self.golden, to: golden)
-        let featuresFile = golden.appendingPathComponent("clip420.features.bin")
-        var features = try Data(contentsOf: featuresFile)
-        features[37] = features[37] &+ 1
-        try features.write(to: featuresFile)
-        let wrong = try dactyl(["selftest", "--golden", golden.path, "--model", tinyModel])
+        let wrong = try selftestWithGoldenByteChanged("clip420.features.bin", at: 37)
         XCTAssertEqual(wrong.status, 1)
         XCTAssertTrue(wrong.stdout.contains("FAIL  kernel path scalar: encoder outputs bit-exact, 255 of 256"), wrong.stdout)
         XCTAssertTrue(wrong.stdout.contains("PASS  kernel path scalar: greedy letters"), "letters do not depend on the expected file")
@@ -332,6 +326,17 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(builtIn.stdout.contains("SKIP  kernel path"), "the paths this binary or CPU cannot run are named")
 
         try assertFails(["selftest", "--golden", scratch.appendingPathComponent("nowhere").path], status: 1, mentioning: ["nowhere", "No such file"])
+    }
+
+    /// `dactyl selftest` on a copy of the golden folder whose `file` has the byte at `index` one higher.
+    func selftestWithGoldenByteChanged(_ file: String, at index: Int) throws -> Result {
+        let golden = scratch.appendingPathComponent("golden")
+        try FileManager.default.copyItem(at: Self.golden, to: golden)
+        let changed = golden.appendingPathComponent(file)
+        var bytes = try Data(contentsOf: changed)
+        bytes[index] = bytes[index] &+ 1
+        try bytes.write(to: changed)
+        return try dactyl(["selftest", "--golden", golden.path, "--model", tinyModel])
     }
 
     func testUsageErrors() throws {

@@ -105,13 +105,7 @@ extension CommandLineTests {
         XCTAssertEqual(builtIn.status, 0, builtIn.stdout + builtIn.stderr)
         XCTAssertTrue(builtIn.stdout.contains("PASS  kernel path scalar: hand localiser's heat and box maps bit-exact, 720 of 720 int8 values over 3 frames"),
                       builtIn.stdout)
-        let golden = scratch.appendingPathComponent("golden")
-        try FileManager.default.copyItem(at: Self.golden, to: golden)
-        let boxFile = golden.appendingPathComponent("localiser/frame1.box.bin")
-        var box = try Data(contentsOf: boxFile)
-        box[5] = box[5] &+ 1
-        try box.write(to: boxFile)
-        let wrong = try dactyl(["selftest", "--golden", golden.path, "--model", tinyModel])
+        let wrong = try selftestWithGoldenByteChanged("localiser/frame1.box.bin", at: 5)
         XCTAssertEqual(wrong.status, 1)
         XCTAssertTrue(wrong.stdout.contains("FAIL  kernel path scalar: hand localiser's heat and box maps bit-exact, 719 of 720"), wrong.stdout)
         XCTAssertTrue(wrong.stdout.contains("PASS  kernel path scalar: encoder outputs bit-exact"), wrong.stdout)
